@@ -1,0 +1,6 @@
+/* rtc/rtc.h — umbrella header: includes every public layer header of libwebrtc. */
+#ifndef RTC_RTC_H
+#define RTC_RTC_H
+#include "rtc/base.h"
+#include "rtc/net.h"
+#endif
