@@ -4,4 +4,5 @@
 #include "rtc/base.h"
 #include "rtc/net.h"
 #include "rtc/stun.h"
+#include "rtc/turn.h"
 #endif
