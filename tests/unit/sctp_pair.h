@@ -7,6 +7,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 
 #include "rtc/sctp.h"
 
@@ -61,6 +63,32 @@ typedef struct {
 } tpair_t;
 
 static tpair_t *g_pair;
+
+/* usrsctp drives its timers from our clock (usrsctp_handle_timers), but it also reads
+ * gettimeofday() directly: for RTT samples, for which chunks a T3 expiry may retransmit (only
+ * those sent at least one RTO ago), and for PR-SCTP lifetimes. With a fake clock that runs
+ * far ahead of real time those decisions would be wrong (nothing is ever old enough to be
+ * retransmitted), so the test executable interposes gettimeofday() — usrsctp is a shared
+ * library and resolves the symbol to ours — and reports the fake time while a pair exists.
+ * In production both clocks advance together and no such thing is needed. */
+int gettimeofday(struct timeval *restrict tv, void *restrict tz) {
+    (void)tz;
+    if (g_pair) {
+        extern rtc_time_t tp_fake_now(void);
+        rtc_time_t t = RTC_SEC(1700000000) + tp_fake_now();
+        tv->tv_sec = (time_t)(t / RTC_US_PER_SEC);
+        tv->tv_usec = (suseconds_t)(t % RTC_US_PER_SEC);
+        return 0;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    tv->tv_sec = ts.tv_sec;
+    tv->tv_usec = ts.tv_nsec / 1000;
+    return 0;
+}
+
+rtc_time_t tp_fake_now(void);
+rtc_time_t tp_fake_now(void) { return g_pair ? g_pair->now : 0; }
 
 static inline uint64_t tp_rand(tpair_t *p) {
     uint64_t x = p->rng;
