@@ -5,6 +5,7 @@
 
 #include "rtc/sctp.h"
 #include "sctp_pair.h"
+#include "sctp/sctp_internal.h" /* sctp_enqueue: inject raw DCEP as a broken peer would */
 
 static tpair_t P;
 
@@ -533,6 +534,139 @@ START_TEST(test_silent_peer_times_out_and_channels_error) {
 }
 END_TEST
 
+
+static bool s_got_open(tpair_t *p) { return p->s.incoming >= 1; }
+
+/* Sends raw bytes with a PPID on a stream from side pe, bypassing the channel layer. */
+static void inject(tpeer_t *pe, uint16_t sid, uint32_t ppid, const void *b, size_t n) {
+    ck_assert_int_eq(sctp_enqueue(pe->a, NULL, sid, ppid, b, n, false), RTC_OK);
+    rtc_sctp_handle_timeout(pe->a, P.now);
+    tp_run(&P, RTC_MS(500), NULL);
+}
+
+START_TEST(test_malformed_dcep_is_ignored_or_stream_reset) {
+    setup_pair(19);
+    rtc_log_set_level(RTC_LOG_OFF);
+    ck_assert(tp_connect(&P));
+    rtc_dc_t *a = open_local(&P.c, "victim", NULL);
+    ck_assert(tp_run(&P, RTC_SEC(2), s_got_open));
+    tchan_t *mine = tp_find(&P.c, 0);
+    /* truncated OPEN on a free stream: no channel, the stream is reset */
+    inject(&P.s, 4, RTC_SCTP_PPID_DCEP, "\x03\x00\x01", 3);
+    ck_assert_uint_eq(P.c.incoming, 0);
+    ck_assert_ptr_null(rtc_sctp_find_channel(P.c.a, 4));
+    /* OPEN with a label length past the end */
+    inject(&P.s, 6, RTC_SCTP_PPID_DCEP, "\x03\x00\x01\x00\x00\x00\x00\x00\xff\xff\x00\x00ab", 14);
+    ck_assert_uint_eq(P.c.incoming, 0);
+    /* a valid OPEN on a stream already in use is ignored: the channel keeps working */
+    static const uint8_t open0[] = {3, 0, 1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 'd', 'u', 'p'};
+    inject(&P.s, 0, RTC_SCTP_PPID_DCEP, open0, sizeof open0);
+    ck_assert_uint_eq(P.c.incoming, 0);
+    ck_assert_str_eq(rtc_dc_label(a), "victim");
+    /* unknown DCEP type on the channel's stream: error event, channel stays open */
+    inject(&P.s, 0, RTC_SCTP_PPID_DCEP, "\x07zz", 3);
+    ck_assert_int_eq(mine->last_error, RTC_ERR_PROTOCOL);
+    ck_assert_int_eq(rtc_dc_state(a), RTC_DC_OPEN);
+    /* unknown PPID, a stray ACK, and data on a stream without a channel: dropped */
+    inject(&P.s, 0, 99, "??", 2);
+    inject(&P.s, 8, RTC_SCTP_PPID_DCEP, "\x02", 1);
+    inject(&P.s, 10, RTC_SCTP_PPID_STRING, "nobody", 6);
+    ck_assert_uint_eq(mine->msgs, 0);
+    /* the association and channel are unharmed */
+    ck_assert_int_eq(rtc_dc_send(tp_find(&P.s, 0)->dc, "still fine", 10, true), RTC_OK);
+    tp_run(&P, RTC_SEC(1), NULL);
+    ck_assert_uint_eq(mine->strings, 1);
+    ck_assert_int_eq(rtc_sctp_state(P.c.a), RTC_SCTP_STATE_CONNECTED);
+    /* a proper OPEN from the peer on the stream we reset earlier works afterwards */
+    static const uint8_t open4[] = {3, 0, 1, 0, 0, 0, 0, 0, 0, 4, 0, 0, 'g', 'o', 'o', 'd'};
+    inject(&P.s, 4, RTC_SCTP_PPID_DCEP, open4, sizeof open4);
+    ck_assert_uint_eq(P.c.incoming, 1);
+    ck_assert_str_eq(rtc_dc_label(rtc_sctp_find_channel(P.c.a, 4)), "good");
+    tp_destroy(&P);
+}
+END_TEST
+
+START_TEST(test_garbage_packets_do_not_hurt_the_association) {
+    setup_pair(20);
+    rtc_log_set_level(RTC_LOG_OFF);
+    ck_assert(tp_connect(&P));
+    rtc_dc_t *a = open_local(&P.c, "robust", NULL);
+    ck_assert(tp_run(&P, RTC_SEC(2), s_got_open));
+    /* capture a genuine packet from the client to use as a base for mangling */
+    ck_assert_int_eq(rtc_dc_send(a, "base packet", 11, true), RTC_OK);
+    ck_assert_ptr_nonnull(P.s.q_head);
+    uint8_t base[1500];
+    size_t bn = P.s.q_head->n;
+    memcpy(base, P.s.q_head->d, bn);
+    tp_run(&P, RTC_SEC(1), NULL);
+    uint8_t buf[1500];
+    for (int i = 0; i < 3000; i++) {
+        size_t n;
+        switch (i % 3) {
+        case 0: /* random bytes */
+            n = 1 + tp_rand(&P) % sizeof buf;
+            for (size_t k = 0; k < n; k++) buf[k] = (uint8_t)tp_rand(&P);
+            break;
+        case 1: /* a real packet cut short */
+            n = 1 + tp_rand(&P) % bn;
+            memcpy(buf, base, n);
+            break;
+        default: /* a real header with random chunks after it (wrong tag half the time) */
+            n = 12 + tp_rand(&P) % (sizeof buf - 12);
+            memcpy(buf, base, 12);
+            for (size_t k = 12; k < n; k++) buf[k] = (uint8_t)tp_rand(&P);
+            if (tp_rand(&P) & 1) buf[4] ^= 0x55;
+            break;
+        }
+        rtc_sctp_handle_packet(P.s.a, buf, n, P.now);
+    }
+    ck_assert_int_eq(rtc_sctp_handle_packet(P.s.a, buf, 0, P.now), RTC_ERR_INVALID_ARG);
+    tp_run(&P, RTC_SEC(2), NULL);
+    tchan_t *r = tp_find(&P.s, 0);
+    /* random chunks behind a valid tag may legitimately abort the association; if it is
+     * still up, it must still carry data */
+    if (rtc_sctp_state(P.s.a) == RTC_SCTP_STATE_CONNECTED &&
+        rtc_sctp_state(P.c.a) == RTC_SCTP_STATE_CONNECTED) {
+        size_t before = r->strings;
+        ck_assert_int_eq(rtc_dc_send(a, "after garbage", 13, true), RTC_OK);
+        tp_run(&P, RTC_SEC(2), NULL);
+        ck_assert_uint_eq(r->strings, before + 1);
+    }
+    tp_destroy(&P);
+}
+END_TEST
+
+START_TEST(test_many_associations_share_one_stack) {
+    rtc_log_set_level(RTC_LOG_ERROR);
+    enum { N = 40 };
+    static tpair_t pairs[N];
+    /* each pair's pipes are separate; the global clock is shared (one fake time) */
+    rtc_time_t t = RTC_SEC(1000);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(tp_create(&pairs[i], (uint64_t)i + 1, NULL, NULL), RTC_OK);
+        pairs[i].now = t;
+    }
+    for (int i = 0; i < N; i++) {
+        g_pair = &pairs[i];
+        rtc_sctp_connect(pairs[i].c.a, t);
+        rtc_sctp_connect(pairs[i].s.a, t);
+    }
+    for (int step = 0; step < 300; step++) {
+        t += RTC_MS(10);
+        for (int i = 0; i < N; i++) {
+            g_pair = &pairs[i];
+            pairs[i].now = t;
+            tp_step(&pairs[i]);
+        }
+    }
+    for (int i = 0; i < N; i++) ck_assert(tp_both_connected(&pairs[i]));
+    for (int i = 0; i < N; i++) {
+        g_pair = &pairs[i];
+        tp_destroy(&pairs[i]);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("sctp");
     TCase *tc = tcase_create("pair");
@@ -555,6 +689,9 @@ int main(void) {
     tcase_add_test(tc, test_stream_ids_beyond_initial_count_grow_streams);
     tcase_add_test(tc, test_graceful_shutdown_closes_channels);
     tcase_add_test(tc, test_silent_peer_times_out_and_channels_error);
+    tcase_add_test(tc, test_malformed_dcep_is_ignored_or_stream_reset);
+    tcase_add_test(tc, test_garbage_packets_do_not_hurt_the_association);
+    tcase_add_test(tc, test_many_associations_share_one_stack);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
