@@ -667,6 +667,17 @@ START_TEST(test_many_associations_share_one_stack) {
 }
 END_TEST
 
+
+START_TEST(test_packet_before_connect_starts_the_association) {
+    setup_pair(21);
+    /* only the client side starts; the server sees INIT while still NEW */
+    rtc_sctp_connect(P.c.a, P.now);
+    ck_assert(tp_run(&P, RTC_SEC(10), tp_both_connected));
+    ck_assert_int_eq(rtc_sctp_connect(P.s.a, P.now), RTC_ERR_STATE);
+    tp_destroy(&P);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("sctp");
     TCase *tc = tcase_create("pair");
@@ -692,6 +703,7 @@ int main(void) {
     tcase_add_test(tc, test_malformed_dcep_is_ignored_or_stream_reset);
     tcase_add_test(tc, test_garbage_packets_do_not_hurt_the_association);
     tcase_add_test(tc, test_many_associations_share_one_stack);
+    tcase_add_test(tc, test_packet_before_connect_starts_the_association);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -36,6 +36,11 @@
  *   - usrsctp still starts one idle "iterator" thread even in no-threads mode; this layer never
  *     queues iterator work (no SCTP_ALL_ASSOC options, no address changes), and nothing from
  *     that thread reaches our callbacks.
+ *   - usrsctp also reads gettimeofday() itself: for RTT samples, for which chunks a T3 expiry
+ *     may retransmit (only those sent at least one RTO ago) and for PR-SCTP lifetimes. In
+ *     production the wall clock and our monotonic clock advance together. A test that runs a
+ *     fake clock far ahead of real time must make gettimeofday() agree with it (the unit
+ *     tests interpose it), or usrsctp will never find a chunk old enough to retransmit.
  *   - Callbacks may call back into the same association (send from on_message, close from
  *     on_open, create channels...). They must not destroy the association.
  *
@@ -193,7 +198,9 @@ void rtc_sctp_destroy(rtc_sctp_t *a);
  * Returns RTC_OK or RTC_ERR_STATE if already started. */
 int rtc_sctp_connect(rtc_sctp_t *a, rtc_time_t now);
 /* Feeds one SCTP packet (one DTLS application-data record). Garbage is dropped by usrsctp;
- * never crashes. Returns RTC_OK, RTC_ERR_INVALID_ARG (empty), RTC_ERR_STATE (closed). */
+ * never crashes. A packet arriving while NEW (the peer's DTLS finished first) starts the
+ * association as rtc_sctp_connect would. Returns RTC_OK, RTC_ERR_INVALID_ARG (empty),
+ * RTC_ERR_STATE (closed). */
 int rtc_sctp_handle_packet(rtc_sctp_t *a, const uint8_t *p, size_t n, rtc_time_t now);
 /* Advances time (see the timer model above) and handles what became due. */
 void rtc_sctp_handle_timeout(rtc_sctp_t *a, rtc_time_t now);

@@ -607,6 +607,9 @@ int rtc_sctp_connect(rtc_sctp_t *a, rtc_time_t now) {
 int rtc_sctp_handle_packet(rtc_sctp_t *a, const uint8_t *p, size_t n, rtc_time_t now) {
     if (!a || !p || n == 0) return RTC_ERR_INVALID_ARG;
     if (a->state == RTC_SCTP_STATE_CLOSED) return RTC_ERR_STATE;
+    /* SCTP arriving means DTLS is up on the other side already: start our side too, or
+     * usrsctp would answer the peer's INIT with an ABORT. */
+    if (a->state == RTC_SCTP_STATE_NEW) rtc_sctp_connect(a, now);
     enter(a, now);
     a->last_activity = a->now;
     usrsctp_conninput((void *)a->id, p, n, 0);
