@@ -556,7 +556,8 @@ START_TEST(test_malformed_dcep_is_ignored_or_stream_reset) {
     ck_assert_uint_eq(P.c.incoming, 0);
     ck_assert_ptr_null(rtc_sctp_find_channel(P.c.a, 4));
     /* OPEN with a label length past the end */
-    inject(&P.s, 6, RTC_SCTP_PPID_DCEP, "\x03\x00\x01\x00\x00\x00\x00\x00\xff\xff\x00\x00ab", 14);
+    static const uint8_t longlabel[] = {3, 0, 1, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 'a', 'b'};
+    inject(&P.s, 6, RTC_SCTP_PPID_DCEP, longlabel, sizeof longlabel);
     ck_assert_uint_eq(P.c.incoming, 0);
     /* a valid OPEN on a stream already in use is ignored: the channel keeps working */
     static const uint8_t open0[] = {3, 0, 1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 'd', 'u', 'p'};
