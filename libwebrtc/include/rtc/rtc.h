@@ -3,4 +3,5 @@
 #define RTC_RTC_H
 #include "rtc/base.h"
 #include "rtc/net.h"
+#include "rtc/sdp.h"
 #endif
