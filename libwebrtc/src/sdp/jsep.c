@@ -554,6 +554,26 @@ static int answer_simulcast(const rtc_sdp_media_t *om, const rtc_jsep_section_t 
     return RTC_OK;
 }
 
+/* "m=application <port> DTLS/SCTP <sctp-port>" with "a=sctpmap:<sctp-port> webrtc-datachannel". */
+static bool is_legacy_sctp(const rtc_sdp_media_t *m) {
+    if (!m->proto || strcmp(m->proto, "DTLS/SCTP") != 0 || !m->fmt) return false;
+    for (size_t i = 0; i < m->n_attrs; i++)
+        if (rtc_sdp_streq(m->attrs[i].name, "sctpmap") && m->attrs[i].value &&
+            strstr(m->attrs[i].value, "webrtc-datachannel"))
+            return true;
+    return false;
+}
+
+static uint16_t media_sctp_port(const rtc_sdp_media_t *m) {
+    if (m->sctp_port) return m->sctp_port;
+    if (is_legacy_sctp(m)) {
+        unsigned v = 0;
+        for (const char *p = m->fmt; *p >= '0' && *p <= '9' && v < 65536; p++) v = v * 10 + (unsigned)(*p - '0');
+        return v < 65536 ? (uint16_t)v : 0;
+    }
+    return 0;
+}
+
 static const rtc_jsep_section_t *match_section(const rtc_sdp_media_t *om, const rtc_jsep_section_t *s, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (s[i].mid && om->mid && strcmp(s[i].mid, om->mid) == 0) return s[i].kind == om->kind ? &s[i] : NULL;
@@ -609,8 +629,11 @@ static int answer_section(const rtc_sdp_t *offer, const rtc_sdp_media_t *om, con
 
     const rtc_jsep_section_t *sec = match_section(om, sections, n_sections);
     bool usable = sec && !sec->stopped && (om->port != 0 || om->bundle_only);
-    if (usable && om->kind == RTC_SDP_MEDIA_APPLICATION)
-        usable = rtc_sdp_media_is_sctp(om) && om->fmt && strcmp(om->fmt, "webrtc-datachannel") == 0;
+    bool legacy_sctp = false;
+    if (usable && om->kind == RTC_SDP_MEDIA_APPLICATION) {
+        legacy_sctp = is_legacy_sctp(om);
+        usable = legacy_sctp || (rtc_sdp_media_is_sctp(om) && om->fmt && strcmp(om->fmt, "webrtc-datachannel") == 0);
+    }
     else if (usable)
         usable = (om->kind == RTC_SDP_MEDIA_AUDIO || om->kind == RTC_SDP_MEDIA_VIDEO) && rtc_sdp_media_is_rtp(om);
     if (usable && rtc_sdp_media_is_rtp(om)) {
@@ -628,10 +651,23 @@ static int answer_section(const rtc_sdp_t *offer, const rtc_sdp_media_t *om, con
     TRY(add_transport(l, am, setup));
     *accepted = true;
     if (om->kind == RTC_SDP_MEDIA_APPLICATION) {
-        TRY(rtc_sdp_set_str(&am->fmt, om->fmt));
-        am->sctp_port = sec->sctp_port ? sec->sctp_port : 5000;
+        uint16_t port = sec->sctp_port ? sec->sctp_port : 5000;
         am->max_message_size = sec->max_message_size ? sec->max_message_size : 262144;
-        return RTC_OK;
+        if (!legacy_sctp) {
+            TRY(rtc_sdp_set_str(&am->fmt, om->fmt));
+            am->sctp_port = port;
+            return RTC_OK;
+        }
+        /* Pre-RFC 8841 form (aiortc 1.4, old browsers): "DTLS/SCTP <port>" + a=sctpmap. */
+        char v[48];
+        snprintf(v, sizeof v, "%u", port);
+        TRY(rtc_sdp_set_str(&am->fmt, v));
+        rtc_sdp_attr_t *a = rtc_sdp_media_add_attr(am);
+        NN(a);
+        a->after = RTC_SDP_MS_SCTP_PORT;
+        snprintf(v, sizeof v, "%u webrtc-datachannel 65535", port);
+        TRY(rtc_sdp_set_str(&a->name, "sctpmap"));
+        return rtc_sdp_set_str(&a->value, v);
     }
     TRY(answer_extmaps(om, sec, am));
     rtc_sdp_dir_t want = sec->direction ? sec->direction : RTC_SDP_DIR_SENDRECV;
@@ -783,7 +819,7 @@ int rtc_jsep_negotiate(const rtc_sdp_t *offer, const rtc_sdp_t *answer, bool we_
             r->extmaps = am->extmaps;
             r->n_extmaps = am->n_extmaps;
         } else {
-            r->sctp_port = r->remote->sctp_port;
+            r->sctp_port = media_sctp_port(r->remote);
             r->max_message_size = r->remote->max_message_size;
         }
         /* DTLS roles (RFC 8842): the answer picks active or passive; it may not keep the

@@ -562,7 +562,7 @@ static int parse_simulcast(ctx_t *c, span_t v) {
         if (*dst) BAD("a=simulcast gives the same direction twice");
         if (!valid_sc_list(lists[i])) BAD("a=simulcast list is not rid ids separated by ';' and ','");
         TRY(dup_span(c, dst, lists[i]));
-        if (i == 0) sc->recv_first = dst == &sc->recv;
+        if (i == 0 && two) sc->recv_first = dst == &sc->recv;
     }
     sc->present = true;
     return RTC_OK;
