@@ -522,7 +522,7 @@ START_TEST(every_kind_of_malformed_line_is_refused_naming_the_line) {
         for (unsigned k = 1; k < b->line; k++) p = strchr(p, '\n') + 1;
         size_t cmp = strcspn(err.text, "?"); /* control bytes are shown as '?' */
         ck_assert_int_eq(strncmp(err.text, p, cmp), 0);
-        ck_assert_uint_gt(cmp, 0);
+        ck_assert(cmp > 0 || *p == '\r');
     }
     /* The model is left empty and freeing it again is harmless. */
     ck_assert_uint_eq(s.n_media, 0);

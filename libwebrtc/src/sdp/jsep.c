@@ -664,7 +664,7 @@ static int answer_section(const rtc_sdp_t *offer, const rtc_sdp_media_t *om, con
         TRY(rtc_sdp_set_str(&am->fmt, v));
         rtc_sdp_attr_t *a = rtc_sdp_media_add_attr(am);
         NN(a);
-        a->after = RTC_SDP_MS_SCTP_PORT;
+        a->after = RTC_SDP_MS_MAX_MESSAGE_SIZE; /* written right after a=max-message-size */
         snprintf(v, sizeof v, "%u webrtc-datachannel 65535", port);
         TRY(rtc_sdp_set_str(&a->name, "sctpmap"));
         return rtc_sdp_set_str(&a->value, v);
