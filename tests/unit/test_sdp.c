@@ -182,7 +182,7 @@ START_TEST(chromium_simulcast_offer_parses_every_modelled_field) {
 END_TEST
 
 START_TEST(chromium_descriptions_write_back_byte_for_byte) {
-    const char *all[] = {CHROMIUM_AV_SIMULCAST_OFFER, CHROMIUM_AV_OFFER, CHROMIUM_DC_OFFER};
+    const char *all[] = {CHROMIUM_AV_SIMULCAST_OFFER, CHROMIUM_AV_OFFER, CHROMIUM_DC_OFFER, CHROMIUM_ANSWER_TO_OURS};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         char *w = round_trip(all[i]);
         ck_assert_str_eq(w, all[i]);
@@ -246,8 +246,8 @@ START_TEST(firefox_offer_round_trips_with_the_same_lines) {
 END_TEST
 
 START_TEST(aiortc_descriptions_round_trip_with_the_same_lines) {
-    const char *all[] = {AIORTC_OFFER, AIORTC_ANSWER_TO_CHROMIUM};
-    for (size_t i = 0; i < 2; i++) {
+    const char *all[] = {AIORTC_OFFER, AIORTC_ANSWER_TO_CHROMIUM, AIORTC_ANSWER_TO_OURS};
+    for (size_t i = 0; i < 3; i++) {
         char *w = round_trip(all[i]);
         assert_same_lines_per_section(w, all[i]);
         free(w);
@@ -264,6 +264,33 @@ START_TEST(aiortc_descriptions_round_trip_with_the_same_lines) {
     ck_assert_uint_eq(s.media[0].n_candidates, 1);
     ck_assert_str_eq(s.media[0].candidates[0].address, "127.0.0.1");
     ck_assert_str_eq(s.media[0].conn.address, "127.0.0.1");
+    rtc_sdp_free(&s);
+}
+END_TEST
+
+START_TEST(pion_descriptions_round_trip_with_the_same_lines) {
+    const char *all[] = {PION_OFFER, PION_ANSWER_TO_CHROMIUM, PION_ANSWER_TO_OURS};
+    for (size_t i = 0; i < 3; i++) {
+        char *w = round_trip(all[i]);
+        assert_same_lines_per_section(w, all[i]);
+        free(w);
+    }
+    rtc_sdp_t s;
+    parse_ok(PION_OFFER, &s);
+    /* Pion: session-level fingerprint only, trailing spaces kept in rtcp-fb values, repeated
+     * rtcp-fb lines kept, a=sendrecv on the application section kept. */
+    ck_assert_uint_eq(s.n_fingerprints, 1);
+    ck_assert_uint_eq(s.media[0].n_fingerprints, 0);
+    ck_assert_str_eq(pt(&s.media[0], 111)->fb[0], "transport-cc ");
+    ck_assert_uint_eq(pt(&s.media[1], 96)->n_fb, 7);
+    ck_assert_str_eq(pt(&s.media[1], 123)->fmtp, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640032");
+    ck_assert_int_eq(s.media[2].dir, RTC_SDP_DIR_SENDRECV);
+    ck_assert_str_eq(rtc_sdp_media_ssrc_attr(&s.media[0], 3826208707u, "mslabel"), "pion");
+    ck_assert_str_eq(s.media[1].msids[0].stream, "pion");
+    rtc_sdp_free(&s);
+    parse_ok(PION_ANSWER_TO_CHROMIUM, &s);
+    ck_assert_str_eq(s.media[1].simulcast.recv, "h;m;l");
+    ck_assert(!s.media[1].rids[0].send);
     rtc_sdp_free(&s);
 }
 END_TEST
@@ -706,6 +733,7 @@ int main(void) {
     tcase_add_test(tc, chromium_av_offer_ssrc_groups);
     tcase_add_test(tc, firefox_offer_round_trips_with_the_same_lines);
     tcase_add_test(tc, aiortc_descriptions_round_trip_with_the_same_lines);
+    tcase_add_test(tc, pion_descriptions_round_trip_with_the_same_lines);
     tcase_add_test(tc, hand_built_model_writes_and_parses_back_equal);
     tcase_add_test(tc, lf_only_line_endings_are_accepted);
     tcase_add_test(tc, unknown_attributes_and_lines_are_kept_verbatim);

@@ -202,11 +202,29 @@ static int parse_timing(ctx_t *c, span_t v) {
     return RTC_OK;
 }
 
+/* The writer puts these lines in RFC 8866 order; keeping the list in that order (stable for
+ * lines of one type) makes parse -> write -> parse give the same list. */
+static int line_rank(char type) {
+    static const char order[] = "iuepcbtrzk";
+    const char *p = strchr(order, type);
+    return p ? (int)(p - order) : 99;
+}
+
 static int add_line(ctx_t *c, char type, span_t v, rtc_sdp_line_t **lines, size_t *n) {
+    char *value = rtc_sdp_strndup(v.p, v.n);
+    if (!value) NOMEM();
     rtc_sdp_line_t *l = RTC_SDP_PUSH(*lines, *n);
-    if (!l) NOMEM();
-    l->type = type;
-    return dup_span(c, &l->value, v);
+    if (!l) {
+        free(value);
+        NOMEM();
+    }
+    size_t i = *n - 1;
+    while (i > 0 && line_rank((*lines)[i - 1].type) > line_rank(type)) {
+        (*lines)[i] = (*lines)[i - 1];
+        i--;
+    }
+    (*lines)[i] = (rtc_sdp_line_t){.type = type, .value = value};
+    return RTC_OK;
 }
 
 static int static_or_empty(rtc_sdp_codec_t *cd, uint8_t pt) {
@@ -578,12 +596,23 @@ static int set_flag(ctx_t *c, bool *flag, const char *name) {
     return RTC_OK;
 }
 
+/* Unknown attributes are kept in the order they will be written (by position, then as
+ * parsed), so parse -> write -> parse gives the same list. */
 static int add_unknown(ctx_t *c, rtc_sdp_attr_t **arr, size_t *n, span_t name, const span_t *value) {
-    rtc_sdp_attr_t *a = RTC_SDP_PUSH(*arr, *n);
-    if (!a) NOMEM();
-    a->after = c->stage;
-    TRY(dup_span(c, &a->name, name));
-    if (value) TRY(dup_span(c, &a->value, *value));
+    char *nm = rtc_sdp_strndup(name.p, name.n);
+    char *val = value ? rtc_sdp_strndup(value->p, value->n) : NULL;
+    rtc_sdp_attr_t *a = (nm && (val || !value)) ? RTC_SDP_PUSH(*arr, *n) : NULL;
+    if (!a) {
+        free(nm);
+        free(val);
+        NOMEM();
+    }
+    size_t i = *n - 1;
+    while (i > 0 && (*arr)[i - 1].after > c->stage) {
+        (*arr)[i] = (*arr)[i - 1];
+        i--;
+    }
+    (*arr)[i] = (rtc_sdp_attr_t){.name = nm, .value = val, .after = c->stage};
     return RTC_OK;
 }
 
