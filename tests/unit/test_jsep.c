@@ -284,8 +284,13 @@ START_TEST(answer_to_pion_offer) {
     assert_pts(&a.media[0], (const unsigned[]){111, 0}, 2);
     /* Pion: VP8 96/97, H.264 42e01f pm1 125/107, VP9 profile 0 98/99 (100 is profile 1). */
     assert_pts(&a.media[1], (const unsigned[]){96, 97, 125, 107, 98, 99}, 6);
-    /* Pion lists "nack " (trailing space) twice; only exact matches with ours survive. */
-    ck_assert_uint_ge(a.media[1].codecs[0].n_fb, 2);
+    /* Pion lists "nack " (trailing space) and "nack pli" twice: matched word by word, once
+     * each, in Pion's order and our spelling. */
+    const rtc_sdp_codec_t *vp8 = &a.media[1].codecs[0];
+    const char *want[] = {"goog-remb", "ccm fir", "nack", "nack pli", "transport-cc"};
+    ck_assert_uint_eq(vp8->n_fb, 5);
+    for (int i = 0; i < 5; i++) ck_assert_str_eq(vp8->fb[i], want[i]);
+    ck_assert_uint_eq(a.media[1].codecs[1].n_fb, 0); /* we list no feedback for RTX */
     ck_assert_uint_eq(r.media[2].sctp_port, 5000);
     /* Pion's offer has only a session-level fingerprint. */
     ck_assert_ptr_nonnull(r.remote_fingerprint);
@@ -463,6 +468,13 @@ START_TEST(max_bundle_initial_offer_marks_later_sections_bundle_only) {
     ck_assert(r.media[2].rejected);
     ck_assert_int_eq(r.media[1].direction, RTC_SDP_DIR_RECVONLY);
     rtc_jsep_result_free(&r);
+    rtc_sdp_free(&a);
+    /* bundle-only outside the BUNDLE group is just port 0: rejected. */
+    rtc_sdp_group_t *grp = (rtc_sdp_group_t *)rtc_sdp_find_group(&o, "BUNDLE");
+    grp->n_mids = 1;
+    ck_assert_int_eq(rtc_jsep_create_answer(&o, &l2, t, 2, &a), RTC_OK);
+    ck_assert_uint_eq(a.media[1].port, 0);
+    grp->n_mids = 2;
     rtc_sdp_free(&a);
     rtc_sdp_free(&o);
     rtc_sdp_free(&back);

@@ -307,6 +307,17 @@ static int answer_fmtp(const rtc_sdp_codec_t *offered, const rtc_sdp_codec_t *ou
     return rtc_sdp_set_str(out, ours->fmtp);
 }
 
+/* rtcp-fb values compared word by word, ignoring extra spaces. */
+static bool fb_equal(const char *a, const char *b) {
+    for (;;) {
+        while (*a == ' ') a++;
+        while (*b == ' ') b++;
+        if (!*a || !*b) return !*a && !*b;
+        while (*a && *a != ' ' && *a == *b) a++, b++;
+        if ((*a && *a != ' ') || (*b && *b != ' ')) return false;
+    }
+}
+
 static int take_codec(rtc_sdp_media_t *am, const rtc_sdp_codec_t *offered, const rtc_sdp_codec_t *ours,
                       bool own_fmtp) {
     rtc_sdp_codec_t *c = rtc_sdp_media_add_codec(am);
@@ -318,13 +329,16 @@ static int take_codec(rtc_sdp_media_t *am, const rtc_sdp_codec_t *offered, const
     c->channels = offered->channels;
     if (own_fmtp) TRY(answer_fmtp(offered, ours, &c->fmtp));
     else TRY(rtc_sdp_set_str(&c->fmtp, offered->fmtp));
-    /* Feedback both sides list, in the offer's order. */
+    /* Feedback both sides list, in the offer's order, in our spelling, once each (Pion writes
+     * "nack " with a trailing space, and some values twice). */
     for (size_t i = 0; i < offered->n_fb; i++)
-        for (size_t k = 0; k < ours->n_fb; k++)
-            if (strcmp(offered->fb[i], ours->fb[k]) == 0) {
-                TRY(rtc_sdp_strv_push(&c->fb, &c->n_fb, offered->fb[i]));
-                break;
-            }
+        for (size_t k = 0; k < ours->n_fb; k++) {
+            if (!fb_equal(offered->fb[i], ours->fb[k])) continue;
+            bool dup = false;
+            for (size_t j = 0; j < c->n_fb; j++) dup |= fb_equal(c->fb[j], ours->fb[k]);
+            if (!dup) TRY(rtc_sdp_strv_push(&c->fb, &c->n_fb, ours->fb[k]));
+            break;
+        }
     return RTC_OK;
 }
 
@@ -628,7 +642,10 @@ static int answer_section(const rtc_sdp_t *offer, const rtc_sdp_media_t *om, con
     TRY(set_conn(am));
 
     const rtc_jsep_section_t *sec = match_section(om, sections, n_sections);
-    bool usable = sec && !sec->stopped && (om->port != 0 || om->bundle_only);
+    /* Port 0 rejects a section unless it is bundle-only inside the offer's BUNDLE group. */
+    bool bundle_only = om->port == 0 && om->bundle_only &&
+                       rtc_sdp_group_has(rtc_sdp_find_group(offer, "BUNDLE"), om->mid);
+    bool usable = sec && !sec->stopped && (om->port != 0 || bundle_only);
     bool legacy_sctp = false;
     if (usable && om->kind == RTC_SDP_MEDIA_APPLICATION) {
         legacy_sctp = is_legacy_sctp(om);
