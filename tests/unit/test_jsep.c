@@ -3,7 +3,8 @@
  * BUNDLE and a=setup rules, and answers from real peers to our own offer.
  *
  * Set SDP_DUMP_OFFER=1 to print our standard offer (the one the real peers answered in
- * test_sdp_fixtures.h) and exit. */
+ * test_sdp_fixtures.h) and exit; SDP_ANSWER_OFFER=<file> to print the SFU answer to the offer
+ * in that file (tests/unit/sdp/chromium_applies_answer.js feeds it to Chromium). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,25 @@ START_TEST(answer_to_chromium_simulcast_offer) {
     ck_assert_uint_eq(r.media[1].remote->n_rids, 3);
     ck_assert_uint_eq(r.media[2].sctp_port, 5000);
     ck_assert_uint_eq(r.media[2].max_message_size, 262144);
+    rtc_jsep_result_free(&r);
+    rtc_sdp_free(&o);
+    rtc_sdp_free(&a);
+}
+END_TEST
+
+START_TEST(answer_that_chromium_applied) {
+    /* Chromium applied exactly this answer to its offer (see the fixture's note and
+     * tests/interop/test_sdp_chromium.sh): it kept these codecs and all three encodings. */
+    rtc_sdp_t o, a;
+    rtc_jsep_result_t r;
+    sfu_answer(CHROMIUM_SENDONLY_SIMULCAST_OFFER, &o, &a, &r);
+    assert_pts(&a.media[0], (const unsigned[]){111, 0}, 2);
+    assert_pts(&a.media[1], (const unsigned[]){96, 97, 108, 109, 98, 99, 45, 46}, 8);
+    ck_assert_str_eq(a.media[1].simulcast.recv, "h;m;l");
+    ck_assert_int_eq(a.media[0].dir, RTC_SDP_DIR_RECVONLY);
+    ck_assert_int_eq(a.media[1].dir, RTC_SDP_DIR_RECVONLY);
+    ck_assert_uint_eq(a.media[2].max_message_size, 262144);
+    ck_assert_int_eq(r.media[1].direction, RTC_SDP_DIR_RECVONLY);
     rtc_jsep_result_free(&r);
     rtc_sdp_free(&o);
     rtc_sdp_free(&a);
@@ -715,9 +735,34 @@ int main(void) {
         rtc_sdp_free(&o);
         return 0;
     }
+    if (getenv("SDP_ANSWER_OFFER")) {
+        /* Prints the SFU answer (sfu_templates) to the offer in that file: how the interop
+         * check has real Chromium apply our answer. */
+        FILE *f = fopen(getenv("SDP_ANSWER_OFFER"), "rb");
+        static uint8_t text[RTC_SDP_MAX_SIZE];
+        size_t n = f ? fread(text, 1, sizeof text, f) : 0;
+        if (f) fclose(f);
+        rtc_sdp_t o, a;
+        rtc_sdp_error_t err;
+        if (rtc_sdp_parse(text, n, &o, &err) != RTC_OK) {
+            fprintf(stderr, "offer line %u: %s\n", err.line, err.reason);
+            return EXIT_FAILURE;
+        }
+        rtc_jsep_local_t l = our_local();
+        int rc = rtc_jsep_create_answer(&o, &l, sfu_templates, 3, &a);
+        rtc_buf_t b;
+        rtc_buf_init(&b);
+        if (rc == RTC_OK) rc = rtc_sdp_write(&a, &b);
+        if (rc == RTC_OK) fwrite(b.data, 1, b.len, stdout);
+        rtc_buf_free(&b);
+        rtc_sdp_free(&o);
+        rtc_sdp_free(&a);
+        return rc == RTC_OK ? 0 : EXIT_FAILURE;
+    }
     Suite *s = suite_create("jsep");
     TCase *tc = tcase_create("answer_real_offers");
     tcase_add_test(tc, answer_to_chromium_simulcast_offer);
+    tcase_add_test(tc, answer_that_chromium_applied);
     tcase_add_test(tc, answer_to_chromium_datachannel_only_offer);
     tcase_add_test(tc, answer_to_firefox_offer);
     tcase_add_test(tc, answer_to_aiortc_offer_with_legacy_datachannel);
