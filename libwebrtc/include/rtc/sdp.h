@@ -319,8 +319,8 @@ typedef struct {
 /* ------------------------------------------------------------------------------------------
  * Life cycle, parse, write, compare.
  */
-/* Zeroes *sdp and sets v=0 defaults: origin "- <id> <version> IN IP4 127.0.0.1" is left for
- * the caller (JSEP builders fill it), s="-", t=0 0. */
+/* Zeroes *sdp (an empty description; t=0 0). A hand-built description needs at least the
+ * origin fields before rtc_sdp_write accepts it; the JSEP builders fill everything. */
 void rtc_sdp_init(rtc_sdp_t *sdp);
 /* Frees everything *sdp owns and zeroes it. Safe on a zeroed or already freed struct. */
 void rtc_sdp_free(rtc_sdp_t *sdp);
@@ -432,6 +432,22 @@ bool rtc_sdp_static_pt(uint8_t pt, rtc_sdp_codec_t *c);
 /* ------------------------------------------------------------------------------------------
  * JSEP (RFC 8829). The PeerConnection keeps the transceivers and the ICE/DTLS credentials;
  * these helpers turn them into offers and answers and work out what was negotiated.
+ *
+ * How a PeerConnection uses them:
+ *   createOffer:  rtc_jsep_create_offer(local, its transceivers + data channel in m= order)
+ *   createAnswer: rtc_jsep_create_answer(remote offer, local, its transceivers matched by mid,
+ *                 or templates with mid NULL for "accept whatever comes" as an SFU does)
+ *   after setRemoteDescription(answer) / setLocalDescription(answer):
+ *                 rtc_jsep_negotiate(offer, answer, we_offered) -> per-mid codecs, extmaps,
+ *                 directions, DTLS role, remote ICE credentials and which section's transport
+ *                 each mid uses.
+ * We write the same ICE credentials and fingerprints into every section, i.e. we are always
+ * ready to bundle. When the peer does not bundle (no BUNDLE group in the answer),
+ * rtc_jsep_negotiate reports transport == the section's own index for each, and the caller
+ * runs one ICE/DTLS transport per section (with the same local credentials).
+ * Session id/version are the caller's: keep the id and increment the version on every new
+ * description of the session (RFC 8829 section 5.2.2). Renegotiation is the same calls with
+ * the same mids in the same order; sections are never removed, only stopped (port 0).
  */
 typedef enum {
     RTC_JSEP_BUNDLE_BALANCED = 0, /* all sections in one BUNDLE group, each with port 9 */
@@ -483,7 +499,8 @@ typedef struct {
     size_t n_fingerprints;
     rtc_sdp_setup_t answer_setup;    /* answers to actpass: ACTIVE (default, NONE) or PASSIVE */
     rtc_jsep_bundle_policy_t bundle_policy;
-    bool initial;                    /* first offer of the session (bundle-only applies) */
+    bool initial;                    /* first offer of the session (bundle-only applies);
+                                        later offers put port 9 on every accepted section */
     const rtc_sdp_candidate_t *candidates; /* put in the first (bundle-tag) section */
     size_t n_candidates;
     bool end_of_candidates;
@@ -501,22 +518,26 @@ typedef struct {
 int rtc_jsep_create_offer(const rtc_jsep_local_t *local, const rtc_jsep_section_t *sections,
                           size_t n_sections, rtc_sdp_t *out);
 
-/* Builds the answer to a remote offer. Each offered m= section is matched to a section of
- * ours with the same mid; failing that, to the first template (mid NULL) of the same kind; an
- * offered section with neither, with port 0 (and no bundle-only), with an unknown proto, or
- * with no codec in common, is rejected (port 0, same m= line formats, a=mid kept).
- * For accepted RTP sections: codecs are the offered ones that match ours
- * (rtc_sdp_codec_match), keeping the offerer's payload types, in our preference order, with
- * our fmtp (H.264 level lowered to the offer's unless both allow level asymmetry) and the
- * rtcp-fb both sides list; RTX is kept when its apt's codec is kept and RED when its
- * redundant codecs are; header extensions are the offered URIs we support with the offer's
- * ids; the direction is ours intersected with the reverse of the offer's; an offered send
- * simulcast is answered with recv and the same rids (a=rid ... recv) when we receive and
- * `receive_simulcast` is set. a=setup answers actpass with local->answer_setup (active by
- * default), active with passive and passive with active. The BUNDLE group lists the accepted
- * offered-bundled mids in the offer's order. Returns RTC_OK, RTC_ERR_INVALID_ARG,
- * RTC_ERR_PROTOCOL (the offer is unusable: no mid on a section, setup unanswerable),
- * RTC_ERR_NOMEM. */
+/* Builds the answer to a remote offer into *out (initialised here; the caller frees it).
+ * Matching: each offered m= section goes to our section with the same mid (and kind), else to
+ * the first template (mid NULL) of the same kind. Rejected (port 0, the offer's formats, a=mid
+ * kept, left out of BUNDLE): no match, a stopped match, port 0 without bundle-only inside the
+ * offer's BUNDLE group, an unknown kind or proto, or no codec in common.
+ * Accepted RTP sections: the offered codecs that match ours (rtc_sdp_codec_match), keeping
+ * the offerer's payload types, in our preference order, with our fmtp (H.264 level lowered to
+ * the offer's unless both allow level asymmetry) and the rtcp-fb both sides list; RTX kept
+ * when its apt's codec is, right after it; RED/ULPFEC kept when we list them (RED only when
+ * its redundant payload types are kept). Header extensions: the offered URIs we support, with
+ * the offer's ids. Direction: ours intersected with the reverse of the offer's. Simulcast: an
+ * offered "send" list is answered "recv" with the same rids (a=rid ... recv, pt= restricted to
+ * kept payload types) when we receive and receive_simulcast is set; an offered "recv" list is
+ * answered "send" with those of its rids in our send_rids. a=setup: actpass -> our
+ * answer_setup (active by default), active -> passive, passive/absent -> active/passive per
+ * RFC 4145. BUNDLE: the accepted offered-bundled mids in the offer's order; candidates go in
+ * the first of them. Data channels in the pre-RFC 8841 form ("DTLS/SCTP 5000" + a=sctpmap, as
+ * aiortc 1.4 writes) are answered in the same form.
+ * Returns RTC_OK, RTC_ERR_INVALID_ARG (missing credentials), RTC_ERR_PROTOCOL (a section of the
+ * offer has no a=mid, or asks for a=setup:holdconn), RTC_ERR_NOMEM. */
 int rtc_jsep_create_answer(const rtc_sdp_t *offer, const rtc_jsep_local_t *local,
                            const rtc_jsep_section_t *sections, size_t n_sections,
                            rtc_sdp_t *out);
