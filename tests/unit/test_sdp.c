@@ -9,6 +9,8 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
+#define HEAD "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+
 static void parse_ok(const char *text, rtc_sdp_t *sdp) {
     rtc_sdp_error_t err;
     int rc = rtc_sdp_parse((const uint8_t *)text, strlen(text), sdp, &err);
@@ -343,6 +345,46 @@ START_TEST(hand_built_model_writes_and_parses_back_equal) {
 }
 END_TEST
 
+START_TEST(legacy_simulcast_ssrc_groups_and_two_fingerprints) {
+    /* Plan-B style simulcast (a=ssrc-group:SIM) as older Chromium wrote it, FID groups per
+     * layer, two fingerprints, recv-first simulcast with alternatives and a paused stream. */
+    const char *text = HEAD
+        "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n"
+        "a=fingerprint:sha-256 AB:CD\r\n"
+        "a=fingerprint:sha-1 01:02\r\n"
+        "a=mid:v\r\n"
+        "a=rtpmap:96 VP8/90000\r\n"
+        "a=rtpmap:97 rtx/90000\r\n"
+        "a=fmtp:97 apt=96\r\n"
+        "a=rid:1 recv pt=96;max-width=1280;max-height=720\r\n"
+        "a=rid:2 recv\r\n"
+        "a=rid:3 send\r\n"
+        "a=simulcast:recv 1,~2 send 3\r\n"
+        "a=ssrc-group:SIM 10 20 30\r\n"
+        "a=ssrc-group:FID 10 11\r\n"
+        "a=ssrc:10 cname:x\r\n"
+        "a=ssrc:10 msid:s t\r\n"
+        "a=ssrc:11 cname:x\r\n";
+    rtc_sdp_t s;
+    parse_ok(text, &s);
+    const rtc_sdp_media_t *m = &s.media[0];
+    ck_assert_uint_eq(m->n_fingerprints, 2);
+    ck_assert_str_eq(m->fingerprints[1].hash, "sha-1");
+    ck_assert_str_eq(m->ssrc_groups[0].semantics, "SIM");
+    ck_assert_uint_eq(m->ssrc_groups[0].n_ssrcs, 3);
+    ck_assert_uint_eq(m->ssrc_groups[0].ssrcs[2], 30);
+    ck_assert_str_eq(rtc_sdp_media_ssrc_attr(m, 10, "msid"), "s t");
+    ck_assert(m->simulcast.recv_first);
+    ck_assert_str_eq(m->simulcast.recv, "1,~2");
+    ck_assert_str_eq(m->simulcast.send, "3");
+    ck_assert_str_eq(m->rids[0].params, "pt=96;max-width=1280;max-height=720");
+    rtc_sdp_free(&s);
+    char *w = round_trip(text);
+    ck_assert_str_eq(w, text);
+    free(w);
+}
+END_TEST
+
 START_TEST(lf_only_line_endings_are_accepted) {
     char *lf = strdup(CHROMIUM_DC_OFFER);
     char *o = lf;
@@ -449,7 +491,6 @@ END_TEST
 
 /* ---- malformed descriptions --------------------------------------------------------------- */
 
-#define HEAD "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 #define MV "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n"
 
 typedef struct {
@@ -735,6 +776,7 @@ int main(void) {
     tcase_add_test(tc, aiortc_descriptions_round_trip_with_the_same_lines);
     tcase_add_test(tc, pion_descriptions_round_trip_with_the_same_lines);
     tcase_add_test(tc, hand_built_model_writes_and_parses_back_equal);
+    tcase_add_test(tc, legacy_simulcast_ssrc_groups_and_two_fingerprints);
     tcase_add_test(tc, lf_only_line_endings_are_accepted);
     tcase_add_test(tc, unknown_attributes_and_lines_are_kept_verbatim);
     suite_add_tcase(s, tc);
