@@ -24,6 +24,7 @@ OUT=$(mktemp)
 PROFILE_HOME=$(mktemp -d)
 cleanup() { ip netns del "$NS" 2>/dev/null || true; rm -rf "$OUT" "$PROFILE_HOME"; }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 ip netns add "$NS" || { echo "skip: cannot create a network namespace"; exit 77; }
 ip netns exec "$NS" ip link set lo up
 ip netns exec "$NS" env NODE_PATH="$NODE_DIR/node_modules" HOME="$PROFILE_HOME" \
