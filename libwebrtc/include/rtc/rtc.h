@@ -3,4 +3,6 @@
 #define RTC_RTC_H
 #include "rtc/base.h"
 #include "rtc/net.h"
+#include "rtc/dtls.h"
+#include "rtc/srtp.h"
 #endif
