@@ -3,9 +3,8 @@
  * Datagrams. The BIO hands OpenSSL exactly one received datagram per read (pointing at the
  * caller's buffer, no copy) and collects what OpenSSL writes into a "current datagram". It
  * reports that datagram's size as BIO_wpending, which is how OpenSSL packs several records
- * (e.g. a whole flight) into one datagram up to the MTU; BIO_flush, the end of every call
- * into us, or a record that would not fit closes the datagram and queues it for
- * rtc_dtls_poll_transmit.
+ * (e.g. a whole flight) into one datagram up to the MTU; the end of every call into us, or a
+ * record that would not fit, closes the datagram and queues it for rtc_dtls_poll_transmit.
  *
  * Timers. OpenSSL's DTLS timer reads gettimeofday() itself; a sans-I/O layer must instead
  * retransmit when the caller's clock says so (tests run a fake clock). So:
@@ -234,7 +233,10 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
     if (!d) return 0;
     switch (cmd) {
     case BIO_CTRL_FLUSH:
-        close_datagram(d);
+        /* Ignored: OpenSSL flushes after every retransmitted message and after alerts, which
+         * would send a flight as many small datagrams, each one more chance to lose it. We
+         * close the datagram at the end of every call into this layer instead, and bio_write
+         * starts a new one whenever a record would not fit. */
         return 1;
     case BIO_CTRL_WPENDING:
         return (long)d->cur.len;
