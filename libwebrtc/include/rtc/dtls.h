@@ -137,7 +137,8 @@ typedef struct {
     rtc_time_t initial_rto;     /* first retransmission timeout; 0 = 1 s (RFC 6347 4.2.4.1) */
     rtc_time_t max_rto;         /* backoff cap; 0 = 60 s */
     rtc_time_t handshake_timeout; /* from start until connected; 0 = 30 s */
-    size_t recv_queue_limit;    /* bytes of undelivered app data kept; 0 = 1 MiB */
+    size_t recv_queue_limit;    /* bytes of undelivered app data kept (and at most 4096
+                                 * records); 0 = 1 MiB. Beyond it records are dropped. */
     const char *log_id;         /* optional tag in log lines (copied) */
 } rtc_dtls_config_t;
 

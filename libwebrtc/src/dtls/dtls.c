@@ -39,6 +39,7 @@
 #define DTLS_MIN_MTU 256
 #define DTLS_MAX_MTU 65535
 #define DTLS_TX_QUEUE_MAX 512
+#define DTLS_RX_QUEUE_MAX 4096 /* records; bytes are capped by cfg.recv_queue_limit */
 #define DTLS_EVENT_RING 32
 #define DTLS_EVENT_ALERT_MAX 24 /* leave room for state events when a peer floods alerts */
 #define OSSL_TIMER_PARKED_US 3600000000u
@@ -449,7 +450,8 @@ static void on_handshake_done(rtc_dtls_t *d) {
 
 static void enqueue_app_data(rtc_dtls_t *d, const uint8_t *p, size_t n) {
     d->stats.records_received++;
-    if (d->rxq.bytes + n > d->cfg.recv_queue_limit || pktq_push(&d->rxq, p, n) != RTC_OK) {
+    if (d->rxq.bytes + n > d->cfg.recv_queue_limit || d->rxq.count >= DTLS_RX_QUEUE_MAX ||
+        pktq_push(&d->rxq, p, n) != RTC_OK) {
         if (d->stats.recv_queue_dropped++ == 0)
             RTC_LOGW("dtls", "%s receive queue full (%zu bytes); dropping records", d->id, d->rxq.bytes);
     }
