@@ -1,7 +1,11 @@
 /* DTLS layer: SDP fingerprints (RFC 8122), certificates, and two of our endpoints talking
  * over a simulated network driven by a fake clock — lossless, 20% loss with fixed seeds,
  * small MTUs — plus fingerprint mismatches in both roles, late fingerprints, SRTP profile
- * negotiation and key export (RFC 5764 4.2), close_notify, timeouts and garbage input. */
+ * negotiation and key export (RFC 5764 4.2), close_notify, timeouts and garbage input.
+ *
+ * Debugging: NET_TRACE=1 prints every datagram (and whether the network dropped it),
+ * LOSS_SEED=n runs only that seed of the lossy test, RTC_TEST_LOG=1 turns on debug logs;
+ * add CK_FORK=no to see them in order. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -464,6 +468,47 @@ START_TEST(application_data_flows_both_ways_record_by_record) {
     rtc_dtls_get_stats(srv, &st);
     ck_assert_uint_eq(st.records_received, 6);
     ck_assert_uint_eq(st.records_sent, 6);
+    rtc_dtls_destroy(cli);
+    rtc_dtls_destroy(srv);
+    free(n);
+}
+END_TEST
+
+START_TEST(receive_queue_is_bounded_and_drops_are_counted) {
+    rtc_dtls_t *cli = make_ep(RTC_DTLS_ROLE_CLIENT, cert_a, cert_b, 0);
+    rtc_dtls_config_t c;
+    rtc_dtls_config_init(&c);
+    c.cert = cert_b;
+    c.role = RTC_DTLS_ROLE_SERVER;
+    c.remote_fingerprints[0] = fp_of(cert_a);
+    c.n_remote_fingerprints = 1;
+    c.recv_queue_limit = 100;
+    rtc_dtls_t *srv;
+    ck_assert_int_eq(rtc_dtls_create(&c, &srv), RTC_OK);
+    net_t *n = calloc(1, sizeof *n);
+    net_init(n, cli, srv, 0, 11);
+    start_both(n);
+    net_run(n, RTC_SEC(10));
+    uint8_t msg[40];
+    for (int k = 0; k < 5; k++) {
+        memset(msg, 'a' + k, sizeof msg);
+        ck_assert_int_eq(rtc_dtls_send(cli, msg, sizeof msg), RTC_OK);
+    }
+    net_run(n, n->now + RTC_SEC(1));
+    uint8_t got[64];
+    ck_assert_int_eq(rtc_dtls_recv(srv, got, sizeof got), 40);
+    ck_assert_uint_eq(got[0], 'a');
+    ck_assert_int_eq(rtc_dtls_recv(srv, got, sizeof got), 40);
+    ck_assert_uint_eq(got[0], 'b');
+    ck_assert_int_eq(rtc_dtls_recv(srv, got, sizeof got), RTC_ERR_AGAIN);
+    rtc_dtls_stats_t st;
+    rtc_dtls_get_stats(srv, &st);
+    ck_assert_uint_eq(st.records_received, 5);
+    ck_assert_uint_eq(st.recv_queue_dropped, 3);
+    /* Draining makes room again. */
+    ck_assert_int_eq(rtc_dtls_send(cli, "z", 1), RTC_OK);
+    net_run(n, n->now + RTC_SEC(1));
+    ck_assert_int_eq(rtc_dtls_recv(srv, got, sizeof got), 1);
     rtc_dtls_destroy(cli);
     rtc_dtls_destroy(srv);
     free(n);
@@ -970,6 +1015,7 @@ int main(void) {
     tcase_add_test(tc, cert_pem_round_trip_keeps_fingerprint);
     tcase_add_test(tc, handshake_completes_and_both_sides_derive_the_same_keys);
     tcase_add_test(tc, application_data_flows_both_ways_record_by_record);
+    tcase_add_test(tc, receive_queue_is_bounded_and_drops_are_counted);
     tcase_add_loop_test(tc, handshake_completes_with_20_percent_loss, 0, 20);
     tcase_add_test(tc, lossy_handshakes_really_retransmit);
     tcase_add_test(tc, small_mtu_fragments_flights_and_survives_loss);
