@@ -119,6 +119,8 @@ typedef enum {
 #define RTC_DTLS_MAX_REMOTE_FINGERPRINTS 4
 /* Largest application payload one rtc_dtls_send accepts (one DTLS record). */
 #define RTC_DTLS_MAX_APP_DATA 16384
+/* A buffer this large holds any datagram rtc_dtls_poll_transmit can return. */
+#define RTC_DTLS_MAX_DATAGRAM (RTC_DTLS_MAX_APP_DATA + 128)
 
 typedef struct {
     rtc_dtls_cert_t *cert;      /* required; the endpoint takes its own reference */
@@ -170,8 +172,9 @@ int rtc_dtls_start(rtc_dtls_t *d, rtc_time_t now);
 int rtc_dtls_handle_datagram(rtc_dtls_t *d, const uint8_t *p, size_t n, rtc_time_t now);
 
 /* Copies the next datagram to send into buf and removes it from the queue. Returns its
- * length, 0 when nothing is queued, or RTC_ERR_OVERFLOW (datagram kept) if cap is too small;
- * a buffer of cfg.mtu bytes is always enough for handshake flights. */
+ * length, 0 when nothing is queued, or RTC_ERR_OVERFLOW (datagram kept) if cap is too small.
+ * Handshake datagrams never exceed cfg.mtu; one carrying a large rtc_dtls_send payload can,
+ * up to RTC_DTLS_MAX_DATAGRAM. */
 int rtc_dtls_poll_transmit(rtc_dtls_t *d, uint8_t *buf, size_t cap);
 
 typedef enum {
