@@ -7,6 +7,6 @@
 #include "rtc/turn.h"
 #include "rtc/dtls.h"
 #include "rtc/srtp.h"
-#include "rtc/sdp.h"
 #include "rtc/sctp.h"
+#include "rtc/sdp.h"
 #endif
