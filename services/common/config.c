@@ -66,6 +66,12 @@ static entry_t entry_at(const st_config_spec_t *spec, size_t i) {
     return (entry_t){&spec->options[i], 0};
 }
 
+size_t st_config_count(const st_config_spec_t *spec) { return spec ? n_entries(spec) : 0; }
+
+const st_option_t *st_config_option(const st_config_spec_t *spec, size_t i) {
+    return spec && i < n_entries(spec) ? entry_at(spec, i).opt : NULL;
+}
+
 static void *field(void *cfg, entry_t e) { return (char *)cfg + e.base + e.opt->offset; }
 static const void *cfield(const void *cfg, entry_t e) {
     return (const char *)cfg + e.base + e.opt->offset;
@@ -738,8 +744,13 @@ int st_config_help(const st_config_spec_t *spec, rtc_buf_t *out) {
         "\n  -c, --config FILE        config file to read (env %s)\n"
         "  -h, --help               print this help and exit\n\n",
         spec->service, spec->summary ? spec->summary : "", spec->summary ? "\n" : "", env);
+    /* The service's own options first, then the common ones. */
     size_t ne = n_entries(spec);
-    for (size_t i = 0; i < ne; i++) {
+    size_t first = spec->has_common ? N_COMMON : 0;
+    for (size_t k = 0; k < ne; k++) {
+        size_t i = (first + k) % ne;
+        if (k == 0 && spec->n_options) rc |= rtc_buf_append_str(out, "Options:\n");
+        if (i == 0 && first) rc |= rtc_buf_append_str(out, "\nCommon options:\n");
         entry_t e = entry_at(spec, i);
         const st_option_t *o = e.opt;
         rtc_buf_t head;
@@ -779,7 +790,7 @@ int st_config_dump_json(const st_config_spec_t *spec, const void *cfg, rtc_buf_t
         cJSON *v = NULL;
         if (e.opt->flags & ST_OPT_SECRET) {
             v = *(char *const *)src ? cJSON_CreateString("***") : cJSON_CreateNull();
-        } else if (e.opt->type == ST_OPT_INT || e.opt->type == ST_OPT_DURATION) {
+        } else if (e.opt->type == ST_OPT_INT) {
             v = cJSON_CreateNumber((double)*(const int64_t *)src);
         } else if (e.opt->type == ST_OPT_BOOL) {
             v = cJSON_CreateBool(*(const bool *)src);

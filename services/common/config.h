@@ -138,6 +138,10 @@ int st_parse_duration_ms(const char *s, int64_t *out);
 
 void st_strlist_free(st_strlist_t *l);
 
+/* Every option of a spec, common ones first, for tools and tests. */
+size_t st_config_count(const st_config_spec_t *spec);
+const st_option_t *st_config_option(const st_config_spec_t *spec, size_t i);
+
 #ifdef __cplusplus
 }
 #endif
