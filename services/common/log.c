@@ -84,6 +84,17 @@ size_t st_json_escape(char *out, size_t cap, const char *s, size_t len, bool *tr
     return o;
 }
 
+void st_format_double(char *out, size_t cap, double d) {
+    /* The shortest text that reads back as the same double, without an exponent for
+     * everyday magnitudes (10, not 1e+01). */
+    double a = fabs(d);
+    bool plain = a == 0 || (a >= 1e-4 && a < 1e15);
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, cap, "%.*g", prec, d);
+        if (strtod(out, NULL) == d && (!plain || !strchr(out, 'e'))) return;
+    }
+}
+
 /* A line under construction. `lim` keeps room for the closing `,"truncated":true}\n`. */
 typedef struct {
     char *buf;
@@ -114,11 +125,7 @@ static void put_str(line_t *l, const char *s) {
 static void put_double(line_t *l, double d) {
     char tmp[40];
     if (!isfinite(d)) { put_raw(l, "null"); return; }
-    /* Shortest text that reads back as the same double. */
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d) break;
-    }
+    st_format_double(tmp, sizeof tmp, d);
     put_raw(l, tmp);
 }
 

@@ -86,6 +86,10 @@ uint64_t st_log_dropped(void);
  * set when input was left over. Returns the bytes written. */
 size_t st_json_escape(char *out, size_t cap, const char *s, size_t len, bool *truncated);
 
+/* Formats a finite double as the shortest text that parses back to it ("0.25", "10",
+ * "1e-07"). Used for JSON numbers and Prometheus samples. cap >= 32. */
+void st_format_double(char *out, size_t cap, double d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,6 +2,8 @@
  * (registration is rare); the values themselves are atomics (updates are hot). */
 #include "common/metrics.h"
 
+#include "common/log.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <math.h>
@@ -394,10 +396,7 @@ static int put_double(rtc_buf_t *b, double d) {
     if (isnan(d)) return rtc_buf_append_str(b, "NaN");
     if (isinf(d)) return rtc_buf_append_str(b, d > 0 ? "+Inf" : "-Inf");
     char tmp[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d) break;
-    }
+    st_format_double(tmp, sizeof tmp, d);
     return rtc_buf_append_str(b, tmp);
 }
 
