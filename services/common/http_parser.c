@@ -136,6 +136,14 @@ int st_http_parse_request(const uint8_t *p, size_t n, const st_http_limits_t *li
 
 incomplete:
     if (n >= max_head) return fail(status, 431);
+    /* Bytes that can never start a request (a TLS ClientHello sent to the plain port, a
+     * binary probe) are refused now rather than after the request timeout. */
+    if (!req->method) {
+        size_t i = pos;
+        while (i < scan && (p[i] == '\r' || p[i] == '\n')) i++;
+        while (i < scan && is_tchar(p[i])) i++;
+        if (i < scan && p[i] != ' ') return fail(status, 400);
+    }
     return RTC_ERR_AGAIN;
 }
 
