@@ -383,7 +383,8 @@ static void on_handshake_reply(st_redis_t *r, const redisReply *reply, void *use
     const char *what = user;
     if (r->state != R_HANDSHAKE) return;
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        if (!r->handshake_failed)
+        /* Logged on the first failed attempt and every 20th, like connection failures. */
+        if (!r->handshake_failed && r->failures % 20 == 0)
             RTC_LOGE("redis", "%s: %s refused by %s: %s", r->opt.name, what, r->addr,
                      reply && reply->str ? reply->str : "no reply");
         r->handshake_failed = true;
