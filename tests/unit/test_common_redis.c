@@ -265,7 +265,7 @@ START_TEST(commands_are_binary_safe_argv_with_no_injection) {
     /* Many commands in flight at once come back in order. */
     result_t many[50];
     memset(many, 0, sizeof many);
-    char vals[50][8];
+    char vals[50][16];
     for (int i = 0; i < 50; i++) {
         snprintf(vals[i], sizeof vals[i], "%d", i);
         ck_assert_int_eq(st_redis_command(r, capture, &many[i], "ECHO", vals[i], NULL), RTC_OK);
