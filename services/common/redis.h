@@ -15,7 +15,10 @@
  *
  * One st_redis_t is one connection, either for commands or, when created with
  * `subscriber`, for pub/sub (Redis allows nothing else on a subscribed connection).
- * Subscriptions are remembered and sent again after every reconnect.
+ * Subscriptions are remembered and sent again after every reconnect. A subscriber sends no
+ * commands whose replies could time out, so a silently vanished peer (no FIN, no RST) is
+ * found by TCP keepalive (hiredis' 15 s setting: about half a minute), not by
+ * command_timeout.
  *
  * Everything runs on the loop thread that owns the client; it is not thread-safe.
  */
