@@ -79,7 +79,9 @@ uint64_t sfu_alloc(sfu_alloc_track_t *tracks, size_t n, uint64_t budget_bps) {
          * tile. */
         for (int l = top + 1; l < (int)t->n_layers && pick < 0; l++)
             if (t->layers[l].active) pick = l;
-        if (pick < 0) pick = t->current; /* nothing active: keep what we had */
+        /* Nothing active: keep what we had; a new subscription aims at its cap and starts
+         * at whichever keyframe comes first. */
+        if (pick < 0) pick = t->current >= 0 ? t->current : top;
         t->target = pick;
         used += cost(t, pick);
     }

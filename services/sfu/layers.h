@@ -85,9 +85,9 @@ typedef struct {
 
 /* Fills every track's target. Audio and other fixed costs are the caller's to subtract from
  * budget_bps first. A track whose every layer is inactive keeps its current layer (nothing
- * to switch to); one with no affordable layer still gets its lowest active layer (degrading
- * to the lowest layer, never to nothing, is the policy). Returns the bits per second the
- * targets are expected to use. */
+ * to switch to), or, when it has none yet, aims at its cap; one with no affordable layer
+ * still gets its lowest active layer (degrading to the lowest layer, never to nothing, is
+ * the policy). Returns the bits per second the targets are expected to use. */
 uint64_t sfu_alloc(sfu_alloc_track_t *tracks, size_t n, uint64_t budget_bps);
 
 /* ---- upgrade hysteresis ----------------------------------------------------------------- */

@@ -100,9 +100,13 @@ START_TEST(test_alloc_skips_inactive_layers) {
     t = track(l, 0, -1, 0);
     sfu_alloc(&t, 1, 100000);
     ck_assert_int_eq(t.target, 2);
-    /* Nothing active at all: keep what is forwarded (it may come back). */
+    /* Nothing active at all: keep what is forwarded (it may come back)... */
     l[2].active = false;
     t = track(l, 2, 1, 0);
+    sfu_alloc(&t, 1, 100000);
+    ck_assert_int_eq(t.target, 1);
+    /* ...or, for a subscription that has nothing yet, aim at the cap. */
+    t = track(l, 1, -1, 0);
     sfu_alloc(&t, 1, 100000);
     ck_assert_int_eq(t.target, 1);
 }
