@@ -282,7 +282,7 @@ int sfu_bus_parse(const char *p, size_t n, sfu_bus_msg_t *m, char *why, size_t c
     }
     if (m->type == SFU_BUS_UNKNOWN) return RTC_OK;
     if (!room || !*m->room) return fail(why, cap, "bad or missing room");
-    if (sig && !*m->signal) return fail(why, cap, "bad signal id");
+    if (sig && *sig && !*m->signal) return fail(why, cap, "bad signal id");
     if (pid && *pid && !*m->participant) return fail(why, cap, "bad participant id");
     if (m->type != SFU_BUS_JOIN && m->type != SFU_BUS_CLOSE_ROOM && !*m->participant)
         return fail(why, cap, "%s: participant missing", type);
