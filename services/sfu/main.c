@@ -1,0 +1,53 @@
+/* starling-sfu: the selective forwarding unit (see docs/sfu.md). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <uv.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "sfu/node.h"
+
+extern char **environ;
+
+int main(int argc, char **argv) {
+    sfu_config_t cfg = {0};
+    st_config_error_t err;
+    int rc = st_config_load(&sfu_config_spec, argc, argv, environ, &cfg, &err);
+    if (rc == ST_CONFIG_HELP) {
+        rtc_buf_t help;
+        rtc_buf_init(&help);
+        st_config_help(&sfu_config_spec, &help);
+        fwrite(help.data, 1, help.len, stdout);
+        rtc_buf_free(&help);
+        st_config_free(&sfu_config_spec, &cfg);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "starling-sfu: %s\n", err.msg);
+        return 2;
+    }
+    st_log_init("sfu", cfg.common.log_level);
+    rtc_buf_t dump;
+    rtc_buf_init(&dump);
+    if (st_config_dump_json(&sfu_config_spec, &cfg, &dump) == RTC_OK)
+        RTC_LOGI("sfu", "starting starling-sfu %s with %s", STARLING_SFU_VERSION, (const char *)dump.data);
+    rtc_buf_free(&dump);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    /* No media engine yet: the PeerConnection layer plugs in here (docs/sfu.md). */
+    sfu_node_t *node = sfu_node_start(&loop, &cfg, NULL);
+    if (!node) {
+        uv_loop_close(&loop);
+        st_config_free(&sfu_config_spec, &cfg);
+        return 1;
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    sfu_node_free(node);
+    int closed = uv_loop_close(&loop);
+    if (closed != 0) RTC_LOGW("sfu", "loop still had handles at exit");
+    st_config_free(&sfu_config_spec, &cfg);
+    st_log_shutdown();
+    return 0;
+}

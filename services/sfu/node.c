@@ -1,0 +1,510 @@
+/* One SFU process in the cluster: registration, heartbeat, bus routing, health, draining. */
+#include "sfu/node.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/health.h"
+#include "common/http.h"
+#include "common/metrics.h"
+#include "common/redis.h"
+#include "common/signals.h"
+#include "sfu/bus.h"
+#include "sfu/worker.h"
+
+static const st_option_t sfu_options[] = {
+    {"node_id", ST_OPT_STRING, offsetof(sfu_config_t, node_id), NULL,
+     "this node's id in Redis (default: sfu-<hostname>-<random>)", 0, 0, NULL, 0},
+    {"public_ip", ST_OPT_STRING, offsetof(sfu_config_t, public_ip), "127.0.0.1",
+     "IP address clients reach the media ports on (node key, ICE candidates)", 0, 0, NULL, 0},
+    {"udp.listen", ST_OPT_ADDRESS, offsetof(sfu_config_t, udp_listen), "0.0.0.0:7882",
+     "media UDP address; worker i uses port + i", 0, 0, NULL, 0},
+    {"http.listen", ST_OPT_ADDRESS, offsetof(sfu_config_t, http_listen), "127.0.0.1:9642",
+     "address for /metrics and /healthz", 0, 0, NULL, 0},
+    {"workers", ST_OPT_INT, offsetof(sfu_config_t, workers), "0",
+     "worker threads (0: one per CPU)", 0, 256, NULL, 0},
+    {"capacity", ST_OPT_INT, offsetof(sfu_config_t, capacity), "1000",
+     "participants this node takes (advertised for placement)", 1, 10000000, NULL, 0},
+    {"redis.prefix", ST_OPT_STRING, offsetof(sfu_config_t, redis_prefix), "starling:",
+     "prefix of every Redis key and channel", 0, 0, NULL, 0},
+    {"node.ttl", ST_OPT_DURATION, offsetof(sfu_config_t, node_ttl_ms), "10s",
+     "TTL of the node key: the node counts as dead this long after its last heartbeat",
+     1000, 3600000, NULL, 0},
+    {"node.heartbeat", ST_OPT_DURATION, offsetof(sfu_config_t, heartbeat_ms), "2s",
+     "how often the node key and load are refreshed", 100, 600000, NULL, 0},
+    {"room.empty_ttl", ST_OPT_DURATION, offsetof(sfu_config_t, room_ttl_ms), "60s",
+     "keys of an empty room expire after this", 1000, 86400000, NULL, 0},
+    {"room.max_participants", ST_OPT_INT, offsetof(sfu_config_t, max_participants), "100",
+     "participants per room (room_full beyond)", 1, 100000, NULL, 0},
+    {"keyframe.min_interval", ST_OPT_DURATION, offsetof(sfu_config_t, keyframe_interval_ms), "500ms",
+     "at most one keyframe request per publisher stream per interval", 50, 60000, NULL, 0},
+    {"bandwidth.default", ST_OPT_INT, offsetof(sfu_config_t, default_bandwidth), "2500000",
+     "a subscriber's bandwidth (bit/s) until its estimate is known", 10000, 1000000000, NULL, 0},
+};
+
+const st_config_spec_t sfu_config_spec = {
+    "sfu", "Starling SFU: selective forwarding of rooms' media.", sfu_options,
+    sizeof sfu_options / sizeof sfu_options[0], 1, offsetof(sfu_config_t, common)};
+
+struct sfu_node {
+    uv_loop_t *loop;
+    const sfu_config_t *cfg;
+    char id[SFU_ID_MAX + 1];
+    char node_key[192], nodes_key[128], sfu_channel[192], events_channel[128];
+    char udp_ports[512];
+    unsigned n_workers;
+    sfu_worker_t **workers;
+    st_redis_t *redis, *sub;
+    st_metrics_t *metrics;
+    st_health_t *health;
+    st_http_server_t *http;
+    st_signals_t *signals;
+    uv_timer_t heartbeat, drain_timer, final_timer;
+    bool draining, stopping, closed;
+    rtc_time_t drain_started;
+    int64_t started_at;
+    int final_pending;
+    atomic_uint_fast64_t bus_in, bus_bad, bus_unroutable, events_in;
+};
+
+/* ------------------------------------------------------------------------------------------
+ * Load and registration.
+ */
+static void total_load(const sfu_node_t *n, sfu_worker_load_t *t) {
+    memset(t, 0, sizeof *t);
+    for (unsigned i = 0; i < n->n_workers; i++) {
+        sfu_worker_load_t l;
+        sfu_worker_load(n->workers[i], &l);
+        t->participants += l.participants;
+        t->tracks += l.tracks;
+        t->rooms += l.rooms;
+        t->commands += l.commands;
+        t->publishes += l.publishes;
+        t->publish_dropped += l.publish_dropped;
+    }
+}
+
+static void register_node(sfu_node_t *n) {
+    if (!n->redis || !st_redis_is_connected(n->redis) || n->stopping) return;
+    sfu_worker_load_t l;
+    total_load(n, &l);
+    char load[32], workers[16], capacity[24], started[24], ttl[24];
+    snprintf(load, sizeof load, "%.1f", l.participants + 0.1 * l.tracks);
+    snprintf(workers, sizeof workers, "%u", n->n_workers);
+    snprintf(capacity, sizeof capacity, "%lld", (long long)n->cfg->capacity);
+    snprintf(started, sizeof started, "%lld", (long long)n->started_at);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)n->cfg->node_ttl_ms);
+    const char *hset[] = {"HSET", n->node_key, "id", n->id, "public_ip", n->cfg->public_ip,
+                          "udp_ports", n->udp_ports, "workers", workers, "load", load,
+                          "capacity", capacity, "state", n->draining ? "draining" : "up",
+                          "started_at", started, "version", STARLING_SFU_VERSION};
+    st_redis_command_argv(n->redis, NULL, NULL, (int)(sizeof hset / sizeof hset[0]), hset, NULL);
+    const char *pexpire[] = {"PEXPIRE", n->node_key, ttl};
+    st_redis_command_argv(n->redis, NULL, NULL, 3, pexpire, NULL);
+    if (n->draining) {
+        const char *zrem[] = {"ZREM", n->nodes_key, n->id};
+        st_redis_command_argv(n->redis, NULL, NULL, 3, zrem, NULL);
+    } else {
+        const char *zadd[] = {"ZADD", n->nodes_key, load, n->id};
+        st_redis_command_argv(n->redis, NULL, NULL, 4, zadd, NULL);
+    }
+}
+
+static void on_heartbeat(uv_timer_t *t) { register_node(t->data); }
+
+static void on_redis_connect(st_redis_t *r, void *user) {
+    (void)r;
+    sfu_node_t *n = user;
+    RTC_LOGI("sfu", "node %s: registered in Redis", n->id);
+    st_health_set(n->health, "redis", true, "connected");
+    register_node(n);
+}
+
+static void on_redis_disconnect(st_redis_t *r, void *user) {
+    (void)r;
+    sfu_node_t *n = user;
+    st_health_set(n->health, "redis", false, "reconnecting");
+}
+
+static void on_sub_connect(st_redis_t *r, void *user) {
+    (void)r;
+    sfu_node_t *n = user;
+    st_health_set(n->health, "bus", true, "subscribed");
+}
+
+static void on_sub_disconnect(st_redis_t *r, void *user) {
+    (void)r;
+    sfu_node_t *n = user;
+    st_health_set(n->health, "bus", false, "reconnecting");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Bus.
+ */
+static void on_command(st_redis_t *r, const char *channel, const char *payload, size_t len,
+                       void *user) {
+    (void)r;
+    (void)channel;
+    sfu_node_t *n = user;
+    atomic_fetch_add(&n->bus_in, 1);
+    sfu_bus_msg_t m;
+    char why[200];
+    int rc = sfu_bus_parse(payload, len, &m, why, sizeof why);
+    if (rc < 0) atomic_fetch_add(&n->bus_bad, 1);
+    if (!*m.room) {
+        RTC_LOGW("sfu", "bus: command without a usable room dropped: %s", rc < 0 ? why : "no room");
+        atomic_fetch_add(&n->bus_unroutable, 1);
+        sfu_bus_msg_free(&m);
+        return;
+    }
+    if (rc == RTC_OK && m.type == SFU_BUS_UNKNOWN) {
+        snprintf(why, sizeof why, "unknown type '%.40s'", m.type_name);
+        rc = RTC_ERR_UNSUPPORTED;
+    }
+    sfu_worker_t *w = n->workers[sfu_worker_for_room(m.room, n->n_workers)];
+    sfu_worker_post_bus(w, &m, rc < 0 ? why : NULL);
+}
+
+static void on_event(st_redis_t *r, const char *channel, const char *payload, size_t len,
+                     void *user) {
+    (void)r;
+    (void)channel;
+    sfu_node_t *n = user;
+    atomic_fetch_add(&n->events_in, 1);
+    sfu_event_t ev;
+    if (sfu_event_parse(payload, len, &ev) < 0) {
+        RTC_LOGW("sfu", "events: malformed event ignored");
+        return;
+    }
+    switch (ev.type) {
+    case SFU_EVENT_NODE_DOWN:
+        if (!strcmp(ev.node, n->id) && !n->stopping) {
+            /* Someone thought we were dead (our key expired while Redis was unreachable).
+             * Our rooms were or will be moved (room_moved events); come back as a live node. */
+            RTC_LOGW("sfu", "node %s: declared down by the cluster; registering again", n->id);
+            register_node(n);
+        }
+        break;
+    case SFU_EVENT_ROOM_MOVED:
+    case SFU_EVENT_ROOM_CLOSED:
+        sfu_worker_post_event(n->workers[sfu_worker_for_room(ev.room, n->n_workers)], &ev);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Shutdown and draining.
+ */
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+static void close_all(sfu_node_t *n) {
+    if (n->closed) return;
+    n->closed = true;
+    st_redis_free(n->redis);
+    st_redis_free(n->sub);
+    n->redis = n->sub = NULL;
+    st_http_server_close(n->http);
+    n->http = NULL;
+    st_signals_close(n->signals);
+    n->signals = NULL;
+    uv_close((uv_handle_t *)&n->heartbeat, on_handle_closed);
+    uv_close((uv_handle_t *)&n->drain_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&n->final_timer, on_handle_closed);
+    RTC_LOGI("sfu", "node %s: stopped", n->id);
+}
+
+static void on_final_reply(st_redis_t *r, const redisReply *reply, void *user) {
+    (void)r;
+    (void)reply;
+    sfu_node_t *n = user;
+    if (--n->final_pending == 0) close_all(n);
+}
+
+static void on_final_timeout(uv_timer_t *t) { close_all(t->data); }
+
+static void shutdown_node(sfu_node_t *n) {
+    if (n->stopping) return;
+    n->stopping = true;
+    uv_timer_stop(&n->heartbeat);
+    uv_timer_stop(&n->drain_timer);
+    sfu_worker_load_t l;
+    total_load(n, &l);
+    RTC_LOGI("sfu", "node %s: shutting down (%d participants left)", n->id, l.participants);
+    for (unsigned i = 0; i < n->n_workers; i++) sfu_worker_stop(n->workers[i]);
+    n->n_workers = 0;
+    /* Leave the cluster explicitly rather than waiting for the TTL: signal can fail rooms
+     * over at once. */
+    if (n->redis && st_redis_is_connected(n->redis)) {
+        const char *del[] = {"DEL", n->node_key};
+        const char *zrem[] = {"ZREM", n->nodes_key, n->id};
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "node", n->id);
+        char *ev = sfu_event_build("node_down", x);
+        const char *pub[] = {"PUBLISH", n->events_channel, ev ? ev : "{}"};
+        n->final_pending = 3;
+        if (st_redis_command_argv(n->redis, on_final_reply, n, 2, del, NULL) != RTC_OK) n->final_pending--;
+        if (st_redis_command_argv(n->redis, on_final_reply, n, 3, zrem, NULL) != RTC_OK) n->final_pending--;
+        if (st_redis_command_argv(n->redis, on_final_reply, n, 3, pub, NULL) != RTC_OK) n->final_pending--;
+        free(ev);
+        if (n->final_pending > 0) {
+            uv_timer_start(&n->final_timer, on_final_timeout, 1500, 0);
+            return;
+        }
+    }
+    close_all(n);
+}
+
+static void on_drain_check(uv_timer_t *t) {
+    sfu_node_t *n = t->data;
+    sfu_worker_load_t l;
+    total_load(n, &l);
+    rtc_time_t elapsed = rtc_clock_now() - n->drain_started;
+    if (l.participants == 0 && l.rooms == 0) {
+        RTC_LOGI("sfu", "node %s: drained", n->id);
+        shutdown_node(n);
+    } else if (elapsed >= RTC_MS(n->cfg->common.drain_timeout_ms)) {
+        RTC_LOGW("sfu", "node %s: drain timeout with %d participants in %d rooms", n->id,
+                 l.participants, l.rooms);
+        shutdown_node(n);
+    }
+}
+
+void sfu_node_drain(sfu_node_t *n) {
+    if (n->stopping) return;
+    if (n->draining) {
+        shutdown_node(n);
+        return;
+    }
+    n->draining = true;
+    n->drain_started = rtc_clock_now();
+    RTC_LOGI("sfu", "node %s: draining (up to %lld ms)", n->id, (long long)n->cfg->common.drain_timeout_ms);
+    st_health_set_draining(n->health, true);
+    for (unsigned i = 0; i < n->n_workers; i++) sfu_worker_set_draining(n->workers[i], true);
+    register_node(n);
+    if (n->redis && st_redis_is_connected(n->redis)) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "node", n->id);
+        char *ev = sfu_event_build("node_draining", x);
+        if (ev) {
+            const char *pub[] = {"PUBLISH", n->events_channel, ev};
+            st_redis_command_argv(n->redis, NULL, NULL, 3, pub, NULL);
+            free(ev);
+        }
+    }
+    uv_timer_start(&n->drain_timer, on_drain_check, 0, 200);
+}
+
+static void on_signal_drain(int signum, unsigned count, void *user) {
+    (void)signum;
+    sfu_node_t *n = user;
+    if (count > 1) shutdown_node(n);
+    else sfu_node_drain(n);
+}
+
+static void on_reload(void *user) {
+    sfu_node_t *n = user;
+    RTC_LOGI("sfu", "node %s: SIGHUP: configuration reload is not supported; ignored", n->id);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Metrics.
+ */
+#define LOAD_GAUGE(fname, field)                                  \
+    static double fname(void *user) {                             \
+        sfu_worker_load_t l;                                      \
+        total_load(user, &l);                                     \
+        return (double)l.field;                                   \
+    }
+LOAD_GAUGE(m_participants, participants)
+LOAD_GAUGE(m_tracks, tracks)
+LOAD_GAUGE(m_rooms, rooms)
+LOAD_GAUGE(m_publishes, publishes)
+LOAD_GAUGE(m_publish_dropped, publish_dropped)
+static double m_bus_in(void *u) { return (double)atomic_load(&((sfu_node_t *)u)->bus_in); }
+static double m_bus_bad(void *u) { return (double)atomic_load(&((sfu_node_t *)u)->bus_bad); }
+static double m_unroutable(void *u) { return (double)atomic_load(&((sfu_node_t *)u)->bus_unroutable); }
+static double m_events(void *u) { return (double)atomic_load(&((sfu_node_t *)u)->events_in); }
+static double m_draining(void *u) { return ((sfu_node_t *)u)->draining ? 1 : 0; }
+static double m_redis(void *u) {
+    sfu_node_t *n = u;
+    return n->redis && st_redis_is_connected(n->redis) ? 1 : 0;
+}
+
+static void add_metrics(sfu_node_t *n) {
+    st_metrics_t *m = n->metrics;
+    st_metrics_add_process(m);
+    st_metrics_gauge_fn(m, "sfu_participants", "participants on this node", m_participants, n);
+    st_metrics_gauge_fn(m, "sfu_tracks", "published tracks on this node", m_tracks, n);
+    st_metrics_gauge_fn(m, "sfu_rooms", "rooms on this node", m_rooms, n);
+    st_metrics_gauge_fn(m, "sfu_draining", "1 while draining", m_draining, n);
+    st_metrics_gauge_fn(m, "sfu_redis_connected", "1 while the command connection is up", m_redis, n);
+    st_metrics_counter_fn(m, "sfu_bus_commands_total", "commands received on the node channel", m_bus_in, n);
+    st_metrics_counter_fn(m, "sfu_bus_rejected_total", "commands that did not parse", m_bus_bad, n);
+    st_metrics_counter_fn(m, "sfu_bus_unroutable_total", "commands without a usable room", m_unroutable, n);
+    st_metrics_counter_fn(m, "sfu_events_total", "cluster events received", m_events, n);
+    st_metrics_counter_fn(m, "sfu_bus_published_total", "messages published to signal", m_publishes, n);
+    st_metrics_counter_fn(m, "sfu_bus_publish_dropped_total",
+                          "messages for signal dropped while Redis was unreachable", m_publish_dropped, n);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Start.
+ */
+static void make_node_id(char *out, size_t cap) {
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    for (char *c = host; *c; c++) {
+        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                  *c == '-';
+        if (!ok) *c = '-';
+    }
+    host[40] = 0;
+    char r[7];
+    rtc_random_ice_string(r, 6);
+    for (char *c = r; *c; c++)
+        if (*c == '+' || *c == '/') *c = 'x';
+    snprintf(out, cap, "sfu-%s-%s", host, r);
+}
+
+static unsigned ncpus(void) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    return c > 0 ? (unsigned)c : 1;
+}
+
+sfu_node_t *sfu_node_start(uv_loop_t *loop, const sfu_config_t *cfg, const sfu_media_ops_t *media) {
+    sfu_node_t *n = calloc(1, sizeof *n);
+    if (!n) return NULL;
+    n->loop = loop;
+    n->cfg = cfg;
+    if (cfg->node_id && *cfg->node_id) snprintf(n->id, sizeof n->id, "%s", cfg->node_id);
+    else make_node_id(n->id, sizeof n->id);
+    if (!sfu_bus_valid_id(n->id)) {
+        RTC_LOGE("sfu", "node_id '%s' is not a valid id ([A-Za-z0-9_.:-], at most %d)", n->id, SFU_ID_MAX);
+        free(n);
+        return NULL;
+    }
+    const char *prefix = cfg->redis_prefix ? cfg->redis_prefix : "starling:";
+    snprintf(n->node_key, sizeof n->node_key, "%snode:%s", prefix, n->id);
+    snprintf(n->nodes_key, sizeof n->nodes_key, "%snodes", prefix);
+    snprintf(n->sfu_channel, sizeof n->sfu_channel, "%ssfu:%s", prefix, n->id);
+    snprintf(n->events_channel, sizeof n->events_channel, "%sevents", prefix);
+    n->started_at = rtc_clock_wall_us() / RTC_US_PER_SEC;
+    n->n_workers = cfg->workers > 0 ? (unsigned)cfg->workers : ncpus();
+
+    n->metrics = st_metrics_new();
+    n->health = st_health_new("sfu");
+    st_health_set(n->health, "redis", false, "connecting");
+    st_health_set(n->health, "bus", false, "connecting");
+    add_metrics(n);
+    n->http = st_http_server_new(loop, NULL);
+    st_http_add_standard_routes(n->http, n->health, n->metrics);
+    st_http_server_use_metrics(n->http, n->metrics);
+    if (st_http_server_listen(n->http, &cfg->http_listen) != RTC_OK) goto fail_early;
+
+    /* Workers. */
+    n->workers = calloc(n->n_workers, sizeof *n->workers);
+    size_t len = 0;
+    for (unsigned i = 0; i < n->n_workers; i++) {
+        sfu_worker_config_t wc = {0};
+        wc.index = i;
+        wc.node_id = n->id;
+        wc.prefix = prefix;
+        wc.redis.host = cfg->common.redis_host;
+        wc.redis.port = (int)cfg->common.redis_port;
+        wc.redis.username = cfg->common.redis_username;
+        wc.redis.password = cfg->common.redis_password;
+        wc.redis.db = (int)cfg->common.redis_db;
+        wc.redis.connect_timeout_ms = (uint64_t)cfg->common.redis_connect_timeout_ms;
+        wc.redis.command_timeout_ms = (uint64_t)cfg->common.redis_command_timeout_ms;
+        wc.redis.backoff_max_ms = (uint64_t)cfg->common.redis_reconnect_max_ms;
+        sfu_room_config_init(&wc.room);
+        wc.room.max_participants = (size_t)cfg->max_participants;
+        wc.room.keyframe_interval = RTC_MS(cfg->keyframe_interval_ms);
+        wc.room.default_bandwidth = (uint64_t)cfg->default_bandwidth;
+        wc.room_ttl_ms = cfg->room_ttl_ms;
+        wc.udp_port = cfg->udp_listen.port ? (uint16_t)(cfg->udp_listen.port + i) : 0;
+        wc.media = media;
+        n->workers[i] = sfu_worker_start(&wc);
+        if (!n->workers[i]) {
+            for (unsigned k = 0; k < i; k++) sfu_worker_stop(n->workers[k]);
+            free(n->workers);
+            goto fail_early;
+        }
+        len += (size_t)snprintf(n->udp_ports + len, sizeof n->udp_ports - len, "%s%u",
+                                i ? "," : "", wc.udp_port);
+        if (len >= sizeof n->udp_ports) len = sizeof n->udp_ports - 1;
+    }
+
+    st_redis_options_t ro = {0};
+    ro.name = "redis";
+    ro.host = cfg->common.redis_host;
+    ro.port = (int)cfg->common.redis_port;
+    ro.username = cfg->common.redis_username;
+    ro.password = cfg->common.redis_password;
+    ro.db = (int)cfg->common.redis_db;
+    ro.connect_timeout_ms = (uint64_t)cfg->common.redis_connect_timeout_ms;
+    ro.command_timeout_ms = (uint64_t)cfg->common.redis_command_timeout_ms;
+    ro.backoff_max_ms = (uint64_t)cfg->common.redis_reconnect_max_ms;
+    ro.on_connect = on_redis_connect;
+    ro.on_disconnect = on_redis_disconnect;
+    ro.user = n;
+    n->redis = st_redis_new(loop, &ro);
+    ro.name = "redis-sub";
+    ro.subscriber = true;
+    ro.on_connect = on_sub_connect;
+    ro.on_disconnect = on_sub_disconnect;
+    n->sub = st_redis_new(loop, &ro);
+    if (!n->redis || !n->sub) {
+        RTC_LOGE("sfu", "cannot create the Redis clients");
+        st_redis_free(n->redis);
+        st_redis_free(n->sub);
+        for (unsigned k = 0; k < n->n_workers; k++) sfu_worker_stop(n->workers[k]);
+        free(n->workers);
+        goto fail_early;
+    }
+    st_redis_subscribe(n->sub, n->sfu_channel, on_command, n);
+    st_redis_subscribe(n->sub, n->events_channel, on_event, n);
+
+    uv_timer_init(loop, &n->heartbeat);
+    n->heartbeat.data = n;
+    uv_timer_start(&n->heartbeat, on_heartbeat, (uint64_t)cfg->heartbeat_ms, (uint64_t)cfg->heartbeat_ms);
+    uv_timer_init(loop, &n->drain_timer);
+    n->drain_timer.data = n;
+    uv_timer_init(loop, &n->final_timer);
+    n->final_timer.data = n;
+    st_signals_callbacks_t scb = {on_signal_drain, on_reload, n};
+    n->signals = st_signals_new(loop, &scb);
+
+    rtc_addr_t http_addr;
+    st_http_server_local_addr(n->http, 0, &http_addr);
+    RTC_LOGI("sfu", "node %s: %u workers, media ports %s on %s, http %s, redis %s:%lld", n->id,
+             n->n_workers, n->udp_ports, cfg->public_ip, rtc_addr_str(&http_addr),
+             cfg->common.redis_host, (long long)cfg->common.redis_port);
+    return n;
+
+fail_early:
+    st_http_server_close(n->http);
+    uv_run(loop, UV_RUN_DEFAULT);
+    st_health_free(n->health);
+    st_metrics_free(n->metrics);
+    free(n);
+    return NULL;
+}
+
+void sfu_node_free(sfu_node_t *n) {
+    if (!n) return;
+    for (unsigned i = 0; i < n->n_workers; i++) sfu_worker_stop(n->workers[i]);
+    free(n->workers);
+    st_health_free(n->health);
+    st_metrics_free(n->metrics);
+    free(n);
+}
+
+const char *sfu_node_id(const sfu_node_t *n) { return n->id; }

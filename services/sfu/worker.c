@@ -1,0 +1,478 @@
+/* Worker threads: rooms pinned to a loop, commands in through a queue, Redis out. */
+#include "sfu/worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <uv.h>
+
+typedef enum { IT_BUS, IT_EVENT } item_kind_t;
+
+typedef struct item {
+    struct item *next;
+    item_kind_t kind;
+    sfu_bus_msg_t msg;
+    bool bad;
+    char why[200];
+    sfu_event_t ev;
+} item_t;
+
+struct sfu_worker {
+    unsigned index;
+    char *node_id, *prefix;
+    char *redis_name, *redis_host, *redis_user, *redis_pass;
+    st_redis_options_t redis_opts;
+    sfu_room_config_t room_cfg;
+    int64_t room_ttl_ms;
+    uint16_t udp_port;
+    const sfu_media_ops_t *media;
+    void *(*media_new)(void *loop, unsigned index, uint16_t udp_port, void *arg);
+    void (*media_free)(void *media_user);
+    void *media_arg;
+    void *media_user;
+
+    pthread_t thread;
+    uv_loop_t loop;
+    uv_async_t async;
+    uv_timer_t tick;
+    uv_timer_t stop_timer;
+    bool closing;
+
+    pthread_mutex_t mu;
+    item_t *head, *tail;
+    bool stop;
+
+    st_redis_t *redis;
+    sfu_room_t **rooms;
+    size_t n_rooms, cap_rooms;
+
+    atomic_int participants, tracks, n_rooms_atomic;
+    atomic_bool draining;
+    atomic_uint_fast64_t commands, publishes, publish_dropped;
+};
+
+unsigned sfu_worker_for_room(const char *room, unsigned n) {
+    /* FNV-1a: stable across processes, so every signal process and restart agrees. */
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)room; *p; p++) h = (h ^ *p) * 16777619u;
+    return n ? h % n : 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Redis writes.
+ */
+static void publish(sfu_worker_t *w, const char *signal, char *json) {
+    if (!json) return;
+    char channel[256];
+    snprintf(channel, sizeof channel, "%sto-signal:%s", w->prefix, signal);
+    if (w->redis && st_redis_command(w->redis, NULL, NULL, "PUBLISH", channel, json, NULL) == RTC_OK)
+        atomic_fetch_add(&w->publishes, 1);
+    else
+        atomic_fetch_add(&w->publish_dropped, 1);
+    free(json);
+}
+
+static void room_keys(sfu_worker_t *w, const char *room, char *rkey, size_t rcap, char *pkey,
+                      size_t pcap) {
+    snprintf(rkey, rcap, "%sroom:%s", w->prefix, room);
+    snprintf(pkey, pcap, "%sroom:%s:participants", w->prefix, room);
+}
+
+static void cmd(sfu_worker_t *w, int argc, const char *const *argv) {
+    if (w->redis) (void)st_redis_command_argv(w->redis, NULL, NULL, argc, argv, NULL);
+}
+
+static void env_send(void *user, sfu_room_t *r, sfu_participant_t *p, const char *type,
+                     cJSON *payload) {
+    sfu_worker_t *w = user;
+    publish(w, sfu_participant_signal(p),
+            sfu_bus_envelope(type, sfu_room_name(r), sfu_participant_id(p), sfu_participant_signal(p),
+                             payload));
+}
+
+static void env_save_participant(void *user, sfu_room_t *r, sfu_participant_t *p) {
+    sfu_worker_t *w = user;
+    char rkey[256], pkey[280];
+    room_keys(w, sfu_room_name(r), rkey, sizeof rkey, pkey, sizeof pkey);
+    cJSON *info = sfu_participant_info(p, true);
+    char *json = cJSON_PrintUnformatted(info);
+    cJSON_Delete(info);
+    if (!json) return;
+    const char *hset[] = {"HSET", pkey, sfu_participant_id(p), json};
+    cmd(w, 4, hset);
+    const char *persist[] = {"PERSIST", pkey};
+    cmd(w, 2, persist);
+    free(json);
+}
+
+static void env_delete_participant(void *user, sfu_room_t *r, const char *pid) {
+    sfu_worker_t *w = user;
+    char rkey[256], pkey[280];
+    room_keys(w, sfu_room_name(r), rkey, sizeof rkey, pkey, sizeof pkey);
+    const char *hdel[] = {"HDEL", pkey, pid};
+    cmd(w, 3, hdel);
+}
+
+static void env_save_room(void *user, sfu_room_t *r) {
+    sfu_worker_t *w = user;
+    char rkey[256], pkey[280], count[24], ttl[24];
+    room_keys(w, sfu_room_name(r), rkey, sizeof rkey, pkey, sizeof pkey);
+    size_t n = sfu_room_participant_count(r);
+    snprintf(count, sizeof count, "%zu", n);
+    /* `node` is the placement signal wrote; writing it again re-registers the room after a
+     * Redis restart (docs/redis.md: "re-registers ... its rooms' placement"). */
+    const char *hset[] = {"HSET", rkey, "sid", sfu_room_sid(r), "participants", count, "node", w->node_id};
+    cmd(w, 8, hset);
+    if (n == 0) {
+        snprintf(ttl, sizeof ttl, "%lld", (long long)((w->room_ttl_ms + 999) / 1000));
+        const char *e1[] = {"EXPIRE", rkey, ttl}, *e2[] = {"EXPIRE", pkey, ttl};
+        cmd(w, 3, e1);
+        cmd(w, 3, e2);
+    } else {
+        const char *p1[] = {"PERSIST", rkey};
+        cmd(w, 2, p1);
+        char rooms[256];
+        snprintf(rooms, sizeof rooms, "%srooms", w->prefix);
+        const char *sadd[] = {"SADD", rooms, sfu_room_name(r)};
+        cmd(w, 3, sadd);
+    }
+}
+
+static void env_load(void *user, int dp, int dt) {
+    sfu_worker_t *w = user;
+    atomic_fetch_add(&w->participants, dp);
+    atomic_fetch_add(&w->tracks, dt);
+}
+
+/* Everything this worker owns, written again (after a reconnect). */
+static void resync(sfu_worker_t *w) {
+    for (size_t i = 0; i < w->n_rooms; i++) {
+        sfu_room_t *r = w->rooms[i];
+        env_save_room(w, r);
+        for (size_t k = 0; k < sfu_room_participant_count(r); k++)
+            env_save_participant(w, r, sfu_room_participant(r, k));
+    }
+    if (w->n_rooms) RTC_LOGI("sfu", "worker %u: re-registered %zu rooms in Redis", w->index, w->n_rooms);
+}
+
+static void on_redis_connect(st_redis_t *r, void *user) {
+    (void)r;
+    resync(user);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Rooms.
+ */
+static sfu_room_t *find_room(sfu_worker_t *w, const char *name) {
+    for (size_t i = 0; i < w->n_rooms; i++)
+        if (!strcmp(sfu_room_name(w->rooms[i]), name)) return w->rooms[i];
+    return NULL;
+}
+
+static void drop_room(sfu_worker_t *w, sfu_room_t *r) {
+    for (size_t i = 0; i < w->n_rooms; i++) {
+        if (w->rooms[i] == r) {
+            w->rooms[i] = w->rooms[--w->n_rooms];
+            break;
+        }
+    }
+    atomic_store(&w->n_rooms_atomic, (int)w->n_rooms);
+    /* Participants still inside (a move away, shutdown) leave the load without messages. */
+    int np = (int)sfu_room_participant_count(r), nt = (int)sfu_room_track_count(r);
+    atomic_fetch_sub(&w->participants, np);
+    atomic_fetch_sub(&w->tracks, nt);
+    sfu_room_free(r);
+}
+
+static sfu_room_t *create_room(sfu_worker_t *w, const char *name) {
+    if (w->n_rooms == w->cap_rooms) {
+        size_t cap = w->cap_rooms ? w->cap_rooms * 2 : 16;
+        sfu_room_t **a = realloc(w->rooms, cap * sizeof *a);
+        if (!a) return NULL;
+        w->rooms = a;
+        w->cap_rooms = cap;
+    }
+    sfu_room_env_t env = {env_send, env_save_participant, env_delete_participant, env_save_room,
+                          env_load, w->media, w->media_user};
+    sfu_room_t *r = sfu_room_new(name, &w->room_cfg, &env, w);
+    if (!r) return NULL;
+    w->rooms[w->n_rooms++] = r;
+    atomic_store(&w->n_rooms_atomic, (int)w->n_rooms);
+    RTC_LOGI("sfu", "worker %u: room %s created (sid %s)", w->index, name, sfu_room_sid(r));
+    return r;
+}
+
+/* An error for a command no room can answer (no such room, or refused before one exists). */
+static void direct_error(sfu_worker_t *w, const sfu_bus_msg_t *m, const char *code, const char *text) {
+    if (!*m->signal) {
+        RTC_LOGW("sfu", "worker %u: %s for '%s' in room '%s' cannot be routed: %s", w->index, code,
+                 m->type_name, m->room, text);
+        return;
+    }
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "type", "error");
+    cJSON_AddStringToObject(e, "code", code);
+    cJSON_AddStringToObject(e, "message", text);
+    if (m->rid) cJSON_AddStringToObject(e, "rid", m->rid);
+    publish(w, m->signal, sfu_bus_envelope("error", m->room, m->participant, m->signal, e));
+}
+
+static void handle_bus(sfu_worker_t *w, item_t *it) {
+    sfu_bus_msg_t *m = &it->msg;
+    rtc_time_t now = rtc_clock_now();
+    atomic_fetch_add(&w->commands, 1);
+    sfu_room_t *r = *m->room ? find_room(w, m->room) : NULL;
+    if (it->bad) {
+        if (r) sfu_room_send_error(r, m, "bad_request", it->why);
+        else direct_error(w, m, "bad_request", it->why);
+        return;
+    }
+    if (!r) {
+        if (m->type == SFU_BUS_CLOSE_ROOM) return;
+        if (m->type != SFU_BUS_JOIN) {
+            direct_error(w, m, m->type == SFU_BUS_RESUME ? "resume_failed" : "not_joined",
+                         "no such room on this node");
+            return;
+        }
+        if (atomic_load(&w->draining)) {
+            direct_error(w, m, "unavailable", "this SFU node is draining");
+            return;
+        }
+        r = create_room(w, m->room);
+        if (!r) {
+            direct_error(w, m, "internal", "cannot create the room");
+            return;
+        }
+    }
+    sfu_room_handle_bus(r, m, now);
+    if (sfu_room_participant_count(r) == 0) drop_room(w, r);
+}
+
+static void handle_event(sfu_worker_t *w, const sfu_event_t *ev) {
+    sfu_room_t *r = ev->room[0] ? find_room(w, ev->room) : NULL;
+    if (!r) return;
+    if (ev->type == SFU_EVENT_ROOM_CLOSED) {
+        RTC_LOGI("sfu", "worker %u: room %s closed by the cluster", w->index, ev->room);
+        sfu_room_close(r, "room_closed", rtc_clock_now());
+        drop_room(w, r);
+    } else if (ev->type == SFU_EVENT_ROOM_MOVED && !strcmp(ev->from, w->node_id)) {
+        /* Signal moved the room away (we were thought dead); its participants were told to
+         * reconnect to the new node. What is left here is stale. */
+        RTC_LOGW("sfu", "worker %u: room %s moved to %s; dropping it here", w->index, ev->room, ev->to);
+        drop_room(w, r);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Loop.
+ */
+static void on_close_free(uv_handle_t *h) { (void)h; }
+
+static void finish(sfu_worker_t *w) {
+    if (w->closing) return;
+    w->closing = true;
+    st_redis_free(w->redis);
+    w->redis = NULL;
+    uv_close((uv_handle_t *)&w->async, on_close_free);
+    uv_close((uv_handle_t *)&w->tick, on_close_free);
+    uv_close((uv_handle_t *)&w->stop_timer, on_close_free);
+}
+
+static void on_flushed(st_redis_t *r, const redisReply *reply, void *user) {
+    (void)r;
+    (void)reply;
+    finish(user);
+}
+
+static void on_stop_timeout(uv_timer_t *t) { finish(t->data); }
+
+static void begin_stop(sfu_worker_t *w) {
+    uv_timer_stop(&w->tick);
+    while (w->n_rooms) drop_room(w, w->rooms[w->n_rooms - 1]);
+    if (w->media_free && w->media_user) w->media_free(w->media_user);
+    w->media_user = NULL;
+    /* Redis answers in order: the PING's reply means everything before it was done. */
+    if (w->redis && st_redis_command(w->redis, on_flushed, w, "PING", NULL) == RTC_OK) {
+        uv_timer_start(&w->stop_timer, on_stop_timeout, 1000, 0);
+        return;
+    }
+    finish(w);
+}
+
+static void on_async(uv_async_t *a) {
+    sfu_worker_t *w = a->data;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        item_t *it = w->head;
+        if (it) {
+            w->head = it->next;
+            if (!w->head) w->tail = NULL;
+        }
+        bool stop = w->stop && !it;
+        pthread_mutex_unlock(&w->mu);
+        if (!it) {
+            if (stop && !w->closing && !uv_is_active((uv_handle_t *)&w->stop_timer)) begin_stop(w);
+            return;
+        }
+        if (!w->closing) {
+            if (it->kind == IT_BUS) handle_bus(w, it);
+            else handle_event(w, &it->ev);
+        }
+        sfu_bus_msg_free(&it->msg);
+        free(it);
+    }
+}
+
+static void on_tick(uv_timer_t *t) {
+    sfu_worker_t *w = t->data;
+    rtc_time_t now = rtc_clock_now();
+    for (size_t i = 0; i < w->n_rooms; i++)
+        if (sfu_room_next_timeout(w->rooms[i]) <= now) sfu_room_handle_timeout(w->rooms[i], now);
+}
+
+static void *thread_main(void *arg) {
+    sfu_worker_t *w = arg;
+    char name[16];
+    snprintf(name, sizeof name, "sfu-w%u", w->index);
+    pthread_setname_np(pthread_self(), name);
+    if (w->media_new) w->media_user = w->media_new(&w->loop, w->index, w->udp_port, w->media_arg);
+    w->redis_opts.on_connect = on_redis_connect;
+    w->redis_opts.on_disconnect = NULL;
+    w->redis_opts.user = w;
+    w->redis_opts.subscriber = false;
+    w->redis = st_redis_new(&w->loop, &w->redis_opts);
+    if (!w->redis) RTC_LOGE("sfu", "worker %u: cannot create its Redis client", w->index);
+    uv_timer_start(&w->tick, on_tick, 20, 20);
+    /* Items posted before the loop ran. */
+    uv_async_send(&w->async);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+sfu_worker_t *sfu_worker_start(const sfu_worker_config_t *cfg) {
+    sfu_worker_t *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->index = cfg->index;
+    w->node_id = strdup(cfg->node_id);
+    w->prefix = strdup(cfg->prefix);
+    char rn[32];
+    snprintf(rn, sizeof rn, "redis-w%u", cfg->index);
+    w->redis_name = strdup(rn);
+    w->redis_host = dup_or_null(cfg->redis.host);
+    w->redis_user = dup_or_null(cfg->redis.username);
+    w->redis_pass = dup_or_null(cfg->redis.password);
+    w->redis_opts = cfg->redis;
+    w->redis_opts.name = w->redis_name;
+    w->redis_opts.host = w->redis_host;
+    w->redis_opts.username = w->redis_user;
+    w->redis_opts.password = w->redis_pass;
+    w->room_cfg = cfg->room;
+    w->room_ttl_ms = cfg->room_ttl_ms > 0 ? cfg->room_ttl_ms : 60000;
+    w->udp_port = cfg->udp_port;
+    w->media = cfg->media;
+    w->media_new = cfg->media_new;
+    w->media_free = cfg->media_free;
+    w->media_arg = cfg->media_arg;
+    pthread_mutex_init(&w->mu, NULL);
+    if (uv_loop_init(&w->loop) != 0) goto fail;
+    uv_async_init(&w->loop, &w->async, on_async);
+    w->async.data = w;
+    uv_timer_init(&w->loop, &w->tick);
+    w->tick.data = w;
+    uv_timer_init(&w->loop, &w->stop_timer);
+    w->stop_timer.data = w;
+    if (pthread_create(&w->thread, NULL, thread_main, w) != 0) {
+        RTC_LOGE("sfu", "worker %u: cannot start its thread", cfg->index);
+        uv_close((uv_handle_t *)&w->async, NULL);
+        uv_close((uv_handle_t *)&w->tick, NULL);
+        uv_close((uv_handle_t *)&w->stop_timer, NULL);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&w->loop);
+        goto fail;
+    }
+    return w;
+fail:
+    free(w->node_id);
+    free(w->prefix);
+    free(w->redis_name);
+    free(w->redis_host);
+    free(w->redis_user);
+    free(w->redis_pass);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+    return NULL;
+}
+
+static void post(sfu_worker_t *w, item_t *it) {
+    pthread_mutex_lock(&w->mu);
+    if (w->tail) w->tail->next = it;
+    else w->head = it;
+    w->tail = it;
+    pthread_mutex_unlock(&w->mu);
+    uv_async_send(&w->async);
+}
+
+void sfu_worker_post_bus(sfu_worker_t *w, sfu_bus_msg_t *msg, const char *why) {
+    item_t *it = calloc(1, sizeof *it);
+    if (!it) {
+        sfu_bus_msg_free(msg);
+        return;
+    }
+    it->kind = IT_BUS;
+    it->msg = *msg;
+    memset(msg, 0, sizeof *msg);
+    if (why) {
+        it->bad = true;
+        snprintf(it->why, sizeof it->why, "%s", why);
+    }
+    post(w, it);
+}
+
+void sfu_worker_post_event(sfu_worker_t *w, const sfu_event_t *ev) {
+    item_t *it = calloc(1, sizeof *it);
+    if (!it) return;
+    it->kind = IT_EVENT;
+    it->ev = *ev;
+    post(w, it);
+}
+
+void sfu_worker_set_draining(sfu_worker_t *w, bool draining) { atomic_store(&w->draining, draining); }
+
+void sfu_worker_load(const sfu_worker_t *w, sfu_worker_load_t *out) {
+    sfu_worker_t *m = (sfu_worker_t *)w;
+    out->participants = atomic_load(&m->participants);
+    out->tracks = atomic_load(&m->tracks);
+    out->rooms = atomic_load(&m->n_rooms_atomic);
+    out->commands = atomic_load(&m->commands);
+    out->publishes = atomic_load(&m->publishes);
+    out->publish_dropped = atomic_load(&m->publish_dropped);
+}
+
+void sfu_worker_stop(sfu_worker_t *w) {
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_mutex_unlock(&w->mu);
+    uv_async_send(&w->async);
+    pthread_join(w->thread, NULL);
+    /* Items that arrived after the stop. */
+    for (item_t *it = w->head, *next; it; it = next) {
+        next = it->next;
+        sfu_bus_msg_free(&it->msg);
+        free(it);
+    }
+    uv_loop_close(&w->loop);
+    pthread_mutex_destroy(&w->mu);
+    free(w->rooms);
+    free(w->node_id);
+    free(w->prefix);
+    free(w->redis_name);
+    free(w->redis_host);
+    free(w->redis_user);
+    free(w->redis_pass);
+    free(w);
+}
