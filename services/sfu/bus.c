@@ -356,9 +356,18 @@ char *sfu_bus_envelope(const char *type, const char *room, const char *participa
 }
 
 char *sfu_event_build(const char *type, cJSON *extra) {
-    cJSON *o = extra ? extra : cJSON_CreateObject();
-    if (!o) return NULL;
+    /* "type" first, like every other message on the bus. */
+    cJSON *o = cJSON_CreateObject();
+    if (!o) {
+        cJSON_Delete(extra);
+        return NULL;
+    }
     cJSON_AddStringToObject(o, "type", type);
+    while (extra && extra->child) {
+        cJSON *c = cJSON_DetachItemViaPointer(extra, extra->child);
+        cJSON_AddItemToObject(o, c->string, c);
+    }
+    cJSON_Delete(extra);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;

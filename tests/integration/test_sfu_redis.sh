@@ -1,0 +1,214 @@
+#!/bin/sh
+# starling-sfu against a real redis-server on 127.0.0.1, driven the way starling-signal drives
+# it (docs/redis.md): commands published on starling:sfu:{node}, answers read from
+# starling:to-signal:{signal}. Checks, in order:
+#   1. registration: node hash fields, TTL, membership in starling:nodes; heartbeats keep the
+#      TTL up; /healthz and /metrics
+#   2. join / data / mute errors / leave over the bus: the messages each participant gets, the
+#      room and participants hashes, load in the node hash and the zset, an empty room's keys
+#      expiring, errors routed back (bad JSON, unknown participant, unknown type)
+#   3. a Redis restart (empty, as without persistence): the node, its room and its
+#      participants are registered again and the bus works again
+#   4. SIGTERM drain: state draining, out of starling:nodes, node_draining event, joins for
+#      new rooms refused, exit once the last participant left, node key deleted, node_down
+#   5. kill -9: the node key expires on its TTL
+# Everything started here is stopped by PID on every exit path.
+set -u
+: "${BUILD_DIR:?}" "${SRC_DIR:?}"
+SFU="$BUILD_DIR/services/sfu/starling-sfu"
+[ -x "$SFU" ] || { echo "SKIP: $SFU not built"; exit 77; }
+command -v redis-server >/dev/null 2>&1 || { echo "SKIP: redis-server missing"; exit 77; }
+command -v redis-cli >/dev/null 2>&1 || { echo "SKIP: redis-cli missing"; exit 77; }
+command -v curl >/dev/null 2>&1 || { echo "SKIP: curl missing"; exit 77; }
+
+TMP=$(mktemp -d /tmp/test_sfu_redis.XXXXXX)
+PIDS=""
+REDIS_PID=""
+SFU_PID=""
+cleanup() {
+  for p in $PIDS $SFU_PID $REDIS_PID; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+RPORT=$(free_port)
+HPORT=$(free_port)
+NODE=sfu-itest
+fail() { echo "FAIL: $*"; echo "--- sfu log"; tail -30 "$TMP/sfu.log"; exit 1; }
+ok() { echo "ok: $*"; }
+r() { redis-cli -p "$RPORT" "$@"; }
+
+# wait_for SECONDS COMMAND...: polls every 100 ms until COMMAND succeeds.
+wait_for() {
+  t=$1; shift
+  i=0
+  while [ "$i" -lt $((t * 10)) ]; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+  return 1
+}
+
+# wait_eq SECONDS VALUE REDIS-ARGS...: polls until the redis-cli output equals VALUE.
+wait_eq() {
+  t=$1; want=$2; shift 2
+  i=0
+  while [ "$i" -lt $((t * 10)) ]; do
+    [ "$(r "$@" 2>/dev/null)" = "$want" ] && return 0
+    sleep 0.1
+    i=$((i + 1))
+  done
+  return 1
+}
+
+start_redis() {
+  redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP" \
+    --daemonize no >>"$TMP/redis.log" 2>&1 &
+  REDIS_PID=$!
+  wait_for 5 r ping || fail "redis-server did not start"
+}
+
+start_sfu() {
+  "$SFU" --node_id "$NODE" --redis.port "$RPORT" --http.listen "127.0.0.1:$HPORT" --workers 2 \
+    --udp.listen 127.0.0.1:0 --node.ttl 3s --node.heartbeat 500ms --room.empty_ttl 2s \
+    --shutdown.drain_timeout 20s --redis.reconnect_max 1s --log.level debug "$@" >>"$TMP/sfu.log" 2>&1 &
+  SFU_PID=$!
+}
+
+# Subscribes to a channel into a file (one line per field: subscribe/message/channel/payload).
+listen() {
+  redis-cli -p "$RPORT" subscribe "$1" >"$TMP/$2" 2>&1 &
+  PIDS="$PIDS $!"
+  wait_for 5 grep -q "^$1\$" "$TMP/$2" || fail "could not subscribe to $1"
+}
+bus() { r publish "starling:sfu:$NODE" "$1" >/dev/null; }
+# has FILE TEXT: the captured channel has a message containing TEXT (fixed string).
+has() { grep -F -q -- "$2" "$TMP/$1"; }
+count() { grep -F -c -- "$2" "$TMP/$1"; }
+
+start_redis
+start_sfu
+
+# 1. Registration ------------------------------------------------------------------------
+wait_eq 5 up hget starling:node:$NODE state || fail "node key not written"
+[ "$(r hget starling:node:$NODE id)" = "$NODE" ] || fail "node id"
+[ "$(r hget starling:node:$NODE workers)" = 2 ] || fail "workers field"
+[ "$(r hget starling:node:$NODE public_ip)" = 127.0.0.1 ] || fail "public_ip field"
+[ -n "$(r hget starling:node:$NODE udp_ports)" ] || fail "udp_ports field"
+[ "$(r hget starling:node:$NODE capacity)" = 1000 ] || fail "capacity field"
+[ "$(r hget starling:node:$NODE version)" = 0.1.0 ] || fail "version field"
+[ -n "$(r hget starling:node:$NODE started_at)" ] || fail "started_at field"
+ttl=$(r pttl starling:node:$NODE)
+[ "$ttl" -gt 0 ] && [ "$ttl" -le 3000 ] || fail "node TTL $ttl"
+[ "$(r zscore starling:nodes $NODE)" = 0 ] || fail "not in starling:nodes"
+sleep 2.5
+ttl=$(r pttl starling:node:$NODE)
+[ "$ttl" -gt 1500 ] || fail "heartbeat does not refresh the TTL ($ttl)"
+ok "registered, heartbeat keeps TTL ($ttl ms)"
+wait_for 5 sh -c "curl -sf http://127.0.0.1:$HPORT/healthz | grep -q '\"status\":\"ok\"'" || fail "/healthz not ok"
+curl -sf "http://127.0.0.1:$HPORT/metrics" | grep -q '^sfu_redis_connected 1' || fail "/metrics"
+ok "/healthz ok, /metrics served"
+
+# 2. Join / data / errors / leave ----------------------------------------------------------
+listen starling:to-signal:sig1 sig1.out
+listen starling:to-signal:sig2 sig2.out
+listen starling:events events.out
+bus '{"type":"join","room":"itest","participant":"PA_a","signal":"sig1","payload":{"identity":"alice","name":"Alice","grants":{"publish":true,"subscribe":true,"data":true}}}'
+bus '{"type":"join","room":"itest","participant":"PA_b","signal":"sig2","payload":{"identity":"bob","grants":{"publish":true,"subscribe":true,"data":true}}}'
+wait_for 5 has sig2.out '"type":"joined","room":"itest","participant":"PA_b"' || fail "bob got no joined"
+has sig2.out '"participants":[{"id":"PA_a","identity":"alice","name":"Alice","tracks":[]}]' || fail "joined lists alice"
+wait_for 5 has sig1.out '"type":"participant_joined"' || fail "alice not told of bob"
+sid=$(r hget starling:room:itest sid)
+case "$sid" in RM_*) ;; *) fail "room sid '$sid'";; esac
+[ "$(r hget starling:room:itest participants)" = 2 ] || fail "room participant count"
+[ "$(r hget starling:room:itest node)" = "$NODE" ] || fail "room node"
+r hget starling:room:itest:participants PA_a | grep -q '"signal":"sig1"' || fail "participant hash"
+[ "$(r sismember starling:rooms itest)" = 1 ] || fail "starling:rooms"
+wait_eq 3 2.0 hget starling:node:$NODE load || fail "load not updated"
+[ "$(r zscore starling:nodes $NODE)" = 2 ] || fail "zset score not updated"
+ok "join: joined / participant_joined, room + participants hashes, load 2.0"
+
+bus '{"type":"data","room":"itest","participant":"PA_a","payload":{"payload":"hello bob","to":["PA_b"]}}'
+wait_for 5 has sig2.out '"payload":{"type":"data","from":"PA_a","payload":"hello bob"}' || fail "data not relayed"
+bus '{"type":"subscription","room":"itest","participant":"PA_b","payload":{"track_id":"TR_nope","rid":"q1"}}'
+wait_for 5 has sig2.out '"code":"bad_request","message":"not subscribed to that track","rid":"q1"' || fail "subscription error"
+bus '{"type":"mute","room":"itest","participant":"PA_x","signal":"sig2","payload":{"track_id":"t","muted":true}}'
+wait_for 5 has sig2.out '"participant":"PA_x","signal":"sig2","payload":{"type":"error","code":"not_joined"' || fail "not_joined error"
+bus '{"type":"mute","room":"itest","participant":"PA_a","payload":{"track_id":5}}'
+wait_for 5 has sig1.out '"code":"bad_request"' || fail "bad payload error"
+bus '{"type":"dance","room":"itest","participant":"PA_a","signal":"sig1"}'
+wait_for 5 has sig1.out '"code":"bad_request","message":"unknown type' || fail "unknown type error"
+bus 'this is not json'
+bus '{"type":"offer","room":"itest","participant":"PA_a","payload":{"type":"offer","pc":"publisher","sdp":"v=0"}}'
+wait_for 5 has sig1.out '"code":"unavailable"' || fail "offer without media engine"
+ok "data relayed; errors routed back (bad_request, not_joined, unknown type, unavailable)"
+
+bus '{"type":"leave","room":"itest","participant":"PA_a"}'
+wait_for 5 has sig1.out '"type":"left","reason":"left"' || fail "alice got no left"
+wait_for 5 has sig2.out '"type":"participant_left","participant_id":"PA_a","reason":"left"' || fail "bob not told"
+wait_eq 3 0 hexists starling:room:itest:participants PA_a || fail "alice still in hash"
+[ "$(r hget starling:room:itest participants)" = 1 ] || fail "count after leave"
+bus '{"type":"leave","room":"itest","participant":"PA_b"}'
+wait_for 5 has sig2.out '"type":"left","reason":"left"' || fail "bob got no left"
+wait_eq 3 0 hget starling:room:itest participants || fail "count after both left"
+ttl=$(r pttl starling:room:itest)
+[ "$ttl" -gt 0 ] || fail "empty room key has no TTL ($ttl)"
+wait_eq 5 0 exists starling:room:itest || fail "empty room key did not expire"
+wait_eq 3 0.0 hget starling:node:$NODE load || fail "load not back to 0"
+ok "leave: left / participant_left, hashes updated, empty room expired"
+
+# 3. Redis restart ---------------------------------------------------------------------------
+bus '{"type":"join","room":"durable","participant":"PA_c","signal":"sig1","payload":{"identity":"carol"}}'
+wait_for 5 has sig1.out '"participant":"PA_c","signal":"sig1","payload":{"type":"joined"' || fail "carol not joined"
+kill -9 "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null; REDIS_PID=""
+for p in $PIDS; do kill "$p" 2>/dev/null; done
+PIDS=""
+sleep 1
+kill -0 "$SFU_PID" 2>/dev/null || fail "sfu died with Redis"
+start_redis
+[ "$(r exists starling:node:$NODE)" = 0 ] || fail "redis was not empty after restart"
+wait_eq 10 up hget starling:node:$NODE state || fail "node not re-registered"
+wait_eq 5 1 zscore starling:nodes $NODE || fail "zset not re-registered"
+wait_eq 5 "$NODE" hget starling:room:durable node || fail "room not re-registered"
+r hget starling:room:durable:participants PA_c | grep -q '"identity":"carol"' || fail "participant not re-registered"
+listen starling:to-signal:sig1 sig1b.out
+wait_for 10 sh -c "curl -sf http://127.0.0.1:$HPORT/healthz | grep -q '\"status\":\"ok\"'" || fail "/healthz after restart"
+# The subscriber connection is back too: commands work.
+bus '{"type":"join","room":"durable","participant":"PA_d","signal":"sig1","payload":{"identity":"dave"}}'
+wait_for 10 has sig1b.out '"type":"participant_joined"' || fail "bus dead after Redis restart"
+ok "Redis restart: node, room and participants re-registered; bus works again"
+
+# 4. Drain -------------------------------------------------------------------------------------
+listen starling:events events.out
+listen starling:to-signal:sig9 sig9.out
+kill -TERM "$SFU_PID"
+wait_eq 5 draining hget starling:node:$NODE state || fail "state not draining"
+wait_eq 3 "" zscore starling:nodes $NODE || fail "draining node still in starling:nodes"
+wait_for 5 has events.out "{\"type\":\"node_draining\",\"node\":\"$NODE\"}" || fail "no node_draining event"
+curl -s "http://127.0.0.1:$HPORT/healthz" | grep -q '"status":"draining"' || fail "/healthz not draining"
+bus '{"type":"join","room":"fresh","participant":"PA_z","signal":"sig9","payload":{"identity":"zed"}}'
+wait_for 5 has sig9.out '"code":"unavailable"' || fail "new room accepted while draining"
+kill -0 "$SFU_PID" 2>/dev/null || fail "exited with participants left"
+bus '{"type":"leave","room":"durable","participant":"PA_c"}'
+bus '{"type":"leave","room":"durable","participant":"PA_d"}'
+wait_for 10 sh -c "! kill -0 $SFU_PID 2>/dev/null" || fail "did not exit after the last participant left"
+wait "$SFU_PID"; st=$?; SFU_PID=""
+[ "$st" = 0 ] || fail "exit status $st"
+[ "$(r exists starling:node:$NODE)" = 0 ] || fail "node key left behind"
+wait_for 5 has events.out "{\"type\":\"node_down\",\"node\":\"$NODE\"}" || fail "no node_down event"
+ok "SIGTERM: draining, node_draining, no new rooms, exit when empty, node key deleted, node_down"
+
+# 5. kill -9: the key expires --------------------------------------------------------------
+start_sfu
+wait_eq 5 up hget starling:node:$NODE state || fail "restarted node not registered"
+kill -9 "$SFU_PID"; wait "$SFU_PID" 2>/dev/null; SFU_PID=""
+[ "$(r exists starling:node:$NODE)" = 1 ] || fail "key gone too early"
+wait_eq 5 0 exists starling:node:$NODE || fail "node key did not expire after kill -9"
+ok "kill -9: node key expired on its TTL"
+echo "PASS"
