@@ -365,12 +365,12 @@ static void make_node_id(char *out, size_t cap) {
                   *c == '-';
         if (!ok) *c = '-';
     }
-    host[40] = 0;
     char r[7];
     rtc_random_ice_string(r, 6);
     for (char *c = r; *c; c++)
         if (*c == '+' || *c == '/') *c = 'x';
-    snprintf(out, cap, "sfu-%s-%s", host, r);
+    /* sfu- + at most 40 of the host name + - + 6: within SFU_ID_MAX. */
+    snprintf(out, cap, "sfu-%.40s-%s", host, r);
 }
 
 static unsigned ncpus(void) {
