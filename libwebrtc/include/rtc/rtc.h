@@ -3,4 +3,6 @@
 #define RTC_RTC_H
 #include "rtc/base.h"
 #include "rtc/net.h"
+#include "rtc/rtcp.h"
+#include "rtc/rtp.h"
 #endif
