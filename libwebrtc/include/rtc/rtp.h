@@ -213,8 +213,8 @@ typedef struct {
 rtc_rtp_recv_stats_t *rtc_rtp_recv_stats_new(uint32_t ssrc, uint32_t clock_rate);
 void rtc_rtp_recv_stats_free(rtc_rtp_recv_stats_t *s);
 /* Feeds one received packet. Retransmissions (from RTX) should pass retransmitted = true:
- * they count as received but do not enter the jitter estimate. Follows A.1's probation
- * (MIN_SEQUENTIAL = 2) and large-jump resync. */
+ * they count as received but do not enter the jitter estimate. Follows A.1's sequence
+ * validation (the first packet counts: MIN_SEQUENTIAL = 1) and large-jump resync. */
 void rtc_rtp_recv_stats_on_packet(rtc_rtp_recv_stats_t *s, uint16_t seq, uint32_t rtp_ts,
                                   size_t bytes, bool retransmitted, rtc_time_t now);
 /* Records an SR from this source (ntp_time of the SR, our receive time) for LSR/DLSR. */
@@ -317,8 +317,9 @@ typedef struct rtc_rtp_twcc_sender rtc_rtp_twcc_sender_t;
 typedef struct {
     uint16_t seq;
     size_t size;            /* bytes on the wire */
-    rtc_time_t send_time;
-    rtc_time_t arrival;     /* -1 when reported lost; on the receiver's clock otherwise */
+    rtc_time_t send_time;   /* on the sender's clock */
+    bool received;          /* false: reported lost */
+    rtc_time_t arrival;     /* when received: on one continuous receiver clock */
 } rtc_bwe_packet_t;
 /* history: how many sent packets are remembered (default 8192 when 0). */
 rtc_rtp_twcc_sender_t *rtc_rtp_twcc_sender_new(size_t history);
