@@ -459,6 +459,16 @@ START_TEST(malformed_rtp_rejected_with_clear_errors) {
     uint8_t many[12 + 4 + 36] = {0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0, 9};
     for (int i = 0; i < 17; i++) { many[16 + 2 * i] = 0x10; many[17 + 2 * i] = (uint8_t)i; }
     ck_assert_int_eq(rtc_rtp_header_parse(many, sizeof many, &h), RTC_ERR_LIMIT);
+    /* 16 elements parse; adding a 17th is refused so the result stays parseable (found by
+     * fuzz_rtp, corpus regress-17th-extension) */
+    uint8_t sixteen[12 + 4 + 32 + 64] = {0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0, 8};
+    for (int i = 0; i < 16; i++) { sixteen[16 + 2 * i] = 0x40; sixteen[17 + 2 * i] = (uint8_t)i; }
+    size_t slen = 48;
+    ck_assert_int_eq(rtc_rtp_header_parse(sixteen, slen, &h), RTC_OK);
+    ck_assert_uint_eq(h.ext_count, 16);
+    ck_assert_int_eq(rtc_rtp_ext_set(sixteen, &slen, sizeof sixteen, 1, "x", 1), RTC_ERR_LIMIT);
+    ck_assert_uint_eq(slen, 48);
+    ck_assert_int_eq(rtc_rtp_ext_set(sixteen, &slen, sizeof sixteen, 4, "y", 1), RTC_OK);
     /* id 15 stops the walk (RFC 8285 4.2): no error, later bytes ignored */
     uint8_t stop[] = {0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0, 1, 0x10, 0xaa, 0xf0, 0x33};
     ck_assert_int_eq(rtc_rtp_header_parse(stop, sizeof stop, &h), RTC_OK);

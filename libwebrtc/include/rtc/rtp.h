@@ -159,7 +159,8 @@ int rtc_rtp_set_marker(uint8_t *p, size_t n, bool marker);
  * (elements kept in order, the new one appended or resized), the payload moved with
  * memmove, and *len updated; cap is the buffer size. One-byte form is kept when possible,
  * switching to two-byte when id > 14 or vlen > 16 (or vlen == 0). RTC_ERR_OVERFLOW when
- * cap is too small (packet unchanged). */
+ * cap is too small, RTC_ERR_LIMIT when the packet already has RTC_RTP_MAX_EXT elements
+ * (packet unchanged in both cases). */
 int rtc_rtp_ext_set(uint8_t *p, size_t *len, size_t cap, uint8_t id, const void *val, size_t vlen);
 /* Removes element `id` (no-op returning RTC_ERR_NOT_FOUND if absent); shrinks *len. When the
  * last element goes, the extension block and X bit go too. */

@@ -46,7 +46,7 @@ static int rebuild_ext(uint8_t *p, size_t *len, size_t cap, const rtc_rtp_header
                        const rtc_rtp_ext_t *exts, size_t n, bool two_byte) {
     uint8_t scratch[EXT_SCRATCH];
     rtc_rtp_ext_t staged[RTC_RTP_MAX_EXT + 1];
-    if (n > RTC_RTP_MAX_EXT + 1) return RTC_ERR_LIMIT;
+    if (n > RTC_RTP_MAX_EXT) return RTC_ERR_LIMIT; /* keep the result parseable */
     for (size_t i = 0; i < n; i++)
         if (exts[i].id < 1 || (exts[i].len && !exts[i].data)) return RTC_ERR_INVALID_ARG;
     if (!two_byte) {
