@@ -262,7 +262,8 @@ int rtc_rtcp_parse(const uint8_t *p, size_t n, rtc_rtcp_packet_t *out) {
         if (pad > bn) return bad(RTC_ERR_MALFORMED, "packet", "padding longer than the packet");
         bn -= pad;
     }
-    memset(out, 0, sizeof *out);
+    /* No memset of the whole struct (it holds 31 report blocks): each parser fills every
+     * field of its own union member, and callers read only the member of out->kind. */
     out->hdr = h;
     out->raw = p;
     out->raw_len = size;
