@@ -202,19 +202,12 @@ int rtc_rtcp_twcc_next(rtc_rtcp_twcc_iter_t *it, rtc_rtcp_twcc_packet_t *out) {
     for (;;) {
         if (it->index >= fb->status_count || it->chunk >= fb->chunk_count) return 0;
         uint16_t c = rtc_be16(fb->chunks + 2 * it->chunk);
-        size_t cap;
-        uint8_t sym;
-        if (!(c & 0x8000)) {
-            cap = c & 0x1fff;
-            sym = (c >> 13) & 3;
-        } else if (!(c & 0x4000)) {
-            cap = 14;
-            sym = (c >> (13 - it->in_chunk)) & 1;
-        } else {
-            cap = 7;
-            sym = (c >> (2 * (6 - it->in_chunk))) & 3;
-        }
+        size_t cap = !(c & 0x8000) ? (size_t)(c & 0x1fff) : !(c & 0x4000) ? 14 : 7;
         if (it->in_chunk >= cap) { it->chunk++; it->in_chunk = 0; continue; }
+        uint8_t sym;
+        if (!(c & 0x8000)) sym = (c >> 13) & 3;
+        else if (!(c & 0x4000)) sym = (c >> (13 - it->in_chunk)) & 1;
+        else sym = (c >> (2 * (6 - it->in_chunk))) & 3;
         it->in_chunk++;
         out->seq = (uint16_t)(fb->base_seq + it->index);
         out->status = sym;
