@@ -131,6 +131,62 @@ START_TEST(lsr_dlsr_give_rtt_end_to_end) {
 }
 END_TEST
 
+START_TEST(compound_report_sr_rr_blocks_and_cname) {
+    rtc_rtp_send_stats_t *snd = rtc_rtp_send_stats_new(0x5000, 90000);
+    rtc_rtp_recv_stats_t *rcv[40];
+    for (int k = 0; k < 40; k++) {
+        rcv[k] = rtc_rtp_recv_stats_new((uint32_t)(0x100 + k), 48000);
+        for (int i = 0; i < 10; i++)
+            if (k < 38) rtc_rtp_recv_stats_on_packet(rcv[k], (uint16_t)(i * (1 + (k == 3))), (uint32_t)i * 960, 100, false, RTC_MS(20 * i));
+    }
+    uint8_t buf[2000];
+    rtc_writer_t w;
+    /* idle sender: RR from the given SSRC, two receivers, CNAME */
+    rtc_writer_init(&w, buf, sizeof buf);
+    int n = rtc_rtp_write_compound_report(&w, 0x6000, snd, rcv, 2, "cn@me", 0, RTC_SEC(1));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(rtc_rtcp_validate(buf, (size_t)n, false), 2);
+    rtc_rtcp_packet_t pkt;
+    ck_assert_int_gt(rtc_rtcp_parse(buf, (size_t)n, &pkt), 0);
+    ck_assert_int_eq(pkt.kind, RTC_RTCP_KIND_RR);
+    ck_assert_uint_eq(pkt.u.report.ssrc, 0x6000);
+    ck_assert_uint_eq(pkt.u.report.report_count, 2);
+    ck_assert_uint_eq(pkt.u.report.reports[1].ssrc, 0x101);
+    ck_assert_uint_eq(pkt.u.report.reports[1].ext_highest_seq, 9);
+    /* sending now: SR with 31 blocks, an RR with the remaining 7 (two receivers idle), SDES */
+    rtc_rtp_send_stats_on_packet(snd, 1000, 500, RTC_SEC(1));
+    rtc_writer_init(&w, buf, sizeof buf);
+    n = rtc_rtp_write_compound_report(&w, 0x6000, snd, rcv, 40, "cn@me", rtc_rtcp_ntp_from_unix_us(0), RTC_SEC(2));
+    ck_assert_int_eq(rtc_rtcp_validate(buf, (size_t)n, false), 3);
+    rtc_rtcp_iter_t it;
+    rtc_rtcp_iter_init(&it, buf, (size_t)n);
+    ck_assert_int_eq(rtc_rtcp_iter_next(&it, &pkt), 1);
+    ck_assert_int_eq(pkt.kind, RTC_RTCP_KIND_SR);
+    ck_assert_uint_eq(pkt.u.report.ssrc, 0x5000);
+    ck_assert_uint_eq(pkt.u.report.report_count, 31);
+    ck_assert_uint_eq(pkt.u.report.sender.packet_count, 1);
+    ck_assert_uint_eq(pkt.u.report.sender.rtp_time, 1000 + 90000);
+    ck_assert_uint_eq(pkt.u.report.reports[3].ext_highest_seq, 18);
+    ck_assert_int_eq(pkt.u.report.reports[3].cumulative_lost, 9);
+    ck_assert_int_eq(rtc_rtcp_iter_next(&it, &pkt), 1);
+    ck_assert_int_eq(pkt.kind, RTC_RTCP_KIND_RR);
+    ck_assert_uint_eq(pkt.u.report.report_count, 7);
+    ck_assert_int_eq(rtc_rtcp_iter_next(&it, &pkt), 1);
+    ck_assert_int_eq(pkt.kind, RTC_RTCP_KIND_SDES);
+    rtc_rtcp_sdes_iter_t si;
+    rtc_rtcp_sdes_item_t item;
+    rtc_rtcp_sdes_iter_init(&si, &pkt.u.sdes);
+    ck_assert_int_eq(rtc_rtcp_sdes_next(&si, &item), 1);
+    ck_assert_uint_eq(item.ssrc, 0x5000);
+    ck_assert_mem_eq(item.data, "cn@me", 5);
+    /* too small a buffer */
+    rtc_writer_init(&w, buf, 100);
+    ck_assert_int_eq(rtc_rtp_write_compound_report(&w, 0x6000, snd, rcv, 40, "cn@me", 0, RTC_SEC(3)), RTC_ERR_OVERFLOW);
+    for (int k = 0; k < 40; k++) rtc_rtp_recv_stats_free(rcv[k]);
+    rtc_rtp_send_stats_free(snd);
+}
+END_TEST
+
 static size_t poll(rtc_rtp_nack_generator_t *g, rtc_time_t now, uint16_t *out) {
     return rtc_rtp_nack_generator_poll(g, now, out, 64);
 }
@@ -321,6 +377,7 @@ int main(void) {
     tcase_add_test(tc, receive_stats_jitter_per_rfc3550_a8);
     tcase_add_test(tc, receive_stats_resync_after_large_jump);
     tcase_add_test(tc, lsr_dlsr_give_rtt_end_to_end);
+    tcase_add_test(tc, compound_report_sr_rr_blocks_and_cname);
     tcase_add_test(tc, nack_generator_requests_retries_and_paces_by_rtt);
     tcase_add_test(tc, nack_generator_wrap_cap_age_and_overflow);
     tcase_add_test(tc, history_answers_nacks_with_pacing_and_rtx);

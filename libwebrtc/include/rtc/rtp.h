@@ -246,6 +246,17 @@ int64_t rtc_rtp_send_stats_rtt(const rtc_rtp_send_stats_t *s);
 uint64_t rtc_rtp_send_stats_packets(const rtc_rtp_send_stats_t *s);
 uint64_t rtc_rtp_send_stats_octets(const rtc_rtp_send_stats_t *s);
 
+/* ---- compound reports ---------------------------------------------------------------- */
+/* Writes one compound RTCP report as RFC 3550 6.1 wants it: an SR from `snd` when given and
+ * it has sent something (else an RR from `ssrc`), carrying one report block for each of
+ * rcv[0..n_rcv) that has received packets (more than 31 continue in further RR packets),
+ * then an SDES CNAME chunk. Each receive-stats object starts a new fraction-lost interval.
+ * snd may be NULL; ssrc is used for the RR/SDES when snd is NULL or idle. Returns the bytes
+ * written or an error (RTC_ERR_OVERFLOW when w is too small: what was written is garbage). */
+int rtc_rtp_write_compound_report(rtc_writer_t *w, uint32_t ssrc, rtc_rtp_send_stats_t *snd,
+                                  rtc_rtp_recv_stats_t *const *rcv, size_t n_rcv, const char *cname,
+                                  uint64_t ntp_now, rtc_time_t now);
+
 /* ---- NACK generator (receive side) --------------------------------------------------- */
 typedef struct rtc_rtp_nack_generator rtc_rtp_nack_generator_t;
 typedef struct {

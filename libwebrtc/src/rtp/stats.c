@@ -221,3 +221,34 @@ int64_t rtc_rtp_send_stats_on_report_block(rtc_rtp_send_stats_t *s, const rtc_rt
 int64_t rtc_rtp_send_stats_rtt(const rtc_rtp_send_stats_t *s) { return s->rtt; }
 uint64_t rtc_rtp_send_stats_packets(const rtc_rtp_send_stats_t *s) { return s->packets; }
 uint64_t rtc_rtp_send_stats_octets(const rtc_rtp_send_stats_t *s) { return s->octets; }
+
+/* ---- compound report ------------------------------------------------------------------- */
+
+int rtc_rtp_write_compound_report(rtc_writer_t *w, uint32_t ssrc, rtc_rtp_send_stats_t *snd,
+                                  rtc_rtp_recv_stats_t *const *rcv, size_t n_rcv, const char *cname,
+                                  uint64_t ntp_now, rtc_time_t now) {
+    if (!w || !cname || (n_rcv && !rcv)) return RTC_ERR_INVALID_ARG;
+    size_t start = w->len;
+    rtc_rtcp_report_t r;
+    r.ssrc = snd ? snd->ssrc : ssrc;
+    r.has_sender_info = snd && rtc_rtp_send_stats_sender_info(snd, ntp_now, now, &r.sender) == RTC_OK;
+    if (!r.has_sender_info) r.ssrc = ssrc;
+    r.profile_ext = NULL;
+    r.profile_ext_len = 0;
+    size_t i = 0;
+    bool first = true;
+    do {
+        r.report_count = 0;
+        for (; i < n_rcv && r.report_count < RTC_RTCP_MAX_REPORTS; i++) {
+            if (rtc_rtp_recv_stats_report_block(rcv[i], now, &r.reports[r.report_count]) == RTC_OK)
+                r.report_count++;
+        }
+        if (!first) r.has_sender_info = false; /* continuation blocks go in RRs */
+        int e = rtc_rtcp_write_report(w, &r);
+        if (e < 0) return e;
+        first = false;
+    } while (i < n_rcv);
+    int e = rtc_rtcp_write_sdes_cname(w, r.ssrc, cname);
+    if (e < 0) return e;
+    return (int)(w->len - start);
+}
