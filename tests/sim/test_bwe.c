@@ -28,6 +28,7 @@ typedef struct {
     size_t queue_limit;      /* bytes waiting, not counting the one on the wire */
     rtc_time_t prop_delay;
     rtc_time_t free_at;      /* when the wire is free */
+    uint32_t loss_permille;  /* random (non-congestion) loss before the queue */
     link_pkt_t q[LINK_MAX_INFLIGHT]; /* FIFO of packets not yet delivered */
     size_t head, count;
     uint64_t dropped, sent;
@@ -42,9 +43,15 @@ static size_t link_bottleneck_queued_bytes(const link_bottleneck_t *l, rtc_time_
     return b;
 }
 
-/* Offers a packet at time now; returns false when the queue drops it. */
+static uint32_t rnd(uint32_t bound);
+
+/* Offers a packet at time now; returns false when it is lost or the queue drops it. */
 static bool link_bottleneck_send(link_bottleneck_t *l, rtc_time_t now, uint16_t seq, uint32_t size) {
     l->sent++;
+    if (l->loss_permille && rnd(1000) < l->loss_permille) {
+        l->dropped++;
+        return false;
+    }
     if (l->count == LINK_MAX_INFLIGHT || link_bottleneck_queued_bytes(l, now) + size > l->queue_limit) {
         l->dropped++;
         return false;
@@ -87,11 +94,19 @@ static uint32_t rnd(uint32_t bound) {
     return (uint32_t)((lcg >> 33) % bound);
 }
 
-static double capacity_at(rtc_time_t t) {
+static double capacity_steps(rtc_time_t t) {
     if (t < RTC_SEC(40)) return 2e6;
     if (t < RTC_SEC(70)) return 500e3;
     return 2e6;
 }
+
+static double capacity_3m(rtc_time_t t) {
+    (void)t;
+    return 3e6;
+}
+
+static double (*capacity_at)(rtc_time_t) = capacity_steps;
+static int sim_seconds = SIM_SECONDS;
 
 static double samples[SIM_SECONDS * 1000 / SAMPLE_MS];
 
@@ -113,7 +128,7 @@ static void run_scenario(link_bottleneck_t *link) {
     link->queue_limit = 30000;
     rtc_bwe_set_rtt(bwe, RTC_MS(40));
     rtc_time_t next_send = 0;
-    for (rtc_time_t now = 0; now < RTC_SEC(SIM_SECONDS); now += RTC_MS(1)) {
+    for (rtc_time_t now = 0; now < RTC_SEC(sim_seconds); now += RTC_MS(1)) {
         link->capacity_bps = capacity_at(now);
         /* sender: paced at the current target, packet sizes 900..1200 bytes */
         while (next_send <= now) {
@@ -168,6 +183,9 @@ static void run_scenario(link_bottleneck_t *link) {
 START_TEST(bwe_converges_backs_off_and_recovers) {
     static link_bottleneck_t link;
     memset(&link, 0, sizeof link);
+    lcg = 0x5eed1234abcdULL;
+    capacity_at = capacity_steps;
+    sim_seconds = SIM_SECONDS;
     run_scenario(&link);
     double m1 = mean_between(30, 40), m2 = mean_between(60, 70), m3 = mean_between(110, 120);
     printf("mean target: %.0f kbps (2 Mbps), %.0f kbps (500 kbps), %.0f kbps (2 Mbps again); dropped %llu of %llu\n",
@@ -193,12 +211,48 @@ START_TEST(bwe_converges_backs_off_and_recovers) {
 }
 END_TEST
 
+/* 1% random loss is below GCC's 2% "no action" threshold: the delay-based estimate still
+ * finds the 3 Mbps link. */
+START_TEST(bwe_ignores_light_random_loss) {
+    static link_bottleneck_t link;
+    memset(&link, 0, sizeof link);
+    link.loss_permille = 10;
+    lcg = 0xfeedULL;
+    capacity_at = capacity_3m;
+    sim_seconds = 60;
+    run_scenario(&link);
+    double m = mean_between(50, 60);
+    printf("1%% random loss on 3 Mbps: mean target %.0f kbps\n", m / 1e3);
+    ck_assert_double_ge(m, 3e6 * 0.85);
+    ck_assert_double_le(m, 3e6 * 1.15);
+}
+END_TEST
+
+/* 15% random loss (over GCC's 10% threshold) makes the loss-based controller cut the rate
+ * even though the link is not congested. */
+START_TEST(bwe_backs_off_under_heavy_loss) {
+    static link_bottleneck_t link;
+    memset(&link, 0, sizeof link);
+    link.loss_permille = 150;
+    lcg = 0xbeefULL;
+    capacity_at = capacity_3m;
+    sim_seconds = 30;
+    run_scenario(&link);
+    double m = mean_between(20, 30);
+    printf("15%% random loss on 3 Mbps: mean target %.0f kbps\n", m / 1e3);
+    ck_assert_double_lt(m, 300e3 * 0.5); /* well below the 300 kbps start */
+    ck_assert_double_ge(m, 30e3);        /* but not below the configured minimum */
+}
+END_TEST
+
 int main(void) {
     rtc_log_set_level(RTC_LOG_OFF);
     Suite *s = suite_create("bwe");
     TCase *tc = tcase_create("sim");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, bwe_converges_backs_off_and_recovers);
+    tcase_add_test(tc, bwe_ignores_light_random_loss);
+    tcase_add_test(tc, bwe_backs_off_under_heavy_loss);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
