@@ -201,8 +201,10 @@ typedef struct {
 typedef struct {
     const rtc_rtcp_twcc_t *fb;
     size_t index;           /* statuses produced so far */
-    size_t chunk;           /* current chunk index */
-    size_t in_chunk;        /* statuses consumed from the current chunk */
+    size_t chunk;           /* next chunk to load */
+    size_t in_chunk;        /* statuses consumed from the loaded chunk */
+    size_t cap;             /* statuses the loaded chunk holds */
+    uint16_t cur;           /* the loaded chunk */
     size_t delta_pos;
     int64_t time_us;
 } rtc_rtcp_twcc_iter_t;

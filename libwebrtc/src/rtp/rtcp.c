@@ -199,33 +199,36 @@ void rtc_rtcp_twcc_iter_init(rtc_rtcp_twcc_iter_t *it, const rtc_rtcp_twcc_t *fb
 
 int rtc_rtcp_twcc_next(rtc_rtcp_twcc_iter_t *it, rtc_rtcp_twcc_packet_t *out) {
     const rtc_rtcp_twcc_t *fb = it->fb;
-    for (;;) {
-        if (it->index >= fb->status_count || it->chunk >= fb->chunk_count) return 0;
-        uint16_t c = rtc_be16(fb->chunks + 2 * it->chunk);
-        size_t cap = !(c & 0x8000) ? (size_t)(c & 0x1fff) : !(c & 0x4000) ? 14 : 7;
-        if (it->in_chunk >= cap) { it->chunk++; it->in_chunk = 0; continue; }
-        uint8_t sym;
-        if (!(c & 0x8000)) sym = (c >> 13) & 3;
-        else if (!(c & 0x4000)) sym = (c >> (13 - it->in_chunk)) & 1;
-        else sym = (c >> (2 * (6 - it->in_chunk))) & 3;
-        it->in_chunk++;
-        out->seq = (uint16_t)(fb->base_seq + it->index);
-        out->status = sym;
-        out->arrival_us = -1;
-        if (sym == RTC_RTCP_TWCC_SMALL_DELTA) {
-            if (it->delta_pos + 1 > fb->deltas_len) return RTC_ERR_MALFORMED;
-            it->time_us += (int64_t)fb->deltas[it->delta_pos] * RTC_RTCP_TWCC_DELTA_US;
-            it->delta_pos += 1;
-            out->arrival_us = it->time_us;
-        } else if (sym == RTC_RTCP_TWCC_LARGE_DELTA) {
-            if (it->delta_pos + 2 > fb->deltas_len) return RTC_ERR_MALFORMED;
-            it->time_us += (int64_t)(int16_t)rtc_be16(fb->deltas + it->delta_pos) * RTC_RTCP_TWCC_DELTA_US;
-            it->delta_pos += 2;
-            out->arrival_us = it->time_us;
-        }
-        it->index++;
-        return 1;
+    if (it->index >= fb->status_count) return 0;
+    while (it->in_chunk >= it->cap) { /* load the next chunk (runs of 0 are skipped) */
+        if (it->chunk >= fb->chunk_count) return 0;
+        uint16_t c = rtc_be16(fb->chunks + 2 * it->chunk++);
+        it->cur = c;
+        it->cap = !(c & 0x8000) ? (size_t)(c & 0x1fff) : !(c & 0x4000) ? 14 : 7;
+        it->in_chunk = 0;
     }
+    uint16_t c = it->cur;
+    uint8_t sym;
+    if (!(c & 0x8000)) sym = (c >> 13) & 3;
+    else if (!(c & 0x4000)) sym = (c >> (13 - it->in_chunk)) & 1;
+    else sym = (c >> (2 * (6 - it->in_chunk))) & 3;
+    it->in_chunk++;
+    out->seq = (uint16_t)(fb->base_seq + it->index);
+    out->status = sym;
+    out->arrival_us = -1;
+    if (sym == RTC_RTCP_TWCC_SMALL_DELTA) {
+        if (it->delta_pos + 1 > fb->deltas_len) return RTC_ERR_MALFORMED;
+        it->time_us += (int64_t)fb->deltas[it->delta_pos] * RTC_RTCP_TWCC_DELTA_US;
+        it->delta_pos += 1;
+        out->arrival_us = it->time_us;
+    } else if (sym == RTC_RTCP_TWCC_LARGE_DELTA) {
+        if (it->delta_pos + 2 > fb->deltas_len) return RTC_ERR_MALFORMED;
+        it->time_us += (int64_t)(int16_t)rtc_be16(fb->deltas + it->delta_pos) * RTC_RTCP_TWCC_DELTA_US;
+        it->delta_pos += 2;
+        out->arrival_us = it->time_us;
+    }
+    it->index++;
+    return 1;
 }
 
 static int parse_remb(const uint8_t *b, size_t n, rtc_rtcp_remb_t *r) {
