@@ -2,6 +2,11 @@
  *  - aiortc (Python, /usr/bin/python3): decodes RTP and RTCP that we encode, and encodes
  *    packets that we decode; both sides describe each packet in one canonical line and the
  *    lines must match (helper: tests/unit/test_rtp_peers_aiortc.py).
+ *  - Pion (Go: github.com/pion/rtcp and the transport-cc Recorder of pion/interceptor, from
+ *    Debian's golang-github-pion-* packages, built offline): decodes every RTCP type we
+ *    encode including transport-cc, encodes packets we decode, and generates transport-cc
+ *    feedback from recorded arrivals that our send side must turn back into those arrivals
+ *    (helper: tests/unit/test_rtp_peers_pion.go).
  *  - Wireshark's dissectors (tshark): read a pcap of our RTP/RTCP, including transport-cc
  *    feedback that aiortc cannot parse, and must report the field values we put in, with no
  *    malformed-packet or error-level expert items.
@@ -146,6 +151,109 @@ static void describe_rtcp(const uint8_t *p, size_t n, char *out, size_t cap) {
             append(out, cap, "PSFB fmt=4 ssrc=%u media=%u fci=", pkt.u.fir.sender_ssrc, pkt.u.fir.media_ssrc);
             hex(out, cap, pkt.u.fir.entries, pkt.u.fir.count * 8);
             break;
+        default:
+            break;
+        }
+    }
+    if (r < 0) snprintf(out, cap, "ERROR %s", rtc_strerror(r));
+}
+
+/* Our parser's description in the Pion helper's format (covers transport-cc and FIR too;
+ * pion/rtcp 1.2 has no APP type, so APP is left out on both sides). */
+static void pion_blocks(const rtc_rtcp_report_t *r, char *out, size_t cap) {
+    for (unsigned i = 0; i < r->report_count; i++) {
+        const rtc_rtcp_report_block_t *b = &r->reports[i];
+        append(out, cap, " rb=%u,%u,%06x,%u,%u,%u,%u", b->ssrc, b->fraction_lost, (uint32_t)b->cumulative_lost & 0xffffff,
+               b->ext_highest_seq, b->jitter, b->lsr, b->dlsr);
+    }
+}
+
+static void describe_rtcp_pion(const uint8_t *p, size_t n, char *out, size_t cap) {
+    rtc_rtcp_iter_t it;
+    rtc_rtcp_packet_t pkt;
+    rtc_rtcp_iter_init(&it, p, n);
+    snprintf(out, cap, "rtcp ");
+    bool first = true;
+    int r;
+    while ((r = rtc_rtcp_iter_next(&it, &pkt)) == 1) {
+        if (pkt.kind == RTC_RTCP_KIND_APP || pkt.kind == RTC_RTCP_KIND_UNKNOWN) continue;
+        if (!first) append(out, cap, " | ");
+        first = false;
+        switch (pkt.kind) {
+        case RTC_RTCP_KIND_SR: {
+            const rtc_rtcp_report_t *s = &pkt.u.report;
+            append(out, cap, "SR ssrc=%u ntp=%llu rtp=%u pc=%u oc=%u", s->ssrc, (unsigned long long)s->sender.ntp_time,
+                   s->sender.rtp_time, s->sender.packet_count, s->sender.octet_count);
+            pion_blocks(s, out, cap);
+            break;
+        }
+        case RTC_RTCP_KIND_RR:
+            append(out, cap, "RR ssrc=%u", pkt.u.report.ssrc);
+            pion_blocks(&pkt.u.report, out, cap);
+            break;
+        case RTC_RTCP_KIND_SDES: {
+            append(out, cap, "SDES");
+            rtc_rtcp_sdes_iter_t si;
+            rtc_rtcp_sdes_item_t item;
+            rtc_rtcp_sdes_iter_init(&si, &pkt.u.sdes);
+            bool have = false;
+            uint32_t cur = 0;
+            while (rtc_rtcp_sdes_next(&si, &item) == 1) {
+                if (!have || item.ssrc != cur) append(out, cap, " c=%u", item.ssrc);
+                have = true;
+                cur = item.ssrc;
+                append(out, cap, " %u:", item.type);
+                hex(out, cap, item.data, item.len);
+            }
+            break;
+        }
+        case RTC_RTCP_KIND_BYE:
+            append(out, cap, "BYE");
+            for (unsigned i = 0; i < pkt.u.bye.count; i++) append(out, cap, " %u", pkt.u.bye.ssrcs[i]);
+            append(out, cap, " reason=");
+            if (pkt.u.bye.reason) hex(out, cap, pkt.u.bye.reason, pkt.u.bye.reason_len);
+            break;
+        case RTC_RTCP_KIND_NACK: {
+            uint16_t seqs[256];
+            size_t k = rtc_rtcp_nack_seqs(&pkt.u.nack, seqs, 256);
+            append(out, cap, "NACK ssrc=%u media=%u lost=", pkt.u.nack.sender_ssrc, pkt.u.nack.media_ssrc);
+            for (size_t i = 0; i < k; i++) append(out, cap, "%s%u", i ? "," : "", seqs[i]);
+            break;
+        }
+        case RTC_RTCP_KIND_PLI:
+            append(out, cap, "PLI ssrc=%u media=%u", pkt.u.pli.sender_ssrc, pkt.u.pli.media_ssrc);
+            break;
+        case RTC_RTCP_KIND_FIR:
+            append(out, cap, "FIR ssrc=%u", pkt.u.fir.sender_ssrc);
+            for (size_t i = 0; i < pkt.u.fir.count; i++) {
+                rtc_rtcp_fir_entry_t e = rtc_rtcp_fir_entry(&pkt.u.fir, i);
+                append(out, cap, " %u:%u", e.ssrc, e.seq);
+            }
+            break;
+        case RTC_RTCP_KIND_REMB:
+            append(out, cap, "REMB ssrc=%u bitrate=%llu ssrcs=", pkt.u.remb.sender_ssrc, (unsigned long long)pkt.u.remb.bitrate);
+            for (unsigned i = 0; i < pkt.u.remb.num_ssrc; i++) append(out, cap, "%s%u", i ? "," : "", rtc_rtcp_remb_ssrc(&pkt.u.remb, i));
+            break;
+        case RTC_RTCP_KIND_TWCC: {
+            const rtc_rtcp_twcc_t *t = &pkt.u.twcc;
+            append(out, cap, "TWCC ssrc=%u media=%u base=%u count=%u ref=%u fb=%u st=", t->sender_ssrc, t->media_ssrc,
+                   t->base_seq, t->status_count, (uint32_t)t->ref_time & 0xffffff, t->fb_count);
+            rtc_rtcp_twcc_iter_t ti;
+            rtc_rtcp_twcc_packet_t tp;
+            rtc_rtcp_twcc_iter_init(&ti, t);
+            for (int i = 0; rtc_rtcp_twcc_next(&ti, &tp) == 1; i++) append(out, cap, "%s%u", i ? "," : "", tp.status);
+            append(out, cap, " d=");
+            rtc_rtcp_twcc_iter_init(&ti, t);
+            int64_t prev = (int64_t)t->ref_time * RTC_RTCP_TWCC_REF_TIME_US;
+            bool firstd = true;
+            while (rtc_rtcp_twcc_next(&ti, &tp) == 1) {
+                if (tp.status != RTC_RTCP_TWCC_SMALL_DELTA && tp.status != RTC_RTCP_TWCC_LARGE_DELTA) continue;
+                append(out, cap, "%s%lld", firstd ? "" : ",", (long long)(tp.arrival_us - prev));
+                prev = tp.arrival_us;
+                firstd = false;
+            }
+            break;
+        }
         default:
             break;
         }
@@ -298,7 +406,7 @@ START_TEST(aiortc_decodes_what_we_encode) {
     ck_assert_msg(have_aiortc(), "aiortc missing: scripts/install-deps.sh installs python3-aiortc");
     pkt_t v[MAXPKT];
     size_t k = our_packets(v);
-    char path[512], cmd[1024];
+    char path[512], cmd[2048];
     snprintf(path, sizeof path, "%s/ours.txt", tmpdir);
     write_lines(path, v, k);
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/unit/test_rtp_peers_aiortc.py describe %s", src_dir(), path);
@@ -316,7 +424,7 @@ END_TEST
 
 START_TEST(we_decode_what_aiortc_encodes) {
     ck_assert_msg(have_aiortc(), "aiortc missing: scripts/install-deps.sh installs python3-aiortc");
-    char path[512], cmd[1024];
+    char path[512], cmd[2048];
     snprintf(path, sizeof path, "%s/theirs.txt", tmpdir);
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/unit/test_rtp_peers_aiortc.py make > %s", src_dir(), path);
     ck_assert_int_eq(system(cmd), 0);
@@ -341,6 +449,159 @@ START_TEST(we_decode_what_aiortc_encodes) {
         }
         ck_assert_msg(strcmp(mine, desc[i]) == 0, "packet %zu:\n ours:   %s\n aiortc: %s", i, mine, desc[i]);
     }
+}
+END_TEST
+
+/* ---- Pion ------------------------------------------------------------------------------- */
+
+static char pion_bin[512]; /* built once in main() before the tests fork */
+
+static void build_pion(void) {
+    char dir[] = "/tmp/rtp-peers-pion-XXXXXX";
+    if (!mkdtemp(dir)) return;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=%s/cache GOFLAGS= "
+             "go build -o %s/pion_helper %s/tests/unit/test_rtp_peers_pion.go >%s/build.log 2>&1",
+             dir, dir, dir, src_dir(), dir);
+    if (system(cmd) == 0) snprintf(pion_bin, sizeof pion_bin, "%s/pion_helper", dir);
+    else fprintf(stderr, "test_rtp_peers: building the Pion helper failed, see %s/build.log\n", dir);
+}
+
+static void remove_pion(void) {
+    if (!pion_bin[0]) return;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %.*s", (int)(strrchr(pion_bin, '/') - pion_bin), pion_bin);
+    if (system(cmd) != 0) fprintf(stderr, "could not clean up the Pion helper\n");
+}
+
+#define NEED_PION() ck_assert_msg(pion_bin[0], "Pion helper not built: scripts/install-deps.sh installs golang-go and golang-github-pion-*-dev")
+
+START_TEST(pion_decodes_what_we_encode) {
+    NEED_PION();
+    pkt_t all[MAXPKT];
+    size_t k = our_packets(all);
+    /* our RTCP compounds plus a transport-cc feedback written by our receive side */
+    pkt_t v[3] = {all[k - 2], all[k - 1]};
+    rtc_rtp_twcc_receiver_t *rx = rtc_rtp_twcc_receiver_new(0x7777, RTC_MS(100));
+    for (int i = 0; i < 60; i++) {
+        if (i % 9 == 4) continue;
+        rtc_rtp_twcc_receiver_on_packet(rx, (uint16_t)(65500 + i), 0x8888, RTC_SEC(3) + i * RTC_MS(3) + (i == 30 ? RTC_MS(200) : 0));
+    }
+    int n = rtc_rtp_twcc_receiver_build(rx, RTC_SEC(4), true, v[2].b, sizeof v[2].b);
+    ck_assert_int_gt(n, 0);
+    v[2].n = (size_t)n;
+    v[2].rtcp = true;
+    rtc_rtp_twcc_receiver_free(rx);
+    char path[512], cmd[2048];
+    snprintf(path, sizeof path, "%s/ours_rtcp.txt", tmpdir);
+    write_lines(path, v, 3);
+    snprintf(cmd, sizeof cmd, "%s describe %s", pion_bin, path);
+    static char lines[MAXPKT][4096];
+    ck_assert_uint_eq(run_lines(cmd, lines, MAXPKT), 3);
+    for (size_t i = 0; i < 3; i++) {
+        char mine[4096];
+        describe_rtcp_pion(v[i].b, v[i].n, mine, sizeof mine);
+        ck_assert_msg(strcmp(mine, lines[i]) == 0, "packet %zu:\n ours: %s\n pion: %s", i, mine, lines[i]);
+    }
+    ck_assert_ptr_nonnull(strstr(lines[1], "TWCC ssrc=16909060"));
+    ck_assert_ptr_nonnull(strstr(lines[2], "TWCC ssrc=30583 media=34952 base=65500 count=60"));
+}
+END_TEST
+
+START_TEST(we_decode_what_pion_encodes) {
+    NEED_PION();
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s make", pion_bin);
+    static char raw[MAXPKT][4096];
+    size_t k = run_lines(cmd, raw, MAXPKT);
+    ck_assert_uint_eq(k, 2);
+    pkt_t v[2];
+    for (size_t i = 0; i < k; i++) {
+        int n = rtc_hex_decode(raw[i] + 5, strlen(raw[i] + 5), v[i].b, sizeof v[i].b);
+        ck_assert_int_gt(n, 0);
+        v[i].n = (size_t)n;
+        v[i].rtcp = true;
+        ck_assert_int_gt(rtc_rtcp_validate(v[i].b, v[i].n, false), 0);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/pion_rtcp.txt", tmpdir);
+    write_lines(path, v, 2);
+    snprintf(cmd, sizeof cmd, "%s describe %s", pion_bin, path);
+    static char lines[MAXPKT][4096];
+    ck_assert_uint_eq(run_lines(cmd, lines, MAXPKT), 2);
+    for (size_t i = 0; i < 2; i++) {
+        char mine[4096];
+        describe_rtcp_pion(v[i].b, v[i].n, mine, sizeof mine);
+        ck_assert_msg(strcmp(mine, lines[i]) == 0, "packet %zu:\n ours: %s\n pion: %s", i, mine, lines[i]);
+    }
+    /* and the values are the ones the helper put in */
+    ck_assert_ptr_nonnull(strstr(lines[0], "SDES c=286331153 1:70696f6e4074657374 6:70696f6e"));
+    ck_assert_ptr_nonnull(strstr(lines[1], "NACK ssrc=5 media=572662306 lost=100,101,105,200,201"));
+    ck_assert_ptr_nonnull(strstr(lines[1], "REMB ssrc=5 bitrate=1234560 ssrcs=572662306,7"));
+}
+END_TEST
+
+/* Pion's transport-cc Recorder (modelled on libwebrtc's) writes feedback for arrivals it
+ * recorded; our send side must recover the same arrival times and the lost packets. */
+START_TEST(pion_twcc_feedback_gives_back_the_arrivals) {
+    NEED_PION();
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s twcc", pion_bin);
+    static char lines[400][4096];
+    size_t k = run_lines(cmd, lines, 400);
+    ck_assert_uint_gt(k, 250);
+    rtc_rtp_twcc_sender_t *tx = rtc_rtp_twcc_sender_new(0);
+    for (int i = 0; i < 300; i++) rtc_rtp_twcc_sender_on_sent(tx, (uint16_t)(65400 + i), 1000, RTC_MS(i));
+    static int64_t want[65536];
+    static bool got[65536];
+    for (int i = 0; i < 65536; i++) want[i] = -1;
+    static rtc_bwe_packet_t res[1024];
+    size_t nres = 0, feedbacks = 0;
+    for (size_t i = 0; i < k; i++) {
+        unsigned seq;
+        long long us;
+        if (sscanf(lines[i], "arrival %u %lld", &seq, &us) == 2) {
+            want[seq] = us;
+            continue;
+        }
+        uint8_t b[1500];
+        int n = rtc_hex_decode(lines[i] + 5, strlen(lines[i] + 5), b, sizeof b);
+        ck_assert_int_gt(n, 0);
+        rtc_rtcp_packet_t pkt;
+        ck_assert_int_eq(rtc_rtcp_parse(b, (size_t)n, &pkt), n);
+        ck_assert_int_eq(pkt.kind, RTC_RTCP_KIND_TWCC);
+        int r = rtc_rtp_twcc_sender_on_feedback(tx, &pkt.u.twcc, res + nres, 1024 - nres);
+        ck_assert_int_ge(r, 0);
+        nres += (size_t)r;
+        feedbacks++;
+    }
+    ck_assert_uint_ge(feedbacks, 6);
+    /* every received packet comes back received, with its arrival time (up to the constant
+     * offset between clocks, and 250 us quantisation) */
+    int64_t offset = 0;
+    bool have_offset = false;
+    size_t received = 0;
+    for (size_t i = 0; i < nres; i++) {
+        if (!res[i].received) {
+            ck_assert_int_eq(want[res[i].seq], -1);
+            continue;
+        }
+        ck_assert_int_ne(want[res[i].seq], -1);
+        if (!have_offset) { offset = res[i].arrival - want[res[i].seq]; have_offset = true; }
+        ck_assert_int_le(llabs(res[i].arrival - want[res[i].seq] - offset), 250);
+        got[res[i].seq] = true;
+        received++;
+    }
+    size_t recorded = 0;
+    for (int i = 0; i < 65536; i++)
+        if (want[i] != -1) {
+            recorded++;
+            ck_assert_msg(got[i], "seq %d recorded by pion but not reported received", i);
+        }
+    ck_assert_uint_eq(received, recorded);
+    ck_assert_uint_eq(recorded, 300 - 18); /* i % 17 == 5 dropped: 18 of 300 */
+    rtc_rtp_twcc_sender_free(tx);
 }
 END_TEST
 
@@ -481,12 +742,16 @@ static void teardown(void) {
 
 int main(void) {
     rtc_log_set_level(RTC_LOG_OFF);
+    build_pion();
     Suite *s = suite_create("rtp_peers");
     TCase *tc = tcase_create("files");
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, aiortc_decodes_what_we_encode);
     tcase_add_test(tc, we_decode_what_aiortc_encodes);
+    tcase_add_test(tc, pion_decodes_what_we_encode);
+    tcase_add_test(tc, we_decode_what_pion_encodes);
+    tcase_add_test(tc, pion_twcc_feedback_gives_back_the_arrivals);
     tcase_add_test(tc, tshark_dissects_our_rtcp_including_twcc);
     tcase_add_test(tc, tshark_dissects_our_rtp_extensions);
     suite_add_tcase(s, tc);
@@ -494,5 +759,6 @@ int main(void) {
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    remove_pion();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
