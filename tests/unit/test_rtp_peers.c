@@ -461,7 +461,7 @@ static void build_pion(void) {
     if (!mkdtemp(dir)) return;
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "cd %s && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=%s/cache GOFLAGS= "
+             "cd %s && GO111MODULE=off GOENV=off GOPATH=/usr/share/gocode GOCACHE=%s/cache GOFLAGS= "
              "go build -o %s/pion_helper %s/tests/unit/test_rtp_peers_pion.go >%s/build.log 2>&1",
              dir, dir, dir, src_dir(), dir);
     if (system(cmd) == 0) snprintf(pion_bin, sizeof pion_bin, "%s/pion_helper", dir);
@@ -728,12 +728,18 @@ START_TEST(tshark_dissects_our_rtp_extensions) {
 }
 END_TEST
 
-static void setup(void) {
+/* One scratch directory for the whole run, made and removed by main() (the parent process),
+ * so a failing test (which ends its forked child early) leaves nothing behind. Each test
+ * uses its own file names in it. */
+static void make_tmpdir(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/rtp-peers-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        exit(EXIT_FAILURE);
+    }
 }
 
-static void teardown(void) {
+static void remove_tmpdir(void) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (getenv("RTP_PEERS_KEEP")) return;
@@ -742,11 +748,11 @@ static void teardown(void) {
 
 int main(void) {
     rtc_log_set_level(RTC_LOG_OFF);
+    make_tmpdir();
     build_pion();
     Suite *s = suite_create("rtp_peers");
     TCase *tc = tcase_create("files");
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, aiortc_decodes_what_we_encode);
     tcase_add_test(tc, we_decode_what_aiortc_encodes);
     tcase_add_test(tc, pion_decodes_what_we_encode);
@@ -760,5 +766,6 @@ int main(void) {
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     remove_pion();
+    remove_tmpdir();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
