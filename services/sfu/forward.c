@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-#include "sfu/rtpview.h"
+#include "rtc/rtp.h"
 
 struct sfu_downtrack {
     sfu_fwd_track_t *t;
@@ -98,8 +98,8 @@ static void report_layer(sfu_downtrack_t *dt, rtc_time_t now) {
 int sfu_fwd_track_on_rtp(sfu_fwd_track_t *t, int layer, sfu_codec_t codec, const uint8_t *pkt,
                          size_t n, rtc_time_t now) {
     if (layer < 0 || (size_t)layer >= t->cfg.n_layers) return RTC_ERR_INVALID_ARG;
-    sfu_rtp_t h;
-    int rc = sfu_rtp_parse(pkt, n, &h);
+    rtc_rtp_header_t h;
+    int rc = rtc_rtp_header_parse(pkt, n, &h);
     if (rc < 0) return rc;
     if (n > sizeof t->scratch) return RTC_ERR_OVERFLOW;
     sfu_fwd_layer_t *L = &t->layers[layer];
@@ -110,7 +110,7 @@ int sfu_fwd_track_on_rtp(sfu_fwd_track_t *t, int layer, sfu_codec_t codec, const
 
     sfu_video_info_t vi = {0};
     if (t->cfg.video) {
-        if (h.payload_len && sfu_video_inspect(codec, pkt + h.payload_off, h.payload_len, &vi) < 0)
+        if (h.payload_len && sfu_video_inspect(codec, pkt + h.header_len, h.payload_len, &vi) < 0)
             memset(&vi, 0, sizeof vi);
         if (vi.keyframe) {
             L->keyframes++;
@@ -121,9 +121,11 @@ int sfu_fwd_track_on_rtp(sfu_fwd_track_t *t, int layer, sfu_codec_t codec, const
             }
         }
     } else if (t->cfg.audio_level_ext && t->cb.audio_level) {
-        size_t off;
-        if (sfu_rtp_find_ext(pkt, &h, t->cfg.audio_level_ext, &off) >= 1)
-            t->cb.audio_level(t->user, t, pkt[off] & 0x7f, (pkt[off] & 0x80) != 0, now);
+        const rtc_rtp_ext_t *e = rtc_rtp_header_find_ext(&h, t->cfg.audio_level_ext);
+        bool voice;
+        uint8_t level;
+        if (e && rtc_rtp_ext_parse_audio_level(e, &voice, &level) == RTC_OK)
+            t->cb.audio_level(t->user, t, level, voice, now);
     }
     if (t->muted) return 0;
 
@@ -144,7 +146,7 @@ int sfu_fwd_track_on_rtp(sfu_fwd_track_t *t, int layer, sfu_codec_t codec, const
         }
         uint16_t os;
         uint32_t ot;
-        sfu_rw_result_t r = sfu_rewriter_map(&dt->rw, h.ssrc, h.seq, h.ts, resync, now, &os, &ot);
+        sfu_rw_result_t r = sfu_rewriter_map(&dt->rw, h.ssrc, h.seq, h.timestamp, resync, now, &os, &ot);
         if (r != SFU_RW_FORWARD) {
             if (r == SFU_RW_DROP_DUP) dt->dropped_dup++;
             else dt->dropped_old++;
@@ -156,11 +158,11 @@ int sfu_fwd_track_on_rtp(sfu_fwd_track_t *t, int layer, sfu_codec_t codec, const
         }
         uint8_t *out = t->scratch;
         memcpy(out, pkt, n);
-        rtc_put_be16(out + 2, os);
-        rtc_put_be32(out + 4, ot);
-        rtc_put_be32(out + 8, dt->ssrc);
+        rtc_rtp_set_seq(out, n, os);
+        rtc_rtp_set_timestamp(out, n, ot);
+        rtc_rtp_set_ssrc(out, n, dt->ssrc);
         if (codec == SFU_CODEC_VP8 && h.payload_len)
-            (void)sfu_vp8_munger_rewrite(&dt->vp8, h.ssrc, resync, out + h.payload_off,
+            (void)sfu_vp8_munger_rewrite(&dt->vp8, h.ssrc, resync, out + h.header_len,
                                          h.payload_len);
         t->cb.send_rtp(dt->user, dt, out, n, now);
         dt->packets++;

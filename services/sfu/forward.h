@@ -8,7 +8,7 @@
  * (sfu_downtrack_t) with its own rewriter (rewriter.h), its current and target layer, and its
  * pause state. Per packet:
  *
- *   1. the RTP header is read in place (rtpview.h) and, for video, the payload inspected once
+ *   1. the RTP header is read in place (rtc/rtp.h) and, for video, the payload inspected once
  *      (codec.h: keyframe? size?) — shared by all downtracks;
  *   2. for every downtrack: a packet of its current layer is forwarded; a keyframe of its
  *      target layer switches it there (seamlessly: rewriter.h) and is forwarded; anything

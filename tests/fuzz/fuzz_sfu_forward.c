@@ -1,5 +1,5 @@
 /* libFuzzer target for the SFU's RTP forwarding input path (services/sfu/forward.c with
- * rtpview.c, codec.c, rewriter.c): the input is a sequence of records
+ * rtc/rtp.h, codec.c, rewriter.c): the input is a sequence of records
  *   u8 control, u16 length, packet
  * where control picks the layer (bits 0-1), the codec (bits 2-4: VP8, VP9, H.264, AV1, Opus)
  * and, in bit 5, an allocation run with a budget taken from the packet length, and bit 6 a
@@ -10,12 +10,12 @@
 #include <stdlib.h>
 
 #include "sfu/forward.h"
-#include "sfu/rtpview.h"
+#include "rtc/rtp.h"
 
 static void on_send(void *user, sfu_downtrack_t *dt, const uint8_t *p, size_t n, rtc_time_t now) {
     (void)user; (void)dt; (void)now;
-    sfu_rtp_t h;
-    if (sfu_rtp_parse(p, n, &h) != RTC_OK) abort();
+    rtc_rtp_header_t h;
+    if (rtc_rtp_header_parse(p, n, &h) != RTC_OK) abort();
 }
 
 static void on_key(void *user, sfu_fwd_track_t *t, int layer, rtc_time_t now) {
