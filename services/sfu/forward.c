@@ -15,6 +15,7 @@ struct sfu_downtrack {
     int target;              /* layer wanted, -1 none */
     int reported;            /* last layer given to layer_switched */
     uint32_t ssrc;           /* the subscriber stream's SSRC */
+    void *media;
     bool pref_paused;
     uint16_t max_w, max_h;
     sfu_layer_hyst_t hyst;
@@ -254,6 +255,8 @@ void sfu_downtrack_free(sfu_downtrack_t *dt) {
 
 sfu_fwd_track_t *sfu_downtrack_track(const sfu_downtrack_t *dt) { return dt->t; }
 void *sfu_downtrack_user(const sfu_downtrack_t *dt) { return dt->user; }
+void sfu_downtrack_set_media(sfu_downtrack_t *dt, void *m) { dt->media = m; }
+void *sfu_downtrack_media(const sfu_downtrack_t *dt) { return dt->media; }
 int sfu_downtrack_current(const sfu_downtrack_t *dt) { return dt->current; }
 void sfu_downtrack_set_ssrc(sfu_downtrack_t *dt, uint32_t ssrc) { dt->ssrc = ssrc; }
 uint32_t sfu_downtrack_ssrc(const sfu_downtrack_t *dt) { return dt->ssrc; }

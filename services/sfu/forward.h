@@ -51,8 +51,9 @@ typedef struct sfu_fwd_track sfu_fwd_track_t;
 typedef struct sfu_downtrack sfu_downtrack_t;
 
 typedef struct {
-    /* A rewritten packet for the subscriber of `dt` (valid only during the call). */
-    void (*send_rtp)(void *dt_user, sfu_downtrack_t *dt, const uint8_t *pkt, size_t n,
+    /* A rewritten packet for the subscriber of `dt`: the track's scratch buffer, valid only
+     * during the call; the callee may change it in place (e.g. the payload type). */
+    void (*send_rtp)(void *dt_user, sfu_downtrack_t *dt, uint8_t *pkt, size_t n,
                      rtc_time_t now);
     /* Ask the publisher for a keyframe on `layer` (already throttled). */
     void (*request_keyframe)(void *track_user, sfu_fwd_track_t *t, int layer, rtc_time_t now);
@@ -116,6 +117,9 @@ sfu_downtrack_t *sfu_downtrack_new(sfu_fwd_track_t *t, void *user);
 void sfu_downtrack_free(sfu_downtrack_t *dt);
 sfu_fwd_track_t *sfu_downtrack_track(const sfu_downtrack_t *dt);
 void *sfu_downtrack_user(const sfu_downtrack_t *dt);
+/* A slot for the media layer (e.g. the subscriber's transceiver), NULL until set. */
+void sfu_downtrack_set_media(sfu_downtrack_t *dt, void *m);
+void *sfu_downtrack_media(const sfu_downtrack_t *dt);
 /* What the subscriber asked for (`subscription`): size box (0 = any) and pause. */
 void sfu_downtrack_set_preference(sfu_downtrack_t *dt, uint16_t max_width, uint16_t max_height,
                                   bool paused);

@@ -7,6 +7,9 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "sfu/node.h"
+#ifdef STARLING_SFU_HAVE_PC
+#include "sfu/media_pc.h"
+#endif
 
 extern char **environ;
 
@@ -36,8 +39,14 @@ int main(int argc, char **argv) {
 
     uv_loop_t loop;
     uv_loop_init(&loop);
-    /* No media engine yet: the PeerConnection layer plugs in here (docs/sfu.md). */
+#ifdef STARLING_SFU_HAVE_PC
+    sfu_media_pc_config_t media_cfg = {cfg.udp_listen};
+    sfu_media_engine_t engine = {&sfu_media_pc_ops, sfu_media_pc_new, sfu_media_pc_free, &media_cfg};
+    sfu_node_t *node = sfu_node_start(&loop, &cfg, &engine);
+#else
+    /* Built without the PeerConnection layer: bus protocol only (docs/sfu.md). */
     sfu_node_t *node = sfu_node_start(&loop, &cfg, NULL);
+#endif
     if (!node) {
         uv_loop_close(&loop);
         st_config_free(&sfu_config_spec, &cfg);

@@ -378,7 +378,8 @@ static unsigned ncpus(void) {
     return c > 0 ? (unsigned)c : 1;
 }
 
-sfu_node_t *sfu_node_start(uv_loop_t *loop, const sfu_config_t *cfg, const sfu_media_ops_t *media) {
+sfu_node_t *sfu_node_start(uv_loop_t *loop, const sfu_config_t *cfg,
+                           const sfu_media_engine_t *engine) {
     sfu_node_t *n = calloc(1, sizeof *n);
     if (!n) return NULL;
     n->loop = loop;
@@ -430,7 +431,12 @@ sfu_node_t *sfu_node_start(uv_loop_t *loop, const sfu_config_t *cfg, const sfu_m
         wc.room.default_bandwidth = (uint64_t)cfg->default_bandwidth;
         wc.room_ttl_ms = cfg->room_ttl_ms;
         wc.udp_port = cfg->udp_listen.port ? (uint16_t)(cfg->udp_listen.port + i) : 0;
-        wc.media = media;
+        if (engine) {
+            wc.media = engine->ops;
+            wc.media_new = engine->media_new;
+            wc.media_free = engine->media_free;
+            wc.media_arg = engine->arg;
+        }
         n->workers[i] = sfu_worker_start(&wc);
         if (!n->workers[i]) {
             for (unsigned k = 0; k < i; k++) sfu_worker_stop(n->workers[k]);

@@ -57,9 +57,19 @@ extern const st_config_spec_t sfu_config_spec;
 
 typedef struct sfu_node sfu_node_t;
 
+/* The media engine each worker runs (worker.h: media, media_new, media_free). */
+typedef struct {
+    const sfu_media_ops_t *ops;
+    void *(*media_new)(void *loop, unsigned index, uint16_t udp_port, void *arg);
+    void (*media_free)(void *media_user);
+    void *arg;
+} sfu_media_engine_t;
+
 /* Starts everything on `loop`: workers, Redis clients, HTTP server, signal handlers,
- * heartbeat. NULL on failure (logged: e.g. the HTTP port is taken). The node keeps cfg. */
-sfu_node_t *sfu_node_start(uv_loop_t *loop, const sfu_config_t *cfg, const sfu_media_ops_t *media);
+ * heartbeat. engine NULL: no media (offers are answered `unavailable`). NULL on failure
+ * (logged: e.g. the HTTP port is taken). The node keeps cfg and engine. */
+sfu_node_t *sfu_node_start(uv_loop_t *loop, const sfu_config_t *cfg,
+                           const sfu_media_engine_t *engine);
 /* Frees what is left after the loop ended (the node stops itself on SIGTERM/SIGINT). */
 void sfu_node_free(sfu_node_t *n);
 /* Begins draining (what SIGTERM does). */

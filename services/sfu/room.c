@@ -187,7 +187,7 @@ static void save_participant(sfu_room_t *r, sfu_participant_t *p) {
 /* ------------------------------------------------------------------------------------------
  * Forwarding callbacks.
  */
-static void fwd_send(void *user, sfu_downtrack_t *dt, const uint8_t *pkt, size_t n, rtc_time_t now) {
+static void fwd_send(void *user, sfu_downtrack_t *dt, uint8_t *pkt, size_t n, rtc_time_t now) {
     sub_t *s = user;
     sfu_room_t *r = s->p->room;
     r->stats.rtp_out++;

@@ -82,8 +82,9 @@ typedef struct {
      * sfu_room_subscriber_offer). */
     int (*subscribe)(void *mu, void *m, sfu_track_t *t, sfu_downtrack_t *dt, rtc_time_t now);
     void (*unsubscribe)(void *mu, void *m, sfu_track_t *t, sfu_downtrack_t *dt, rtc_time_t now);
-    /* A forwarded packet for the subscriber (hot path). */
-    void (*send_rtp)(void *mu, void *m, sfu_downtrack_t *dt, const uint8_t *pkt, size_t n,
+    /* A forwarded packet for the subscriber (hot path; pkt is scratch the callee may
+     * change in place). */
+    void (*send_rtp)(void *mu, void *m, sfu_downtrack_t *dt, uint8_t *pkt, size_t n,
                      rtc_time_t now);
     /* Ask the publisher of t for a keyframe on a layer. */
     void (*request_keyframe)(void *mu, void *m, sfu_track_t *t, int layer, rtc_time_t now);

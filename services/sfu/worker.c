@@ -337,7 +337,13 @@ static void *thread_main(void *arg) {
     char name[16];
     snprintf(name, sizeof name, "sfu-w%u", w->index);
     pthread_setname_np(pthread_self(), name);
-    if (w->media_new) w->media_user = w->media_new(&w->loop, w->index, w->udp_port, w->media_arg);
+    if (w->media_new) {
+        w->media_user = w->media_new(&w->loop, w->index, w->udp_port, w->media_arg);
+        if (!w->media_user) {
+            RTC_LOGE("sfu", "worker %u: no media engine: offers will be answered 'unavailable'", w->index);
+            w->media = NULL;
+        }
+    }
     w->redis_opts.on_connect = on_redis_connect;
     w->redis_opts.on_disconnect = NULL;
     w->redis_opts.user = w;

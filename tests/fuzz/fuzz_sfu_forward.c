@@ -12,7 +12,7 @@
 #include "sfu/forward.h"
 #include "rtc/rtp.h"
 
-static void on_send(void *user, sfu_downtrack_t *dt, const uint8_t *p, size_t n, rtc_time_t now) {
+static void on_send(void *user, sfu_downtrack_t *dt, uint8_t *p, size_t n, rtc_time_t now) {
     (void)user; (void)dt; (void)now;
     rtc_rtp_header_t h;
     if (rtc_rtp_header_parse(p, n, &h) != RTC_OK) abort();

@@ -33,7 +33,7 @@ typedef struct {
 
 static env_t env;
 
-static void on_send(void *user, sfu_downtrack_t *dt, const uint8_t *p, size_t n, rtc_time_t now) {
+static void on_send(void *user, sfu_downtrack_t *dt, uint8_t *p, size_t n, rtc_time_t now) {
     (void)dt;
     sink_t *s = user;
     ck_assert_uint_lt(s->n, MAX_OUT);

@@ -139,7 +139,7 @@ static void m_unsubscribe(void *mu, void *mm, sfu_track_t *t, sfu_downtrack_t *d
     (void)mu; (void)t; (void)dt; (void)now;
     ((med_t *)mm)->unsubscribes++;
 }
-static void m_send_rtp(void *mu, void *mm, sfu_downtrack_t *dt, const uint8_t *pkt, size_t n, rtc_time_t now) {
+static void m_send_rtp(void *mu, void *mm, sfu_downtrack_t *dt, uint8_t *pkt, size_t n, rtc_time_t now) {
     (void)mu; (void)dt; (void)n; (void)now;
     med_t *m = mm;
     uint16_t seq = rtc_be16(pkt + 2);

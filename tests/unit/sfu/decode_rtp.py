@@ -18,6 +18,16 @@ from aiortc.codecs.vpx import Vp8Decoder, vp8_depayload
 from aiortc.jitterbuffer import JitterFrame
 
 
+def payload_of(p):
+    """The RTP payload: after CSRCs and the header extension block, without padding."""
+    off = 12 + 4 * (p[0] & 0x0F)
+    if p[0] & 0x10:
+        words = struct.unpack_from("!H", p, off + 2)[0]
+        off += 4 + 4 * words
+    end = len(p) - (p[-1] if p[0] & 0x20 else 0)
+    return p[off:end]
+
+
 def main():
     codec, path = sys.argv[1], sys.argv[2]
     data = open(path, "rb").read()
@@ -43,7 +53,7 @@ def main():
             print(f"error: timestamp went back {prev_ts} -> {ts}")
             ok = False
         prev_seq, prev_ts = seq, ts
-        payload = p[12:]
+        payload = payload_of(p)
         depay = vp8_depayload if codec == "vp8" else h264_depayload
         if not frames or frames[-1][0] != ts:
             frames.append((ts, []))

@@ -1,0 +1,53 @@
+/*
+ * sfu/media_pc.h — the SFU's media engine on libwebrtc's RTCPeerConnection (rtc/pc.h).
+ *
+ * One libuv PeerConnection runtime per worker, in shared-port mode: every PeerConnection of
+ * the worker uses the worker's UDP port (the runtime demultiplexes by ICE ufrag, then by
+ * remote address). Per participant two PeerConnections, both ICE-lite (host candidates in
+ * the SDP, always controlled) with the worker's one DTLS certificate:
+ *
+ *   publisher   the client offers; the answer accepts its audio/video (simulcast included)
+ *               and its data channel "starling". Tracks are read from the offer (msid track
+ *               id, mid, rids of a=simulcast send, ssrc-audio-level extmap) and published in
+ *               the room; RTP from each transceiver goes to the room's forwarding path, the
+ *               layer chosen by the packet's rid.
+ *   subscriber  the SFU offers: one sendonly transceiver per track it forwards (msid =
+ *               publisher participant id + track id, so a browser's ontrack maps straight to
+ *               a tile) and a data channel "starling" for data messages. Track changes are
+ *               batched into one renegotiation on the next loop turn; a change while an
+ *               offer is out waits for its answer.
+ *
+ * Forwarded packets get the subscriber leg's payload type for their codec; the
+ * PeerConnection rewrites SSRC and header extensions, keeps a packet history for NACKs
+ * (RTX when negotiated), and sends SR/RR per leg. PLI/FIR from a subscriber reach the
+ * room's throttled keyframe requests. A PeerConnection that fails (ICE failure, consent
+ * lost, DTLS failure) takes its participant out of the room (`left {reason: "failed"}`).
+ */
+#ifndef STARLING_SFU_MEDIA_PC_H
+#define STARLING_SFU_MEDIA_PC_H
+
+#include <stdint.h>
+
+#include "rtc/base.h"
+#include "rtc/net.h"
+#include "sfu/room.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    rtc_addr_t bind;          /* the media address (port is replaced per worker) */
+} sfu_media_pc_config_t;
+
+extern const sfu_media_ops_t sfu_media_pc_ops;
+
+/* For sfu_worker_config_t.media_new / media_free: arg is a sfu_media_pc_config_t that
+ * outlives the workers. Returns NULL (logged) when the runtime cannot open its socket. */
+void *sfu_media_pc_new(void *uv_loop, unsigned index, uint16_t udp_port, void *arg);
+void sfu_media_pc_free(void *media_user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* STARLING_SFU_MEDIA_PC_H */

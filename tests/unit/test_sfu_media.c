@@ -1,0 +1,502 @@
+/* The SFU's media engine end to end over loopback UDP: three of our own PeerConnection
+ * clients (each a publisher and a subscriber PeerConnection, as a browser or the loadtest
+ * has them) join a room whose participants' media runs on sfu/media_pc.c (ICE-lite, one
+ * shared port), signalled through the room exactly as the bus would carry it. Two publish
+ * (VP8 from the libvpx fixtures, Opus), all three receive each other's media and data:
+ * every subscriber gets each track as a clean RTP stream that a real decoder decodes, data
+ * channel messages reach the others, a subscriber's PLI reaches the publisher, and a
+ * participant that leaves disappears from the others' subscriber PeerConnections.
+ *
+ * Needs the PeerConnection layer (rtc/pc.h); without it the suite reports a skip. */
+#if __has_include("rtc/pc.h")
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "rtc/net.h"
+#include "rtc/pc.h"
+#include "rtc/sdp.h"
+#include "sfu/media_pc.h"
+#include "sfu/room.h"
+#include "unit/sfu_fixture.h"
+
+static uv_loop_t loop;
+static sfu_room_t *room;
+static void *engine;
+static rtc_pc_runtime_t *rt_clients;
+
+/* ------------------------------------------------------------------------------------------
+ * Clients.
+ */
+#define MAX_RX 8
+
+typedef struct {
+    char track[SFU_ID_MAX + 1];
+    char stream[SFU_ID_MAX + 1];
+    bool video;
+    uint32_t packets;
+    uint16_t last_seq;
+    bool started;
+    uint32_t gaps;
+    FILE *dump;
+    char dump_path[64];
+} rx_t;
+
+typedef struct {
+    const char *pid, *identity;
+    rtc_peer_connection_t *pub, *sub;
+    rtc_pc_transceiver_t *pub_video, *pub_audio;
+    rtc_pc_datachannel_t *pub_dc, *sub_dc;
+    rtc_pc_state_t pub_state, sub_state;
+    bool pub_dc_open, sub_dc_open;
+    bool answer_pending;
+    int offers, answers_sent, keyframe_requests;
+    cJSON *msgs[256];
+    int n_msgs;
+    char dc_msgs[16][256];
+    int n_dc;
+    rx_t rx[MAX_RX];
+    int n_rx;
+} client_t;
+
+static client_t clients[3];
+
+static client_t *client_of(const char *pid) {
+    for (int i = 0; i < 3; i++)
+        if (clients[i].pid && !strcmp(clients[i].pid, pid)) return &clients[i];
+    return NULL;
+}
+
+static void guard_cb(uv_timer_t *t) { (void)t; }
+static void pump(void);
+
+#define RUN_UNTIL(cond, ms)                                                        \
+    do {                                                                           \
+        uv_timer_t g_;                                                             \
+        uv_timer_init(&loop, &g_);                                                 \
+        uv_timer_start(&g_, guard_cb, 5, 5);                                       \
+        uint64_t end_ = uv_now(&loop) + (ms);                                      \
+        while (!(cond) && uv_now(&loop) < end_) {                                  \
+            uv_run(&loop, UV_RUN_ONCE);                                            \
+            pump();                                                                \
+        }                                                                          \
+        uv_timer_stop(&g_);                                                        \
+        uv_close((uv_handle_t *)&g_, NULL);                                        \
+        uv_run(&loop, UV_RUN_NOWAIT);                                              \
+    } while (0)
+
+static void pub_state(void *u, rtc_pc_state_t s) { ((client_t *)u)->pub_state = s; }
+static void sub_state(void *u, rtc_pc_state_t s) { ((client_t *)u)->sub_state = s; }
+
+static void pub_dc_open(void *u, rtc_pc_datachannel_t *d) { (void)d; ((client_t *)u)->pub_dc_open = true; }
+static void sub_dc_open(void *u, rtc_pc_datachannel_t *d) { (void)d; ((client_t *)u)->sub_dc_open = true; }
+static void sub_dc_msg(void *u, rtc_pc_datachannel_t *d, const uint8_t *p, size_t n, bool is_string) {
+    (void)d;
+    client_t *c = u;
+    ck_assert(is_string);
+    if (c->n_dc < 16) snprintf(c->dc_msgs[c->n_dc++], 256, "%.*s", (int)n, (const char *)p);
+}
+static const rtc_pc_datachannel_callbacks_t pub_dc_cb = {pub_dc_open, NULL, NULL, NULL, NULL, NULL};
+static const rtc_pc_datachannel_callbacks_t sub_dc_cb = {sub_dc_open, sub_dc_msg, NULL, NULL, NULL, NULL};
+
+static void on_sub_dc(void *u, rtc_pc_datachannel_t *d) {
+    client_t *c = u;
+    ck_assert_str_eq(rtc_pc_datachannel_label(d), "starling");
+    c->sub_dc = d;
+    rtc_pc_datachannel_set_callbacks(d, &sub_dc_cb, c);
+    if (rtc_pc_datachannel_state(d) == RTC_DC_OPEN) c->sub_dc_open = true;
+}
+
+/* Which remote track a subscriber transceiver carries: the msid of its m-line. */
+static rx_t *rx_of(client_t *c, rtc_pc_transceiver_t *t) {
+    rx_t *r = rtc_pc_transceiver_user(t);
+    if (r) return r;
+    const char *mid = rtc_pc_transceiver_mid(t);
+    rtc_buf_t b;
+    rtc_buf_init(&b);
+    ck_assert_int_eq(rtc_peer_connection_remote_description(c->sub, &b, NULL), RTC_OK);
+    rtc_sdp_t sdp;
+    ck_assert_int_eq(rtc_sdp_parse(b.data, b.len, &sdp, NULL), RTC_OK);
+    rtc_sdp_media_t *m = rtc_sdp_find_mid(&sdp, mid);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_ge(m->n_msids, 1);
+    ck_assert_int_lt(c->n_rx, MAX_RX);
+    r = &c->rx[c->n_rx++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->track, sizeof r->track, "%s", m->msids[0].track);
+    snprintf(r->stream, sizeof r->stream, "%s", m->msids[0].stream);
+    r->video = m->kind == RTC_SDP_MEDIA_VIDEO;
+    snprintf(r->dump_path, sizeof r->dump_path, "/tmp/sfu_media_XXXXXX");
+    int fd = mkstemp(r->dump_path);
+    r->dump = fdopen(fd, "wb");
+    rtc_sdp_free(&sdp);
+    rtc_buf_free(&b);
+    rtc_pc_transceiver_set_user(t, r);
+    return r;
+}
+
+static void on_sub_rtp(void *u, rtc_pc_transceiver_t *t, const uint8_t *p, size_t n,
+                       const rtc_pc_rtp_info_t *info) {
+    (void)info;
+    client_t *c = u;
+    rx_t *r = rx_of(c, t);
+    uint16_t seq = rtc_be16(p + 2);
+    if (r->started && seq != (uint16_t)(r->last_seq + 1)) r->gaps++;
+    r->started = true;
+    r->last_seq = seq;
+    r->packets++;
+    uint8_t h[6];
+    rtc_put_be32(h, 0);
+    rtc_put_be16(h + 4, (uint16_t)n);
+    fwrite(h, 1, 6, r->dump);
+    fwrite(p, 1, n, r->dump);
+}
+
+static void on_pub_keyframe(void *u, rtc_pc_transceiver_t *t, bool fir) {
+    (void)t;
+    (void)fir;
+    ((client_t *)u)->keyframe_requests++;
+}
+
+static rtc_peer_connection_t *client_pc(client_t *c, bool publisher) {
+    rtc_pc_config_t cfg;
+    rtc_pc_config_init(&cfg);
+    rtc_net_filter_add_prefix(&cfg.filter, "127.0.0.1");
+    cfg.filter.ipv6 = false;
+    snprintf(cfg.log_id, sizeof cfg.log_id, "%s-%s", c->identity, publisher ? "pub" : "sub");
+    rtc_pc_callbacks_t cb = {0};
+    if (publisher) {
+        cb.on_connection_state = pub_state;
+        cb.on_keyframe_request = on_pub_keyframe;
+    } else {
+        cb.on_connection_state = sub_state;
+        cb.on_datachannel = on_sub_dc;
+        cb.on_rtp = on_sub_rtp;
+    }
+    rtc_peer_connection_t *pc = rtc_pc_runtime_create_pc(rt_clients, &cfg, &cb, c);
+    ck_assert_ptr_nonnull(pc);
+    return pc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The room's messages, delivered to the clients the way signal would.
+ */
+typedef struct {
+    char pid[SFU_ID_MAX + 1];
+    char type[32];
+    cJSON *payload;
+} qmsg_t;
+static qmsg_t queue_[1024];
+static size_t q_head, q_tail;
+
+static void env_send(void *user, sfu_room_t *r, sfu_participant_t *p, const char *type, cJSON *payload) {
+    (void)user;
+    (void)r;
+    ck_assert_uint_lt(q_tail, 1024);
+    qmsg_t *m = &queue_[q_tail++];
+    snprintf(m->pid, sizeof m->pid, "%s", sfu_participant_id(p));
+    snprintf(m->type, sizeof m->type, "%s", type);
+    m->payload = payload;
+}
+
+static void bus(const char *json) {
+    sfu_bus_msg_t m;
+    char why[200];
+    ck_assert_msg(sfu_bus_parse(json, strlen(json), &m, why, sizeof why) == RTC_OK, "%s", why);
+    sfu_room_handle_bus(room, &m, rtc_clock_now());
+    sfu_bus_msg_free(&m);
+}
+
+static char *local_desc(rtc_peer_connection_t *pc) {
+    rtc_buf_t b;
+    rtc_buf_init(&b);
+    ck_assert_int_eq(rtc_peer_connection_local_description(pc, &b, NULL), RTC_OK);
+    return (char *)b.data;
+}
+
+static void send_sdp(client_t *c, const char *type, const char *pc, const char *sdp, const char *tracks) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", type);
+    cJSON_AddStringToObject(o, "room", "e2e");
+    cJSON_AddStringToObject(o, "participant", c->pid);
+    cJSON *pl = cJSON_AddObjectToObject(o, "payload");
+    cJSON_AddStringToObject(pl, "type", type);
+    cJSON_AddStringToObject(pl, "pc", pc);
+    cJSON_AddStringToObject(pl, "sdp", sdp);
+    if (tracks) cJSON_AddItemToObject(pl, "tracks", cJSON_Parse(tracks));
+    char *s = cJSON_PrintUnformatted(o);
+    bus(s);
+    free(s);
+    cJSON_Delete(o);
+}
+
+static void pump(void) {
+    while (q_head < q_tail) {
+        qmsg_t *m = &queue_[q_head++];
+        client_t *c = client_of(m->pid);
+        ck_assert_ptr_nonnull(c);
+        rtc_time_t now = rtc_clock_now();
+        const cJSON *sdp = cJSON_GetObjectItem(m->payload, "sdp");
+        if (!strcmp(m->type, "offer")) {
+            c->offers++;
+            ck_assert_int_eq(rtc_peer_connection_set_remote_description(c->sub, RTC_PC_SDP_OFFER,
+                                                                         sdp->valuestring, now), RTC_OK);
+            ck_assert_int_eq(rtc_peer_connection_set_local_description(c->sub, RTC_PC_SDP_ANSWER, NULL, now),
+                             RTC_OK);
+            c->answer_pending = true;
+        } else if (!strcmp(m->type, "answer")) {
+            ck_assert_int_eq(rtc_peer_connection_set_remote_description(c->pub, RTC_PC_SDP_ANSWER,
+                                                                         sdp->valuestring, now), RTC_OK);
+        } else if (!strcmp(m->type, "error")) {
+            char *s = cJSON_PrintUnformatted(m->payload);
+            ck_abort_msg("%s got an error: %s", c->pid, s);
+        }
+        ck_assert_int_lt(c->n_msgs, 256);
+        c->msgs[c->n_msgs++] = m->payload;
+        m->payload = NULL;
+    }
+    /* Answers go once gathering is complete (no trickle, like the loadtest). */
+    for (int i = 0; i < 3; i++) {
+        client_t *c = &clients[i];
+        if (!c->answer_pending ||
+            rtc_peer_connection_ice_gathering_state(c->sub) != RTC_ICE_GATHERING_COMPLETE)
+            continue;
+        c->answer_pending = false;
+        char *a = local_desc(c->sub);
+        send_sdp(c, "answer", "subscriber", a, NULL);
+        c->answers_sent++;
+        free(a);
+    }
+}
+
+static int count_msgs(const client_t *c, const char *type) {
+    int n = 0;
+    for (int i = 0; i < c->n_msgs; i++)
+        if (!strcmp(cJSON_GetObjectItem(c->msgs[i], "type")->valuestring, type)) n++;
+    return n;
+}
+
+static void client_join(client_t *c, const char *pid, const char *identity) {
+    memset(c, 0, sizeof *c);
+    c->pid = pid;
+    c->identity = identity;
+    c->pub = client_pc(c, true);
+    c->sub = client_pc(c, false);
+    char j[256];
+    snprintf(j, sizeof j, "{\"type\":\"join\",\"room\":\"e2e\",\"participant\":\"%s\",\"signal\":\"sig\","
+             "\"payload\":{\"identity\":\"%s\"}}", pid, identity);
+    bus(j);
+}
+
+static void client_publish(client_t *c, bool video, bool audio) {
+    if (video) c->pub_video = rtc_peer_connection_add_transceiver(c->pub, RTC_PC_MEDIA_VIDEO, NULL);
+    if (audio) c->pub_audio = rtc_peer_connection_add_transceiver(c->pub, RTC_PC_MEDIA_AUDIO, NULL);
+    c->pub_dc = rtc_peer_connection_create_data_channel(c->pub, "starling", NULL);
+    rtc_pc_datachannel_set_callbacks(c->pub_dc, &pub_dc_cb, c);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(c->pub, RTC_PC_SDP_OFFER, NULL, rtc_clock_now()),
+                     RTC_OK);
+    RUN_UNTIL(rtc_peer_connection_ice_gathering_state(c->pub) == RTC_ICE_GATHERING_COMPLETE, 3000);
+    char *offer = local_desc(c->pub);
+    char labels[200];
+    snprintf(labels, sizeof labels, "[{\"mid\":\"0\",\"source\":\"%s\",\"name\":\"%s-0\"}]",
+             video ? "camera" : "microphone", c->identity);
+    send_sdp(c, "offer", "publisher", offer, labels);
+    free(offer);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Fixture.
+ */
+static void setup(void) {
+    uv_loop_init(&loop);
+    rtc_pc_runtime_config_t rc;
+    rtc_pc_runtime_config_init(&rc);
+    rtc_net_filter_add_prefix(&rc.filter, "127.0.0.1");
+    rc.filter.ipv6 = false;
+    rt_clients = rtc_pc_runtime_create(&loop, &rc);
+    ck_assert_ptr_nonnull(rt_clients);
+    /* A free port for the SFU worker. */
+    rtc_addr_t any;
+    rtc_addr_parse(&any, "127.0.0.1:0", 0);
+    rtc_udp_socket_t *probe;
+    ck_assert_int_eq(rtc_udp_socket_open(&any, NULL, &probe), RTC_OK);
+    uint16_t port = rtc_udp_socket_local(probe)->port;
+    rtc_udp_socket_close(probe);
+    static sfu_media_pc_config_t mcfg;
+    rtc_addr_parse(&mcfg.bind, "127.0.0.1:0", 0);
+    engine = sfu_media_pc_new(&loop, 0, port, &mcfg);
+    ck_assert_ptr_nonnull(engine);
+    sfu_room_env_t env = {env_send, NULL, NULL, NULL, NULL, &sfu_media_pc_ops, engine};
+    room = sfu_room_new("e2e", NULL, &env, NULL);
+    ck_assert_ptr_nonnull(room);
+    q_head = q_tail = 0;
+}
+
+static void teardown(void) {
+    sfu_room_free(room);
+    sfu_media_pc_free(engine);
+    rtc_pc_runtime_destroy(rt_clients);
+    for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    for (int i = 0; i < 3; i++) {
+        for (int k = 0; k < clients[i].n_msgs; k++) cJSON_Delete(clients[i].msgs[k]);
+        for (int k = 0; k < clients[i].n_rx; k++) {
+            if (clients[i].rx[k].dump) fclose(clients[i].rx[k].dump);
+            unlink(clients[i].rx[k].dump_path);
+        }
+    }
+    for (size_t i = q_head; i < q_tail; i++) cJSON_Delete(queue_[i].payload);
+    memset(clients, 0, sizeof clients);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+
+static rx_t *rx_for(client_t *c, const char *stream, bool video) {
+    for (int i = 0; i < c->n_rx; i++)
+        if (!strcmp(c->rx[i].stream, stream) && c->rx[i].video == video) return &c->rx[i];
+    return NULL;
+}
+
+static bool have_decoder(void) {
+    return system("/usr/bin/python3 -c 'import aiortc, av' >/dev/null 2>&1") == 0;
+}
+
+START_TEST(test_three_peers_media_and_data_through_the_sfu) {
+    client_t *a = &clients[0], *b = &clients[1], *c = &clients[2];
+    client_join(a, "PA_a", "alice");
+    client_join(b, "PA_b", "bob");
+    client_join(c, "PA_c", "carol");
+    /* Everyone gets a subscriber offer (data channel only so far) and answers it. */
+    RUN_UNTIL(a->answers_sent && b->answers_sent && c->answers_sent, 5000);
+    ck_assert_int_ge(count_msgs(c, "joined"), 1);
+    /* alice publishes VP8 video, bob Opus audio. */
+    client_publish(a, true, false);
+    client_publish(b, false, true);
+    RUN_UNTIL(a->pub_state == RTC_PC_STATE_CONNECTED && b->pub_state == RTC_PC_STATE_CONNECTED &&
+              a->sub_state == RTC_PC_STATE_CONNECTED && c->sub_state == RTC_PC_STATE_CONNECTED &&
+              b->sub_state == RTC_PC_STATE_CONNECTED, 15000);
+    ck_assert_int_eq(a->pub_state, RTC_PC_STATE_CONNECTED);
+    ck_assert_int_eq(c->sub_state, RTC_PC_STATE_CONNECTED);
+    ck_assert_int_ge(count_msgs(c, "track_published"), 2);
+    ck_assert_uint_eq(sfu_room_track_count(room), 2);
+    /* The renegotiations that added the tracks are answered. */
+    RUN_UNTIL(c->offers >= 2 && !c->answer_pending && b->offers >= 2 && !b->answer_pending, 5000);
+    RUN_UNTIL(a->pub_dc_open && b->sub_dc_open && c->sub_dc_open, 10000);
+    ck_assert(a->pub_dc_open && c->sub_dc_open);
+
+    /* alice sends 2 s of the libvpx 160x90 layer, bob Opus frames. */
+    fx_stream_t s;
+    ck_assert_int_eq(fx_load(&s, "vp8_h"), 0);
+    int vp8_pt = rtc_pc_transceiver_payload_type(a->pub_video, "VP8");
+    ck_assert_int_ge(vp8_pt, 96);
+    uint64_t t0 = uv_now(&loop);
+    size_t sent = 0;
+    for (int rep = 0; rep < 2; rep++) {
+        for (size_t i = 0; i < s.n; i++) {
+            uint8_t buf[1500];
+            memcpy(buf, s.pkts[i].pkt, s.pkts[i].len);
+            buf[1] = (uint8_t)((buf[1] & 0x80) | vp8_pt);
+            rtc_put_be16(buf + 2, (uint16_t)(rtc_be16(buf + 2) + rep * s.n));
+            rtc_put_be32(buf + 4, rtc_be32(buf + 4) + (uint32_t)rep * 90000u);
+            uint64_t due = t0 + s.pkts[i].arrival_ms + 1000u * (uint64_t)rep;
+            RUN_UNTIL(uv_now(&loop) >= due, 100);
+            ck_assert_int_eq(rtc_pc_transceiver_send_rtp(a->pub_video, buf, s.pkts[i].len, rtc_clock_now()), RTC_OK);
+            sent++;
+            if (i % 3 == 0) {
+                const uint8_t opus[] = {0xfc, 0xff, 0xfe};
+                ck_assert_int_eq(rtc_pc_transceiver_send_frame(b->pub_audio, "opus", opus, 3,
+                                                               (uint32_t)(rep * 48000 + i * 1600), rtc_clock_now()),
+                                 RTC_OK);
+            }
+        }
+    }
+    RUN_UNTIL(false, 500);
+    /* bob and carol got alice's video; alice and carol got bob's audio; nobody their own. */
+    rx_t *bv = rx_for(b, "PA_a", true), *cv = rx_for(c, "PA_a", true);
+    rx_t *aa = rx_for(a, "PA_b", false), *ca = rx_for(c, "PA_b", false);
+    ck_assert_ptr_nonnull(bv);
+    ck_assert_ptr_nonnull(cv);
+    ck_assert_ptr_nonnull(aa);
+    ck_assert_ptr_nonnull(ca);
+    ck_assert_ptr_null(rx_for(a, "PA_a", true));
+    ck_assert_ptr_null(rx_for(b, "PA_b", false));
+    ck_assert_uint_ge(bv->packets, sent * 9 / 10);
+    ck_assert_uint_ge(cv->packets, sent * 9 / 10);
+    ck_assert_uint_eq(bv->gaps, 0);
+    ck_assert_uint_eq(cv->gaps, 0);
+    ck_assert_uint_ge(ca->packets, 15);
+    ck_assert_uint_eq(ca->gaps, 0);
+    fx_free(&s);
+    if (have_decoder()) {
+        fflush(cv->dump);
+        char cmd[512];
+        const char *src = getenv("SRC_DIR");
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/unit/sfu/decode_rtp.py vp8 %s | tail -1",
+                 src ? src : ".", cv->dump_path);
+        FILE *p = popen(cmd, "r");
+        char line[128] = "";
+        ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
+        int st = pclose(p);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "carol's video does not decode: %s", line);
+        int frames = 0, decoded = 0;
+        ck_assert_int_eq(sscanf(line, "frames %d decoded %d", &frames, &decoded), 2);
+        ck_assert_int_ge(frames, 50);
+        ck_assert_int_eq(decoded, frames);
+    }
+
+    /* Data: alice's publisher channel to the room, over the others' subscriber channels. */
+    ck_assert_int_eq(rtc_pc_datachannel_send(a->pub_dc, "hello room", 10, true), RTC_OK);
+    const char *to_bob = "{\"payload\":\"only bob\",\"to\":[\"PA_b\"]}";
+    ck_assert_int_eq(rtc_pc_datachannel_send(a->pub_dc, to_bob, strlen(to_bob), true), RTC_OK);
+    RUN_UNTIL(b->n_dc >= 2 && c->n_dc >= 1, 5000);
+    ck_assert_str_eq(c->dc_msgs[0], "{\"type\":\"data\",\"from\":\"PA_a\",\"payload\":\"hello room\"}");
+    ck_assert_str_eq(b->dc_msgs[1], "{\"type\":\"data\",\"from\":\"PA_a\",\"payload\":\"only bob\"}");
+    RUN_UNTIL(false, 200);
+    ck_assert_int_eq(c->n_dc, 1);
+
+    /* carol's PLI on alice's video reaches alice (through the throttle). */
+    int before = a->keyframe_requests;
+    for (size_t i = 0; i < rtc_peer_connection_transceiver_count(c->sub); i++) {
+        rtc_pc_transceiver_t *t = rtc_peer_connection_transceiver(c->sub, i);
+        if (rtc_pc_transceiver_user(t) == cv) rtc_pc_transceiver_request_keyframe(t, rtc_clock_now());
+    }
+    RUN_UNTIL(a->keyframe_requests > before, 3000);
+    ck_assert_int_gt(a->keyframe_requests, before);
+
+    /* alice leaves: the others are told and renegotiated without her track. */
+    int c_offers = c->offers;
+    bus("{\"type\":\"leave\",\"room\":\"e2e\",\"participant\":\"PA_a\"}");
+    RUN_UNTIL(c->offers > c_offers && !c->answer_pending, 5000);
+    ck_assert_int_eq(count_msgs(c, "participant_left"), 1);
+    ck_assert_int_eq(count_msgs(a, "left"), 1);
+    ck_assert_uint_eq(sfu_room_track_count(room), 1);
+    ck_assert_uint_eq(sfu_room_participant_count(room), 2);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("sfu_media");
+    TCase *tc = tcase_create("media");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_three_peers_media_and_data_through_the_sfu);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+#else
+#include <stdio.h>
+int main(void) {
+    puts("test_sfu_media: SKIP: this tree has no PeerConnection layer (rtc/pc.h)");
+    return 0;
+}
+#endif
