@@ -161,10 +161,6 @@ static void on_command(st_redis_t *r, const char *channel, const char *payload, 
         sfu_bus_msg_free(&m);
         return;
     }
-    if (rc == RTC_OK && m.type == SFU_BUS_UNKNOWN) {
-        snprintf(why, sizeof why, "unknown type '%.40s'", m.type_name);
-        rc = RTC_ERR_UNSUPPORTED;
-    }
     sfu_worker_t *w = n->workers[sfu_worker_for_room(m.room, n->n_workers)];
     sfu_worker_post_bus(w, &m, rc < 0 ? why : NULL);
 }

@@ -229,6 +229,13 @@ static void handle_bus(sfu_worker_t *w, item_t *it) {
         else direct_error(w, m, "bad_request", it->why);
         return;
     }
+    if (m->type == SFU_BUS_UNKNOWN) {
+        char text[96];
+        snprintf(text, sizeof text, "unknown type '%.40s'", m->type_name);
+        if (r) sfu_room_send_error(r, m, "unknown_type", text);
+        else direct_error(w, m, "unknown_type", text);
+        return;
+    }
     if (!r) {
         if (m->type == SFU_BUS_CLOSE_ROOM) return;
         if (m->type != SFU_BUS_JOIN) {

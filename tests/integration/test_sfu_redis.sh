@@ -143,11 +143,11 @@ wait_for 5 has sig2.out '"participant":"PA_x","signal":"sig2","payload":{"type":
 bus '{"type":"mute","room":"itest","participant":"PA_a","payload":{"track_id":5}}'
 wait_for 5 has sig1.out '"code":"bad_request"' || fail "bad payload error"
 bus '{"type":"dance","room":"itest","participant":"PA_a","signal":"sig1"}'
-wait_for 5 has sig1.out '"code":"bad_request","message":"unknown type' || fail "unknown type error"
+wait_for 5 has sig1.out '"code":"unknown_type","message":"unknown type' || fail "unknown type error"
 bus 'this is not json'
 bus '{"type":"offer","room":"itest","participant":"PA_a","payload":{"type":"offer","pc":"publisher","sdp":"v=0"}}'
 wait_for 5 has sig1.out '"code":"unavailable"' || fail "offer without media engine"
-ok "data relayed; errors routed back (bad_request, not_joined, unknown type, unavailable)"
+ok "data relayed; errors routed back (bad_request, not_joined, unknown_type, unavailable)"
 
 bus '{"type":"leave","room":"itest","participant":"PA_a"}'
 wait_for 5 has sig1.out '"type":"left","reason":"left"' || fail "alice got no left"
