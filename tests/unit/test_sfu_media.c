@@ -476,12 +476,48 @@ START_TEST(test_three_peers_media_and_data_through_the_sfu) {
 }
 END_TEST
 
+/* A client that vanishes (no close, no BYE, no more packets: a laptop lid shut) is taken out
+ * of the room when the SFU's PeerConnections lose ICE consent (RFC 7675: 30 s). */
+START_TEST(test_vanished_client_is_removed_on_consent_loss) {
+    client_t *a = &clients[0], *b = &clients[1];
+    client_join(a, "PA_a", "alice");
+    client_join(b, "PA_b", "bob");
+    RUN_UNTIL(a->answers_sent && b->answers_sent, 5000);
+    client_publish(a, true, false);
+    RUN_UNTIL(a->pub_state == RTC_PC_STATE_CONNECTED && b->sub_state == RTC_PC_STATE_CONNECTED &&
+              a->sub_state == RTC_PC_STATE_CONNECTED && b->offers >= 2 && !b->answer_pending, 15000);
+    ck_assert_int_eq(a->pub_state, RTC_PC_STATE_CONNECTED);
+    ck_assert_int_eq(count_msgs(b, "track_published"), 1);
+    /* alice's PeerConnections disappear without a word. */
+    rtc_pc_runtime_destroy_pc(rt_clients, a->pub);
+    rtc_pc_runtime_destroy_pc(rt_clients, a->sub);
+    a->pub = a->sub = NULL;
+    uint64_t t0 = uv_now(&loop);
+    RUN_UNTIL(count_msgs(b, "participant_left") == 1, 45000);
+    ck_assert_int_eq(count_msgs(b, "participant_left"), 1);
+    uint64_t took = uv_now(&loop) - t0;
+    ck_assert_uint_ge(took, 25000); /* consent, not something else */
+    cJSON *pl = NULL;
+    for (int i = 0; i < b->n_msgs; i++)
+        if (!strcmp(cJSON_GetObjectItem(b->msgs[i], "type")->valuestring, "participant_left")) pl = b->msgs[i];
+    ck_assert_str_eq(cJSON_GetObjectItem(pl, "reason")->valuestring, "failed");
+    ck_assert_str_eq(cJSON_GetObjectItem(pl, "participant_id")->valuestring, "PA_a");
+    ck_assert_int_eq(count_msgs(a, "left"), 1); /* sent to her signal process, for the record */
+    ck_assert_uint_eq(sfu_room_participant_count(room), 1);
+    ck_assert_uint_eq(sfu_room_track_count(room), 0);
+    /* bob's subscriber PeerConnection was renegotiated without her track. */
+    RUN_UNTIL(b->offers >= 3 && !b->answer_pending, 5000);
+    ck_assert_int_ge(b->offers, 3);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("sfu_media");
     TCase *tc = tcase_create("media");
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 150);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_three_peers_media_and_data_through_the_sfu);
+    tcase_add_test(tc, test_vanished_client_is_removed_on_consent_loss);
     suite_add_tcase(s, tc);
     return s;
 }
