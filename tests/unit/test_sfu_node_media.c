@@ -3,8 +3,9 @@
  * (commands on starling:sfu:{node}, client messages from starling:to-signal:{signal}) and
  * two of our own PeerConnection clients. alice publishes VP8 (the libvpx fixture) and sends
  * data; bob receives her video on his subscriber PeerConnection — decoded by libvpx — and
- * her data on his data channel. Then the SFU is told to drain with SIGTERM while both are in
- * the room: media keeps flowing, and once both leave the process exits.
+ * her data on his data channel. Redis is killed and restarted (empty) in the middle: media
+ * keeps flowing and the node registers again. Then the SFU is told to drain with SIGTERM
+ * while both are in the room: media keeps flowing, and once both leave the process exits.
  *
  * Needs rtc/pc.h (else a skip) and the binary in $BUILD_DIR. */
 #if __has_include("rtc/pc.h")
@@ -276,11 +277,12 @@ static bool redis_answers(void) {
     return ok;
 }
 
-static bool node_registered;
+static bool node_registered, node_draining;
 static void on_hget(st_redis_t *r, const redisReply *reply, void *u) {
     (void)r;
     (void)u;
     node_registered = reply && reply->type == REDIS_REPLY_STRING && !strcmp(reply->str, "up");
+    node_draining = reply && reply->type == REDIS_REPLY_STRING && !strcmp(reply->str, "draining");
 }
 
 START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
@@ -291,13 +293,13 @@ START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
     ck_assert_msg(access(sfu_bin, X_OK) == 0, "%s not built", sfu_bin);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/sfu_e2e_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    char log[128], port[8], udp[32], http[32];
+    char log[128], log_redis[128], port[8], udp[32], http[32];
     redis_port = free_port(SOCK_STREAM);
     snprintf(port, sizeof port, "%u", redis_port);
-    snprintf(log, sizeof log, "%s/redis.log", tmpdir);
+    snprintf(log_redis, sizeof log_redis, "%s/redis.log", tmpdir);
     char *rargv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
                      "--appendonly", "no", "--dir", tmpdir, NULL};
-    redis_pid = spawn(rargv, log);
+    redis_pid = spawn(rargv, log_redis);
     for (int i = 0; i < 50 && !redis_answers(); i++) usleep(100000);
     ck_assert(redis_answers());
     /* Two consecutive free UDP ports are likely around a free one. */
@@ -306,7 +308,7 @@ START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
     snprintf(log, sizeof log, "%s/sfu.log", tmpdir);
     char *sargv[] = {sfu_bin, "--node_id", (char *)NODE, "--redis.port", port, "--workers", "2",
                      "--udp.listen", udp, "--http.listen", http, "--shutdown.drain_timeout", "30s",
-                     "--log.level", "info", NULL};
+                     "--redis.reconnect_max", "500ms", "--log.level", "info", NULL};
     sfu_pid = spawn(sargv, log);
 
     uv_loop_init(&loop);
@@ -355,13 +357,24 @@ START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
     ck_assert_int_eq(B.sub_state, RTC_PC_STATE_CONNECTED);
     ck_assert(B.sub_dc_open);
 
-    /* 1 s of the 160x90 libvpx layer, then SIGTERM, then another second. */
+    /* 3 s of the 160x90 libvpx layer: in the second, Redis dies and comes back (empty);
+     * at the start of the third the SFU gets SIGTERM. Media flows throughout. */
     fx_stream_t s;
     ck_assert_int_eq(fx_load(&s, "vp8_h"), 0);
     int pt = rtc_pc_transceiver_payload_type(A.video, "VP8");
     uint64_t t0 = uv_now(&loop);
-    for (int rep = 0; rep < 2; rep++) {
-        if (rep == 1) ck_assert_int_eq(kill(sfu_pid, SIGTERM), 0);
+    uint32_t rx_before_outage = 0, rx_after_outage = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        if (rep == 1) {
+            rx_before_outage = B.rx_packets;
+            kill(redis_pid, SIGKILL);
+            waitpid(redis_pid, NULL, 0);
+            redis_pid = spawn(rargv, log_redis);
+        }
+        if (rep == 2) {
+            rx_after_outage = B.rx_packets;
+            ck_assert_int_eq(kill(sfu_pid, SIGTERM), 0);
+        }
         for (size_t i = 0; i < s.n; i++) {
             uint8_t buf[1500];
             memcpy(buf, s.pkts[i].pkt, s.pkts[i].len);
@@ -372,6 +385,15 @@ START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
             ck_assert_int_eq(rtc_pc_transceiver_send_rtp(A.video, buf, s.pkts[i].len, rtc_clock_now()), RTC_OK);
         }
     }
+    /* Media went on while Redis was down... */
+    ck_assert_uint_ge(rx_after_outage - rx_before_outage, 25);
+    /* ...and the node registered itself again (with draining state by now). */
+    node_registered = false;
+    for (int i = 0; i < 50 && !node_draining; i++) {
+        st_redis_command(cmd, on_hget, NULL, "HGET", key, "state", NULL);
+        RUN_UNTIL(false, 100);
+    }
+    ck_assert_msg(node_draining, "the SFU did not register again after the Redis restart");
     fx_free(&s);
     ck_assert_int_eq(rtc_pc_datachannel_send(A.pub_dc, "hi bob", 6, true), RTC_OK);
     RUN_UNTIL(B.dc_msg[0], 5000);
