@@ -337,6 +337,10 @@ static void on_tick(uv_timer_t *t) {
     rtc_time_t now = rtc_clock_now();
     for (size_t i = 0; i < w->n_rooms; i++)
         if (sfu_room_next_timeout(w->rooms[i]) <= now) sfu_room_handle_timeout(w->rooms[i], now);
+    /* Rooms emptied by media events (a participant's connection failed) rather than by a
+     * command: gone now. drop_room moves the last room into the freed slot. */
+    for (size_t i = w->n_rooms; i-- > 0;)
+        if (sfu_room_participant_count(w->rooms[i]) == 0) drop_room(w, w->rooms[i]);
 }
 
 static void *thread_main(void *arg) {
