@@ -29,6 +29,8 @@ typedef struct {
     rtc_net_filter_t filter;
     uv_timer_t work;         /* deferred negotiation / failure handling */
     uv_timer_t reaper;       /* frees detached participants once their PCs are gone */
+    uv_timer_t bwe;          /* reads the subscriber legs' bandwidth estimates */
+    part_t *live;            /* attached parts */
     part_t *pending;         /* parts with deferred work */
     part_t *dead;            /* detached, waiting to be freed */
 } mworker_t;
@@ -48,7 +50,7 @@ struct part {
     bool queued;
     bool detached;
     rtc_time_t dead_since;
-    part_t *next_pending, *next_dead;
+    part_t *next_pending, *next_dead, *next_live;
 };
 
 static rtc_time_t now_of(const mworker_t *w) { return rtc_pc_runtime_now(w->rt); }
@@ -100,6 +102,34 @@ static void on_work(uv_timer_t *t) {
             continue;
         }
         if (pt->negotiate) negotiate(pt);
+    }
+}
+
+/* The subscriber leg's estimate as getStats() reports it (the selected candidate pair's
+ * availableOutgoingBitrate: the PeerConnection's TWCC-based estimator). 0 when none yet. */
+static uint64_t sub_estimate(part_t *pt, rtc_time_t now) {
+    rtc_buf_t st;
+    rtc_buf_init(&st);
+    uint64_t bps = 0;
+    if (rtc_peer_connection_get_stats(pt->sub, now, &st) == RTC_OK && st.data) {
+        const char *k = strstr((const char *)st.data, "\"availableOutgoingBitrate\":");
+        if (k) bps = strtoull(k + strlen("\"availableOutgoingBitrate\":"), NULL, 10);
+    }
+    rtc_buf_free(&st);
+    return bps;
+}
+
+static void on_bwe(uv_timer_t *t) {
+    mworker_t *w = t->data;
+    rtc_time_t now = now_of(w);
+    for (part_t *pt = w->live; pt; pt = pt->next_live) {
+        if (pt->detached || pt->failed) continue;
+        if (rtc_peer_connection_connection_state(pt->sub) != RTC_PC_STATE_CONNECTED) continue;
+        uint64_t bps = sub_estimate(pt, now);
+        if (!bps) continue;
+        RTC_LOGD("sfu", "%s: subscriber leg estimate %llu bit/s", sfu_participant_id(pt->p),
+                 (unsigned long long)bps);
+        sfu_room_set_bandwidth(pt->room, pt->p, bps, now);
     }
 }
 
@@ -224,6 +254,8 @@ static void *m_attach(void *mu, sfu_room_t *r, sfu_participant_t *p) {
     /* Data for the participant travels on the subscriber PC's "starling" channel; creating
      * it makes the first subscriber offer (sent on the next loop turn, after `joined`). */
     pt->sub_dc = rtc_peer_connection_create_data_channel(pt->sub, "starling", NULL);
+    pt->next_live = w->live;
+    w->live = pt;
     return pt;
 }
 
@@ -232,6 +264,12 @@ static void m_detach(void *mu, void *m) {
     part_t *pt = m;
     if (!pt || pt->detached) return;
     pt->detached = true;
+    for (part_t **pp = &w->live; *pp; pp = &(*pp)->next_live) {
+        if (*pp == pt) {
+            *pp = pt->next_live;
+            break;
+        }
+    }
     rtc_time_t now = now_of(w);
     for (size_t i = 0; i < pt->n_subs; i++) {
         if (pt->subs[i]->t) rtc_pc_transceiver_set_user(pt->subs[i]->t, NULL);
@@ -526,6 +564,9 @@ void *sfu_media_pc_new(void *uv_loop, unsigned index, uint16_t udp_port, void *a
     uv_timer_init(uv_loop, &w->reaper);
     w->reaper.data = w;
     uv_timer_start(&w->reaper, on_reap, 500, 500);
+    uv_timer_init(uv_loop, &w->bwe);
+    w->bwe.data = w;
+    uv_timer_start(&w->bwe, on_bwe, 1000, 1000);
     RTC_LOGI("sfu", "worker %u: media on port %u", index, udp_port);
     return w;
 }
@@ -548,5 +589,6 @@ void sfu_media_pc_free(void *media_user) {
     }
     rtc_dtls_cert_unref(w->cert);
     uv_close((uv_handle_t *)&w->work, NULL);
+    uv_close((uv_handle_t *)&w->bwe, NULL);
     uv_close((uv_handle_t *)&w->reaper, free_after_close);
 }

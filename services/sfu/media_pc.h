@@ -19,7 +19,9 @@
  *
  * Forwarded packets get the subscriber leg's payload type for their codec; the
  * PeerConnection rewrites SSRC and header extensions, keeps a packet history for NACKs
- * (RTX when negotiated), and sends SR/RR per leg. PLI/FIR from a subscriber reach the
+ * (RTX when negotiated), and sends SR/RR per leg. Once a second the subscriber leg's
+ * bandwidth estimate (getStats' availableOutgoingBitrate, from the PeerConnection's TWCC
+ * estimator) becomes the participant's budget for layer choice. PLI/FIR from a subscriber reach the
  * room's throttled keyframe requests. A PeerConnection that fails (ICE failure, consent
  * lost, DTLS failure) takes its participant out of the room (`left {reason: "failed"}`).
  */

@@ -306,6 +306,7 @@ const char *sfu_participant_identity(const sfu_participant_t *p) { return p->ide
 const char *sfu_participant_signal(const sfu_participant_t *p) { return p->signal; }
 sfu_grants_t sfu_participant_grants(const sfu_participant_t *p) { return p->grants; }
 void *sfu_participant_media(const sfu_participant_t *p) { return p->media; }
+uint64_t sfu_participant_bandwidth(const sfu_participant_t *p) { return p->bandwidth; }
 size_t sfu_participant_track_count(const sfu_participant_t *p) { return p->n_tracks; }
 sfu_track_t *sfu_participant_track(const sfu_participant_t *p, size_t i) {
     return i < p->n_tracks ? p->tracks[i] : NULL;

@@ -196,6 +196,8 @@ void sfu_room_local_candidate(sfu_room_t *r, sfu_participant_t *p, bool publishe
                               const char *candidate, const char *mid, int mline_index);
 /* p's bandwidth estimate on its subscriber leg (TWCC/BWE or REMB), bits per second. */
 void sfu_room_set_bandwidth(sfu_room_t *r, sfu_participant_t *p, uint64_t bps, rtc_time_t now);
+/* The last estimate given (0: none yet, the room's default budget applies). */
+uint64_t sfu_participant_bandwidth(const sfu_participant_t *p);
 /* A message p sent on its publisher data channel: relayed to the room (or to the listed
  * participants). Text that is a JSON object {"payload": string, "to": [ids]} is taken
  * apart; other text is the payload itself; binary messages are dropped (counted). */

@@ -413,6 +413,10 @@ START_TEST(test_three_peers_media_and_data_through_the_sfu) {
         }
     }
     RUN_UNTIL(false, 500);
+    /* carol's subscriber leg has a bandwidth estimate from TWCC feedback, and the room uses
+     * it for her layer choice. */
+    uint64_t est = sfu_participant_bandwidth(sfu_room_find(room, "PA_c"));
+    ck_assert_uint_gt(est, 0);
     /* bob and carol got alice's video; alice and carol got bob's audio; nobody their own. */
     rx_t *bv = rx_for(b, "PA_a", true), *cv = rx_for(c, "PA_a", true);
     rx_t *aa = rx_for(a, "PA_b", false), *ca = rx_for(c, "PA_b", false);
