@@ -96,7 +96,7 @@ start_redis
 start_sfu
 
 # 1. Registration ------------------------------------------------------------------------
-wait_eq 5 up hget starling:node:$NODE state || fail "node key not written"
+wait_eq 10 up hget starling:node:$NODE state || fail "node key not written"
 [ "$(r hget starling:node:$NODE id)" = "$NODE" ] || fail "node id"
 [ "$(r hget starling:node:$NODE workers)" = 2 ] || fail "workers field"
 [ "$(r hget starling:node:$NODE public_ip)" = 127.0.0.1 ] || fail "public_ip field"
@@ -121,29 +121,29 @@ listen starling:to-signal:sig2 sig2.out
 listen starling:events events.out
 bus '{"type":"join","room":"itest","participant":"PA_a","signal":"sig1","payload":{"identity":"alice","name":"Alice","grants":{"publish":true,"subscribe":true,"data":true}}}'
 bus '{"type":"join","room":"itest","participant":"PA_b","signal":"sig2","payload":{"identity":"bob","grants":{"publish":true,"subscribe":true,"data":true}}}'
-wait_for 5 has sig2.out '"type":"joined","room":"itest","participant":"PA_b"' || fail "bob got no joined"
+wait_for 10 has sig2.out '"type":"joined","room":"itest","participant":"PA_b"' || fail "bob got no joined"
 has sig2.out '"participants":[{"id":"PA_a","identity":"alice","name":"Alice","tracks":[]}]' || fail "joined lists alice"
-wait_for 5 has sig1.out '"type":"participant_joined"' || fail "alice not told of bob"
+wait_for 10 has sig1.out '"type":"participant_joined"' || fail "alice not told of bob"
 sid=$(r hget starling:room:itest sid)
 case "$sid" in RM_*) ;; *) fail "room sid '$sid'";; esac
 [ "$(r hget starling:room:itest participants)" = 2 ] || fail "room participant count"
 [ "$(r hget starling:room:itest node)" = "$NODE" ] || fail "room node"
 r hget starling:room:itest:participants PA_a | grep -q '"signal":"sig1"' || fail "participant hash"
 [ "$(r sismember starling:rooms itest)" = 1 ] || fail "starling:rooms"
-wait_eq 3 2.0 hget starling:node:$NODE load || fail "load not updated"
+wait_eq 8 2.0 hget starling:node:$NODE load || fail "load not updated"
 [ "$(r zscore starling:nodes $NODE)" = 2 ] || fail "zset score not updated"
 ok "join: joined / participant_joined, room + participants hashes, load 2.0"
 
 bus '{"type":"data","room":"itest","participant":"PA_a","payload":{"payload":"hello bob","to":["PA_b"]}}'
-wait_for 5 has sig2.out '"payload":{"type":"data","from":"PA_a","payload":"hello bob"}' || fail "data not relayed"
+wait_for 10 has sig2.out '"payload":{"type":"data","from":"PA_a","payload":"hello bob"}' || fail "data not relayed"
 bus '{"type":"subscription","room":"itest","participant":"PA_b","payload":{"track_id":"TR_nope","rid":"q1"}}'
-wait_for 5 has sig2.out '"code":"bad_request","message":"not subscribed to that track","rid":"q1"' || fail "subscription error"
+wait_for 10 has sig2.out '"code":"bad_request","message":"not subscribed to that track","rid":"q1"' || fail "subscription error"
 bus '{"type":"mute","room":"itest","participant":"PA_x","signal":"sig2","payload":{"track_id":"t","muted":true}}'
-wait_for 5 has sig2.out '"participant":"PA_x","signal":"sig2","payload":{"type":"error","code":"not_joined"' || fail "not_joined error"
+wait_for 10 has sig2.out '"participant":"PA_x","signal":"sig2","payload":{"type":"error","code":"not_joined"' || fail "not_joined error"
 bus '{"type":"mute","room":"itest","participant":"PA_a","payload":{"track_id":5}}'
-wait_for 5 has sig1.out '"code":"bad_request"' || fail "bad payload error"
+wait_for 10 has sig1.out '"code":"bad_request"' || fail "bad payload error"
 bus '{"type":"dance","room":"itest","participant":"PA_a","signal":"sig1"}'
-wait_for 5 has sig1.out '"code":"unknown_type","message":"unknown type' || fail "unknown type error"
+wait_for 10 has sig1.out '"code":"unknown_type","message":"unknown type' || fail "unknown type error"
 bus 'this is not json'
 bus '{"type":"offer","room":"itest","participant":"PA_a","payload":{"type":"offer","pc":"publisher","sdp":"v=0"}}'
 # A broken SDP: refused by the media engine (bad_request naming the SDP line), or, in a build
@@ -153,22 +153,22 @@ wait_for 5 sh -c "grep -F -q '\"code\":\"unavailable\"' '$TMP/sig1.out' || grep 
 ok "data relayed; errors routed back (bad_request, not_joined, unknown_type, bad offer)"
 
 bus '{"type":"leave","room":"itest","participant":"PA_a"}'
-wait_for 5 has sig1.out '"type":"left","reason":"left"' || fail "alice got no left"
-wait_for 5 has sig2.out '"type":"participant_left","participant_id":"PA_a","reason":"left"' || fail "bob not told"
-wait_eq 3 0 hexists starling:room:itest:participants PA_a || fail "alice still in hash"
+wait_for 10 has sig1.out '"type":"left","reason":"left"' || fail "alice got no left"
+wait_for 10 has sig2.out '"type":"participant_left","participant_id":"PA_a","reason":"left"' || fail "bob not told"
+wait_eq 8 0 hexists starling:room:itest:participants PA_a || fail "alice still in hash"
 [ "$(r hget starling:room:itest participants)" = 1 ] || fail "count after leave"
 bus '{"type":"leave","room":"itest","participant":"PA_b"}'
-wait_for 5 has sig2.out '"type":"left","reason":"left"' || fail "bob got no left"
-wait_eq 3 0 hget starling:room:itest participants || fail "count after both left"
+wait_for 10 has sig2.out '"type":"left","reason":"left"' || fail "bob got no left"
+wait_eq 8 0 hget starling:room:itest participants || fail "count after both left"
 ttl=$(r pttl starling:room:itest)
 [ "$ttl" -gt 0 ] || fail "empty room key has no TTL ($ttl)"
-wait_eq 5 0 exists starling:room:itest || fail "empty room key did not expire"
-wait_eq 3 0.0 hget starling:node:$NODE load || fail "load not back to 0"
+wait_eq 10 0 exists starling:room:itest || fail "empty room key did not expire"
+wait_eq 8 0.0 hget starling:node:$NODE load || fail "load not back to 0"
 ok "leave: left / participant_left, hashes updated, empty room expired"
 
 # 3. Redis restart ---------------------------------------------------------------------------
 bus '{"type":"join","room":"durable","participant":"PA_c","signal":"sig1","payload":{"identity":"carol"}}'
-wait_for 5 has sig1.out '"participant":"PA_c","signal":"sig1","payload":{"type":"joined"' || fail "carol not joined"
+wait_for 10 has sig1.out '"participant":"PA_c","signal":"sig1","payload":{"type":"joined"' || fail "carol not joined"
 kill -9 "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null; REDIS_PID=""
 for p in $PIDS; do kill "$p" 2>/dev/null; done
 PIDS=""
@@ -177,8 +177,8 @@ kill -0 "$SFU_PID" 2>/dev/null || fail "sfu died with Redis"
 start_redis
 [ "$(r exists starling:node:$NODE)" = 0 ] || fail "redis was not empty after restart"
 wait_eq 10 up hget starling:node:$NODE state || fail "node not re-registered"
-wait_eq 5 1 zscore starling:nodes $NODE || fail "zset not re-registered"
-wait_eq 5 "$NODE" hget starling:room:durable node || fail "room not re-registered"
+wait_eq 10 1 zscore starling:nodes $NODE || fail "zset not re-registered"
+wait_eq 10 "$NODE" hget starling:room:durable node || fail "room not re-registered"
 r hget starling:room:durable:participants PA_c | grep -q '"identity":"carol"' || fail "participant not re-registered"
 listen starling:to-signal:sig1 sig1b.out
 wait_for 10 sh -c "curl -sf http://127.0.0.1:$HPORT/healthz | grep -q '\"status\":\"ok\"'" || fail "/healthz after restart"
@@ -191,12 +191,12 @@ ok "Redis restart: node, room and participants re-registered; bus works again"
 listen starling:events events.out
 listen starling:to-signal:sig9 sig9.out
 kill -TERM "$SFU_PID"
-wait_eq 5 draining hget starling:node:$NODE state || fail "state not draining"
-wait_eq 3 "" zscore starling:nodes $NODE || fail "draining node still in starling:nodes"
-wait_for 5 has events.out "{\"type\":\"node_draining\",\"node\":\"$NODE\"}" || fail "no node_draining event"
+wait_eq 10 draining hget starling:node:$NODE state || fail "state not draining"
+wait_eq 8 "" zscore starling:nodes $NODE || fail "draining node still in starling:nodes"
+wait_for 10 has events.out "{\"type\":\"node_draining\",\"node\":\"$NODE\"}" || fail "no node_draining event"
 curl -s "http://127.0.0.1:$HPORT/healthz" | grep -q '"status":"draining"' || fail "/healthz not draining"
 bus '{"type":"join","room":"fresh","participant":"PA_z","signal":"sig9","payload":{"identity":"zed"}}'
-wait_for 5 has sig9.out '"code":"unavailable"' || fail "new room accepted while draining"
+wait_for 10 has sig9.out '"code":"unavailable"' || fail "new room accepted while draining"
 kill -0 "$SFU_PID" 2>/dev/null || fail "exited with participants left"
 bus '{"type":"leave","room":"durable","participant":"PA_c"}'
 bus '{"type":"leave","room":"durable","participant":"PA_d"}'
@@ -204,14 +204,14 @@ wait_for 10 sh -c "! kill -0 $SFU_PID 2>/dev/null" || fail "did not exit after t
 wait "$SFU_PID"; st=$?; SFU_PID=""
 [ "$st" = 0 ] || fail "exit status $st"
 [ "$(r exists starling:node:$NODE)" = 0 ] || fail "node key left behind"
-wait_for 5 has events.out "{\"type\":\"node_down\",\"node\":\"$NODE\"}" || fail "no node_down event"
+wait_for 10 has events.out "{\"type\":\"node_down\",\"node\":\"$NODE\"}" || fail "no node_down event"
 ok "SIGTERM: draining, node_draining, no new rooms, exit when empty, node key deleted, node_down"
 
 # 5. kill -9: the key expires --------------------------------------------------------------
 start_sfu
-wait_eq 5 up hget starling:node:$NODE state || fail "restarted node not registered"
+wait_eq 10 up hget starling:node:$NODE state || fail "restarted node not registered"
 kill -9 "$SFU_PID"; wait "$SFU_PID" 2>/dev/null; SFU_PID=""
 [ "$(r exists starling:node:$NODE)" = 1 ] || fail "key gone too early"
-wait_eq 5 0 exists starling:node:$NODE || fail "node key did not expire after kill -9"
+wait_eq 10 0 exists starling:node:$NODE || fail "node key did not expire after kill -9"
 ok "kill -9: node key expired on its TTL"
 echo "PASS"
