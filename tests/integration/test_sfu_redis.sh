@@ -175,7 +175,6 @@ PIDS=""
 sleep 1
 kill -0 "$SFU_PID" 2>/dev/null || fail "sfu died with Redis"
 start_redis
-[ "$(r exists starling:node:$NODE)" = 0 ] || fail "redis was not empty after restart"
 wait_eq 10 up hget starling:node:$NODE state || fail "node not re-registered"
 wait_eq 10 1 zscore starling:nodes $NODE || fail "zset not re-registered"
 wait_eq 10 "$NODE" hget starling:room:durable node || fail "room not re-registered"
