@@ -5,4 +5,5 @@
 #include "rtc/net.h"
 #include "rtc/stun.h"
 #include "rtc/turn.h"
+#include "rtc/ice.h"
 #endif
