@@ -106,6 +106,11 @@ bool netsim_step(netsim_t *sim, rtc_time_t limit);
  * returns true if stopped by the predicate. stop may be NULL. */
 bool netsim_run_until(netsim_t *sim, rtc_time_t until, bool (*stop)(void *user), void *user);
 
+/* Observes every datagram a socket sends (before any NAT), e.g. to count STUN requests. */
+typedef void (*netsim_tap_fn)(void *user, rtc_time_t now, const rtc_addr_t *src, const rtc_addr_t *dst,
+                              const uint8_t *p, size_t n);
+void netsim_set_tap(netsim_t *sim, netsim_tap_fn fn, void *user);
+
 /* A running hash of every delivery and drop (time, addresses, bytes); mix in other events. */
 uint64_t netsim_trace_hash(const netsim_t *sim);
 void netsim_trace_mix(netsim_t *sim, const void *p, size_t n);
@@ -133,6 +138,7 @@ typedef struct netsim_ice_peer {
     bool trickle;              /* false: candidates go out together once gathering completes */
     rtc_ice_candidate_t pending[32];
     size_t n_pending;
+    bool hold, pending_eoc;
 
     rtc_ice_state_t states[NETSIM_ICE_MAX_STATES];
     size_t n_states;
@@ -162,6 +168,8 @@ void netsim_ice_link(netsim_ice_peer_t *a, netsim_ice_peer_t *b, rtc_time_t dela
 void netsim_ice_start(netsim_ice_peer_t *a, netsim_ice_peer_t *b);
 /* Sends the local credentials again (after an ICE restart). */
 void netsim_ice_signal_credentials(netsim_ice_peer_t *p);
+/* ICE restart: new credentials signalled first, then the new generation's candidates. */
+void netsim_ice_restart(netsim_ice_peer_t *p);
 bool netsim_ice_saw_state(const netsim_ice_peer_t *p, rtc_ice_state_t s);
 /* Stop predicates for netsim_run_until (user = netsim_ice_peer_t *[2]). */
 bool netsim_ice_both_connected(void *peers);

@@ -87,6 +87,8 @@ struct netsim {
     size_t n_timers, cap_timers;
     bool installed;
     uint64_t same_time_steps;
+    netsim_tap_fn tap;
+    void *tap_user;
     rtc_time_t last_step_time;
 };
 
@@ -490,9 +492,15 @@ static void schedule_packet(netsim_t *sim, int realm, const rtc_addr_t *src, con
     }
 }
 
+void netsim_set_tap(netsim_t *sim, netsim_tap_fn fn, void *user) {
+    sim->tap = fn;
+    sim->tap_user = user;
+}
+
 void netsim_send(netsim_socket_t *s, const rtc_addr_t *dest, const uint8_t *p, size_t n) {
     netsim_t *sim = s->sim;
     sim->stats.sent++;
+    if (sim->tap) sim->tap(sim->tap_user, sim->now, &s->addr, dest, p, n);
     host_t *h = find_host(sim, s->realm, &s->addr);
     if (h && h->blackhole) {
         sim->stats.blackholed++;

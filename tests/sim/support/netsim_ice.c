@@ -31,7 +31,14 @@ static void on_signal(void *user, const void *payload, size_t len, rtc_time_t no
     if (!to->agent) return;
     netsim_trace_mix(to->sim, &m->kind, sizeof m->kind);
     switch (m->kind) {
-    case 0: rtc_ice_agent_set_remote_credentials(to->agent, m->ufrag, m->pwd, now); break;
+    case 0:
+        /* New credentials from a peer that restarted: restart too and answer with ours, as a
+         * PeerConnection does on an offer with a new ufrag (RFC 8445 §9). */
+        if (rtc_ice_agent_set_remote_credentials(to->agent, m->ufrag, m->pwd, now) == RTC_ERR_STATE) {
+            netsim_ice_restart(to);
+            rtc_ice_agent_set_remote_credentials(to->agent, m->ufrag, m->pwd, now);
+        }
+        break;
     case 1: {
         /* Through the SDP string form, as a real signalling channel would carry it. */
         char line[RTC_ICE_CANDIDATE_STRLEN];
@@ -82,10 +89,29 @@ static void signal_candidate(netsim_ice_peer_t *p, const rtc_ice_candidate_t *c)
     free(m);
 }
 
+void netsim_ice_restart(netsim_ice_peer_t *p) {
+    p->hold = true;
+    p->n_pending = 0;
+    p->pending_eoc = false;
+    rtc_ice_agent_restart(p->agent, NULL, NULL, netsim_now(p->sim));
+    netsim_ice_signal_credentials(p);
+    p->hold = false;
+    if (!p->trickle && !p->pending_eoc) return; /* the rest goes out with end-of-candidates */
+    for (size_t i = 0; i < p->n_pending; i++) signal_candidate(p, &p->pending[i]);
+    p->n_pending = 0;
+    if (p->pending_eoc) signal_candidate(p, NULL);
+    p->pending_eoc = false;
+}
+
 /* ---- agent callbacks ------------------------------------------------------------------- */
 static void on_candidate(void *user, const rtc_ice_candidate_t *c) {
     netsim_ice_peer_t *p = user;
     if (c) netsim_trace_mix(p->sim, &c->addr, sizeof c->addr);
+    if (p->hold) {
+        if (!c) p->pending_eoc = true;
+        else if (p->n_pending < sizeof p->pending / sizeof p->pending[0]) p->pending[p->n_pending++] = *c;
+        return;
+    }
     if (p->trickle) {
         signal_candidate(p, c);
         return;
