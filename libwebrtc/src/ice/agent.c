@@ -186,6 +186,7 @@ void rtc_ice_agent_destroy(rtc_ice_agent_t *a) {
     if (!a) return;
     cancel_all_txns(a);
     ice_free_pairs(a);
+    ice_vec_free(&a->pairs);
     for (size_t i = 0; i < a->remotes.n; i++) free(a->remotes.v[i]);
     ice_vec_free(&a->remotes);
     free_locals(a, false);
