@@ -6,4 +6,5 @@
 #include "rtc/stun.h"
 #include "rtc/turn.h"
 #include "rtc/ice.h"
+#include "rtc/sdp.h"
 #endif
