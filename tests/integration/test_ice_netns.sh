@@ -35,6 +35,10 @@ FAILS=0
 cleanup() {
     for p in $PIDS; do kill "$p" 2>/dev/null; done
     for p in $PIDS; do wait "$p" 2>/dev/null; done
+    # Anything else still running in our namespaces was started by us (coTURN's children).
+    for ns in $NS_HA $NS_HB $NS_NA $NS_NB $NS_PUB; do
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null; done
+    done
     for ns in $NS_HA $NS_HB $NS_NA $NS_NB $NS_PUB; do ip netns del "$ns" 2>/dev/null; done
     rm -rf "$TMP"
 }
@@ -52,9 +56,10 @@ ip -n "$NS_PUB" link add br0 type bridge
 ip -n "$NS_PUB" addr add 10.201.0.1/24 dev br0
 ip -n "$NS_PUB" link set br0 up
 
-# make_site X nat_ns host_ns wan_ip lan_prefix  (lan_prefix like 10.201.1)
+# make_site X nat_ns host_ns wan_ip lan_prefix site_no  (lan_prefix like 10.201.1)
+# IPv6 is routed without NAT: LAN fd00:201:N::/64, the NAT's WAN side fd00:201::(N+1).
 make_site() {
-    nat=$2; host=$3; wan=$4; lan=$5
+    nat=$2; host=$3; wan=$4; lan=$5; n=$6
     ip netns add "$nat" && ip netns add "$host" || return 1
     ip -n "$nat" link set lo up; ip -n "$host" link set lo up
     ip -n "$nat" link add wan type veth peer name "p$1" netns "$NS_PUB" || return 1
@@ -68,6 +73,13 @@ make_site() {
     ip -n "$host" link set eth0 up
     ip -n "$host" route add default via "$lan.1"
     ip netns exec "$nat" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "$nat" sysctl -qw net.ipv6.conf.all.forwarding=1
+    ip -n "$nat" -6 addr add "fd00:201::$((n + 1))/64" dev wan nodad
+    ip -n "$nat" -6 addr add "fd00:201:$n::1/64" dev lan nodad
+    ip -n "$host" -6 addr add "fd00:201:$n::2/64" dev eth0 nodad
+    ip -n "$host" -6 route add default via "fd00:201:$n::1"
+    other=$((3 - n))
+    ip -n "$nat" -6 route add "fd00:201:$other::/64" via "fd00:201::$((other + 1))"
     # Like any home router: unsolicited traffic to the router itself from the WAN is dropped.
     # (It matters: an accepted inbound flow would be confirmed in conntrack and then clash with
     # the LAN host's outbound mapping for the same 5-tuple, making the NAT pick another port.)
@@ -85,8 +97,8 @@ set_nat() {
     # Old conntrack entries stay, but every probe binds a fresh port, so none applies.
 }
 
-make_site A "$NS_NA" "$NS_HA" 10.201.0.2 10.201.1 || { echo "SKIP: cannot build veth topology"; exit 77; }
-make_site B "$NS_NB" "$NS_HB" 10.201.0.3 10.201.2 || { echo "SKIP: cannot build veth topology"; exit 77; }
+make_site A "$NS_NA" "$NS_HA" 10.201.0.2 10.201.1 1 || { echo "SKIP: cannot build veth topology"; exit 77; }
+make_site B "$NS_NB" "$NS_HB" 10.201.0.3 10.201.2 2 || { echo "SKIP: cannot build veth topology"; exit 77; }
 if ! ip netns exec "$NS_NA" iptables -t nat -A POSTROUTING -o wan -j MASQUERADE 2>"$TMP/err"; then
     echo "SKIP: iptables NAT unavailable in network namespaces: $(cat "$TMP/err")"
     exit 77
@@ -188,6 +200,16 @@ if [ $RA -eq 0 ] || [ $RB -eq 0 ]; then show symsym; fail "symmetric/symmetric c
 elif grep -q '^state connected' "$TMP/symsym.a.log"; then show symsym; fail "symmetric/symmetric reached connected"
 else
     echo "ok: symmetric NAT <-> symmetric NAT: no direct connection, as expected"
+fi
+
+# 5. IPv6, routed end to end (no NAT): host candidates connect directly.
+run_pair v6 "$NS_HA" "--filter fd00:201:1::2 --role controlling $PING" \
+            "$NS_HB" "--filter fd00:201:2::2 --role controlled $PING" 20
+if [ $RA -ne 0 ] || [ $RB -ne 0 ]; then show v6; fail "IPv6 did not connect (exit $RA/$RB)"
+else
+    grep -q '^selected host \[fd00:201:1::2\]:[0-9]* host \[fd00:201:2::2\]' "$TMP/v6.a.log" ||
+        { show v6; fail "IPv6: unexpected pair"; }
+    echo "ok: IPv6 routed: $(grep '^selected' "$TMP/v6.a.log" | tail -1)"
 fi
 
 [ $FAILS -eq 0 ] || exit 1

@@ -3,7 +3,7 @@
 running in ice-probe. Signalling goes over the probe's stdin/stdout; the agents talk over
 loopback only (aioice's host-address gathering is monkeypatched to 127.0.0.1).
 
-usage: ice_aioice.py PROBE controlling|controlled [extra probe args...]
+usage: ice_aioice.py PROBE controlling|controlled [--ipv6] [extra probe args...]
   The role is aioice's; the probe takes the other one.
 
 Checks: both sides connect, aioice's nominated pair is loopback to loopback, the probe's 20
@@ -16,8 +16,12 @@ import sys
 import aioice
 from aioice import ice
 
+LOOPBACK = "::1" if "--ipv6" in sys.argv else "127.0.0.1"
+if "--ipv6" in sys.argv:
+    sys.argv.remove("--ipv6")
+
 # Keep aioice on loopback: never gather (or check) the machine's real interfaces.
-ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+ice.get_host_addresses = lambda use_ipv4, use_ipv6: [LOOPBACK]
 
 PINGS = 20
 
@@ -26,13 +30,14 @@ async def main():
     probe, role = sys.argv[1], sys.argv[2]
     extra = sys.argv[3:]
     controlling = role == "controlling"
-    conn = aioice.Connection(ice_controlling=controlling, use_ipv6=False)
+    conn = aioice.Connection(ice_controlling=controlling, use_ipv4=LOOPBACK != "::1",
+                             use_ipv6=LOOPBACK == "::1")
     await conn.gather_candidates()
     for c in conn.local_candidates:
-        assert c.host == "127.0.0.1", c
+        assert c.host == LOOPBACK, c
 
     proc = await asyncio.create_subprocess_exec(
-        probe, "--filter", "127.0.0.1", "--role", "controlled" if controlling else "controlling",
+        probe, "--filter", LOOPBACK, "--role", "controlled" if controlling else "controlling",
         "--ping", str(PINGS), "--echo", "--hold", "2", "--timeout", "20", *extra,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
 
@@ -90,7 +95,7 @@ async def run(conn, proc, log, got_creds, remote_done, result, read_probe, role)
     await asyncio.wait_for(conn.connect(), 15)
     pair = conn._nominated.get(1)
     assert pair is not None, "aioice nominated no pair"
-    assert pair.local_candidate.host == "127.0.0.1" and pair.remote_candidate.host == "127.0.0.1", pair
+    assert pair.local_candidate.host == LOOPBACK and pair.remote_candidate.host == LOOPBACK, pair
     print("aioice nominated", pair.local_candidate.to_sdp(), "->", pair.remote_candidate.to_sdp())
 
     # aioice answers the probe's pings and sends its own.
@@ -124,7 +129,8 @@ async def run(conn, proc, log, got_creds, remote_done, result, read_probe, role)
     if rc != 0 or result.get("probe") != "result ok":
         print("FAIL: probe exit %d, %s" % (rc, result.get("probe")))
         ok = False
-    if not any(l.startswith("selected host 127.0.0.1") for l in log):
+    want = "selected host " + ("[::1]" if LOOPBACK == "::1" else "127.0.0.1")
+    if not any(l.startswith(want) for l in log):
         print("FAIL: probe selected no loopback host pair")
         ok = False
     print("PASS" if ok else "FAIL", "(aioice %s)" % role)

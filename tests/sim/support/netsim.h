@@ -121,6 +121,21 @@ void netsim_trace_mix(netsim_t *sim, const void *p, size_t n);
 netsim_socket_t *netsim_stun_server(netsim_t *sim, const char *ip, uint16_t port);
 
 /* ------------------------------------------------------------------------------------------
+ * A TURN server (RFC 8656 over UDP, long-term credentials, realm "netsim") on a public host,
+ * relaying from the same IP. A test model for the real TURN client, not a production server.
+ */
+typedef struct netsim_turn netsim_turn_t;
+typedef struct {
+    uint64_t allocations, permissions, channels, relayed_to_peer, relayed_to_client;
+    uint64_t dropped_no_permission, auth_failures;
+} netsim_turn_stats_t;
+netsim_turn_t *netsim_turn_server(netsim_t *sim, const char *ip, uint16_t port, const char *user,
+                                  const char *pass);
+const netsim_turn_stats_t *netsim_turn_stats(const netsim_turn_t *t);
+/* Closes its sockets; call before netsim_destroy. */
+void netsim_turn_free(netsim_turn_t *t);
+
+/* ------------------------------------------------------------------------------------------
  * ICE peers: an rtc_ice_agent_t on simulated sockets, with a signalling channel to another
  * peer that carries credentials, trickled candidates and end-of-candidates after a delay.
  */
