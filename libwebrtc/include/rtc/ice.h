@@ -185,7 +185,8 @@ typedef struct {
     rtc_ice_relay_protocol_t protocol;  /* TURN: UDP, TCP or TLS to the server */
     char username[257];                 /* TURN long-term credentials */
     char password[257];
-    char tls_name[256];                 /* TURN over TLS: server name for SNI/verification */
+    char tls_name[256];                 /* TURN over TLS: server name for SNI and verification */
+    bool tls_no_verify;                 /* TURN over TLS: accept any certificate (tests only) */
 } rtc_ice_server_t;
 
 typedef struct {
@@ -283,6 +284,18 @@ typedef struct {
      * Called synchronously from rtc_ice_agent_handle_datagram; p and pair are valid only
      * during the call. rtc_ice_agent_send may be called from here. */
     void (*data)(void *user, const uint8_t *p, size_t n, const rtc_ice_pair_info_t *pair);
+    /* TURN over TCP or TLS (server->protocol): the runtime opens a connection to server->addr
+     * (with TLS on top for RTC_ICE_RELAY_TLS, using tls_name for SNI and verification) and
+     * returns an opaque handle, or NULL if it cannot (the server is then skipped). Once the
+     * connection (and TLS handshake) is up it calls rtc_ice_agent_stream_connected; it feeds
+     * every byte read with rtc_ice_agent_handle_stream and reports failure or closure with
+     * rtc_ice_agent_stream_closed. Bytes to write arrive through `send` with the handle as
+     * `sock` and the server as `dest`, in order. NULL: TCP/TLS servers are skipped. Like
+     * `send`, called synchronously; it must not call the agent. */
+    void *(*stream_open)(void *user, const rtc_ice_server_t *server);
+    /* The agent gave up on a stream (its TURN allocation failed): close it. Streams still open
+     * when the agent is destroyed are the runtime's to close. */
+    void (*stream_close)(void *user, void *stream);
 } rtc_ice_callbacks_t;
 
 /* Creates an agent. cfg and cb are copied; `user` is passed to every callback. Returns NULL
@@ -340,6 +353,17 @@ int rtc_ice_agent_end_of_remote_candidates(rtc_ice_agent_t *a, rtc_time_t now);
 int rtc_ice_agent_handle_datagram(rtc_ice_agent_t *a, void *sock, const rtc_addr_t *from,
                                   const uint8_t *p, size_t n, rtc_time_t now);
 
+/* TURN over TCP/TLS: the stream from the stream_open callback is connected (TLS handshake done);
+ * the Allocate goes out. RTC_ERR_NOT_FOUND for an unknown handle. */
+int rtc_ice_agent_stream_connected(rtc_ice_agent_t *a, void *stream, rtc_time_t now);
+/* Bytes read from the stream, in any split. RTC_ERR_MALFORMED when the stream carries something
+ * that is neither STUN nor ChannelData: framing is lost, the runtime should close it (and call
+ * rtc_ice_agent_stream_closed). */
+int rtc_ice_agent_handle_stream(rtc_ice_agent_t *a, void *stream, const uint8_t *p, size_t n,
+                                rtc_time_t now);
+/* The stream failed or closed: its relayed candidate (if any) is gone. */
+void rtc_ice_agent_stream_closed(rtc_ice_agent_t *a, void *stream, rtc_time_t now);
+
 /* When the agent next needs handle_timeout (RTC_TIME_NEVER when idle). */
 rtc_time_t rtc_ice_agent_next_timeout(const rtc_ice_agent_t *a);
 /* Paces checks, retransmits, nominates, runs consent and keepalives, times out. */
@@ -380,7 +404,8 @@ typedef struct {
     uint64_t stun_received;
     uint64_t data_received;
     uint64_t checks_received;           /* authenticated Binding requests */
-    uint64_t checks_sent;               /* connectivity and consent checks, retransmits too */
+    uint64_t checks_sent;               /* STUN requests sent (checks, consent, STUN server
+                                         * queries), retransmissions included */
     uint64_t dropped_malformed;         /* undecodable STUN, bad fingerprint */
     uint64_t dropped_unauthenticated;   /* no USERNAME/MESSAGE-INTEGRITY/FINGERPRINT */
     uint64_t dropped_bad_username;      /* unknown ufrag */

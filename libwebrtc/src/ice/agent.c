@@ -168,7 +168,10 @@ static void free_locals(rtc_ice_agent_t *a, bool keep_hosts) {
     size_t i = 0;
     while (i < a->locals.n) {
         ice_local_t *l = a->locals.v[i];
-        if (keep_hosts && l->c.type == RTC_ICE_CANDIDATE_HOST) { i++; continue; }
+        if (keep_hosts && (l->c.type == RTC_ICE_CANDIDATE_HOST || l->c.type == RTC_ICE_CANDIDATE_RELAY)) {
+            i++;
+            continue;
+        }
         free(l);
         ice_vec_remove_at(&a->locals, i);
     }
@@ -191,6 +194,7 @@ void rtc_ice_agent_destroy(rtc_ice_agent_t *a) {
     ice_vec_free(&a->remotes);
     free_locals(a, false);
     ice_vec_free(&a->locals);
+    ice_relays_free(a);
     for (size_t i = 0; i < a->bases.n; i++) {
         ice_base_t *b = a->bases.v[i];
         rtc_stun_txns_destroy(b->txns);
@@ -267,10 +271,10 @@ void ice_base_send(ice_base_t *b, const rtc_addr_t *dest, const uint8_t *p, size
         a->cb.send(a->user, b->sock, dest, p, n);
         return;
     }
-    RTC_LOGD(LOG, "relay base not usable; dropping %zu bytes to %s", n, rtc_addr_str(dest));
+    ice_relay_send(b, dest, p, n);
 }
 
-static void txns_send(void *user, const uint8_t *p, size_t n, const rtc_addr_t *dest) {
+void ice_txns_send(void *user, const uint8_t *p, size_t n, const rtc_addr_t *dest) {
     ice_base_t *b = user;
     b->agent->stats.checks_sent++;
     ice_base_send(b, dest, p, n);
@@ -308,14 +312,14 @@ static ice_base_t *find_socket_base(const rtc_ice_agent_t *a, const void *sock) 
 
 /* Local preference: distinct per base so that candidates of different bases never tie;
  * relayed candidates prefer UDP to the server over TCP over TLS. */
-static unsigned local_preference(const ice_base_t *b, rtc_ice_relay_protocol_t proto) {
+unsigned ice_local_preference(const ice_base_t *b, rtc_ice_relay_protocol_t proto) {
     unsigned pref = 65535 - 16 * (b->index % 4000);
     if (b->kind == BASE_RELAY) pref -= (unsigned)proto;
     return pref;
 }
 
 /* RFC 8445 §5.1.1.3: same type, base IP, server IP and transport -> same foundation. */
-static void compute_foundation(rtc_ice_candidate_type_t type, const ice_base_t *base,
+void ice_compute_foundation(rtc_ice_candidate_type_t type, const ice_base_t *base,
                                const rtc_addr_t *server, char out[RTC_ICE_FOUNDATION_MAX + 1]) {
     uint8_t key[1 + 16 + 16 + 1];
     memset(key, 0, sizeof key);
@@ -342,8 +346,8 @@ ice_local_t *ice_add_local(rtc_ice_agent_t *a, ice_base_t *base, rtc_ice_candida
     if (related) l->c.related = *related;
     l->c.priority = priority ? priority
                              : rtc_ice_candidate_priority(rtc_ice_type_preference(type),
-                                                          local_preference(base, RTC_ICE_RELAY_UDP), 1);
-    compute_foundation(type, base, server, l->c.foundation);
+                                                          ice_local_preference(base, RTC_ICE_RELAY_UDP), 1);
+    ice_compute_foundation(type, base, server, l->c.foundation);
     snprintf(l->c.ufrag, sizeof l->c.ufrag, "%s", a->ufrag);
     if (ice_vec_push(&a->locals, l) != RTC_OK) {
         free(l);
@@ -363,11 +367,11 @@ ice_local_t *ice_base_candidate(const rtc_ice_agent_t *a, const ice_base_t *b) {
 
 /* A local candidate takes part in pairing (host unless relay-only, and relayed ones). */
 static bool local_pairable(const rtc_ice_agent_t *a, const ice_local_t *l) {
-    if (l->c.type == RTC_ICE_CANDIDATE_RELAY) return l->base->usable;
+    if (l->c.type == RTC_ICE_CANDIDATE_RELAY) return l->base->usable && l->base->kind == BASE_RELAY;
     return l->c.type == RTC_ICE_CANDIDATE_HOST && !a->cfg.relay_only;
 }
 
-static void pair_local_with_remotes(rtc_ice_agent_t *a, ice_local_t *l) {
+void ice_pair_local_with_remotes(rtc_ice_agent_t *a, ice_local_t *l) {
     if (!local_pairable(a, l)) return;
     for (size_t i = 0; i < a->remotes.n; i++) ice_pair_candidates(a, l, a->remotes.v[i]);
 }
@@ -395,7 +399,7 @@ int rtc_ice_agent_add_socket(rtc_ice_agent_t *a, void *sock, const rtc_addr_t *l
     b->usable = true;
     b->index = (unsigned)a->bases.n;
     if (ifname) snprintf(b->ifname, sizeof b->ifname, "%s", ifname);
-    b->txns = rtc_stun_txns_create(NULL, txns_send, ice_txn_done, b);
+    b->txns = rtc_stun_txns_create(NULL, ice_txns_send, ice_txn_done, b);
     if (!b->txns || ice_vec_push(&a->bases, b) != RTC_OK) {
         rtc_stun_txns_destroy(b->txns);
         free(b);
@@ -405,11 +409,11 @@ int rtc_ice_agent_add_socket(rtc_ice_agent_t *a, void *sock, const rtc_addr_t *l
      * starts can be answered and paired; it is announced by rtc_ice_agent_gather. */
     ice_local_t *l = ice_add_local(a, b, RTC_ICE_CANDIDATE_HOST, local, NULL, NULL, 0);
     if (!l) return RTC_ERR_NOMEM;
-    pair_local_with_remotes(a, l);
+    ice_pair_local_with_remotes(a, l);
     return RTC_OK;
 }
 
-static void announce(rtc_ice_agent_t *a, ice_local_t *l) {
+void ice_announce(rtc_ice_agent_t *a, ice_local_t *l) {
     if (l->announced) return;
     l->announced = true;
     snprintf(l->c.ufrag, sizeof l->c.ufrag, "%s", a->ufrag);
@@ -419,10 +423,10 @@ static void announce(rtc_ice_agent_t *a, ice_local_t *l) {
 static bool gathering_finished(const rtc_ice_agent_t *a) {
     for (size_t i = 0; i < a->n_gathers; i++)
         if (!a->gathers[i].done) return false;
-    return true;
+    return ice_relays_done(a);
 }
 
-static void check_gathering_complete(rtc_ice_agent_t *a) {
+void ice_check_gathering_complete(rtc_ice_agent_t *a) {
     if (a->gathering != RTC_ICE_GATHERING_GATHERING || !gathering_finished(a)) return;
     a->gathering = RTC_ICE_GATHERING_COMPLETE;
     ice_emit(a, EV_EOC, 0, NULL);
@@ -436,7 +440,7 @@ static int start_gathering(rtc_ice_agent_t *a, rtc_time_t now) {
     if (!a->cfg.relay_only) {
         for (size_t i = 0; i < a->locals.n; i++) {
             ice_local_t *l = a->locals.v[i];
-            if (l->c.type == RTC_ICE_CANDIDATE_HOST) announce(a, l);
+            if (l->c.type == RTC_ICE_CANDIDATE_HOST) ice_announce(a, l);
         }
     }
     /* One server-reflexive query per (socket, STUN server of the same family). TURN servers
@@ -462,8 +466,9 @@ static int start_gathering(rtc_ice_agent_t *a, rtc_time_t now) {
             }
         }
     }
+    if (!a->cfg.lite) ice_relays_setup(a);
     if (a->next_pace < now) a->next_pace = now;
-    check_gathering_complete(a);
+    ice_check_gathering_complete(a);
     return RTC_OK;
 }
 
@@ -489,7 +494,7 @@ static bool start_next_gather(rtc_ice_agent_t *a, rtc_time_t now) {
         rtc_stun_add_fingerprint(&bld);
         int len = rtc_stun_builder_finish(&bld);
         ice_txn_t *t = len > 0 ? ice_txn_new(a, TXN_GATHER, g->base, rtc_stun_builder_tid(&bld)) : NULL;
-        if (!t) { g->done = true; check_gathering_complete(a); return true; }
+        if (!t) { g->done = true; ice_check_gathering_complete(a); return true; }
         t->gather = (unsigned)i;
         rtc_stun_txn_config_t tc;
         rtc_stun_txn_config_default(&tc);
@@ -500,7 +505,7 @@ static bool start_next_gather(rtc_ice_agent_t *a, rtc_time_t now) {
                                 &tc, now) != RTC_OK) {
             ice_txn_free(a, t);
             g->done = true;
-            check_gathering_complete(a);
+            ice_check_gathering_complete(a);
         }
         return true;
     }
@@ -510,7 +515,7 @@ static bool start_next_gather(rtc_ice_agent_t *a, rtc_time_t now) {
 bool ice_has_gather_work(const rtc_ice_agent_t *a) {
     for (size_t i = 0; i < a->n_gathers; i++)
         if (!a->gathers[i].started) return true;
-    return false;
+    return ice_relays_pending(a);
 }
 
 void ice_gather_done(rtc_ice_agent_t *a, const ice_txn_t *t, int result, const rtc_stun_msg_t *resp) {
@@ -524,7 +529,7 @@ void ice_gather_done(rtc_ice_agent_t *a, const ice_txn_t *t, int result, const r
          rtc_stun_msg_get_address(resp, RTC_STUN_ATTR_MAPPED_ADDRESS, &mapped) != RTC_OK)) {
         RTC_LOGI(LOG, "STUN server %s gave no reflexive address for %s (%s)", rtc_addr_str(&srv->addr),
                  rtc_addr_str(&g->base->addr), result ? rtc_strerror(result) : "error response");
-        check_gathering_complete(a);
+        ice_check_gathering_complete(a);
         return;
     }
     /* Redundant (RFC 8445 §5.1.3): the same address as the base (no NAT) or as a candidate
@@ -537,10 +542,10 @@ void ice_gather_done(rtc_ice_agent_t *a, const ice_txn_t *t, int result, const r
             /* Learned from a check first; the server confirms it is server-reflexive. */
             l->c.type = RTC_ICE_CANDIDATE_SRFLX;
             l->c.priority = rtc_ice_candidate_priority(RTC_ICE_TYPE_PREF_SRFLX,
-                                                       local_preference(g->base, RTC_ICE_RELAY_UDP), 1);
-            compute_foundation(RTC_ICE_CANDIDATE_SRFLX, g->base, &srv->addr, l->c.foundation);
+                                                       ice_local_preference(g->base, RTC_ICE_RELAY_UDP), 1);
+            ice_compute_foundation(RTC_ICE_CANDIDATE_SRFLX, g->base, &srv->addr, l->c.foundation);
             l->c.related = g->base->addr;
-            announce(a, l);
+            ice_announce(a, l);
         }
         redundant = true;
     }
@@ -550,10 +555,10 @@ void ice_gather_done(rtc_ice_agent_t *a, const ice_txn_t *t, int result, const r
         if (l) {
             RTC_LOGD(LOG, "server-reflexive %s for base %s", rtc_addr_str(&mapped),
                      rtc_addr_str(&g->base->addr));
-            announce(a, l);
+            ice_announce(a, l);
         }
     }
-    check_gathering_complete(a);
+    ice_check_gathering_complete(a);
 }
 
 const char *rtc_ice_agent_local_ufrag(const rtc_ice_agent_t *a) { return a ? a->ufrag : ""; }
@@ -741,14 +746,10 @@ static int handle_stun(rtc_ice_agent_t *a, ice_base_t *b, const rtc_addr_t *from
     return RTC_ERR_MALFORMED;
 }
 
-int rtc_ice_agent_handle_datagram(rtc_ice_agent_t *a, void *sock, const rtc_addr_t *from,
-                                  const uint8_t *p, size_t n, rtc_time_t now) {
-    if (!a || !from || (!p && n)) return RTC_ERR_INVALID_ARG;
-    if (a->closed) return RTC_ERR_STATE;
-    ice_base_t *b = find_socket_base(a, sock);
-    if (!b) return RTC_ERR_NOT_FOUND;
-    a->now = now;
-    a->stats.datagrams_received++;
+/* One datagram that arrived on base b from `from`: directly on a socket, or relayed by a TURN
+ * server from the peer (then b is the relay's base and `from` the peer). */
+int ice_process_datagram(rtc_ice_agent_t *a, ice_base_t *b, const rtc_addr_t *from, const uint8_t *p,
+                         size_t n, rtc_time_t now) {
     int rc;
     if (n == 0) {
         a->stats.dropped_malformed++;
@@ -764,6 +765,21 @@ int rtc_ice_agent_handle_datagram(rtc_ice_agent_t *a, void *sock, const rtc_addr
     } else {
         rc = handle_data(a, b, from, p, n, now);
     }
+    return rc;
+}
+
+int rtc_ice_agent_handle_datagram(rtc_ice_agent_t *a, void *sock, const rtc_addr_t *from,
+                                  const uint8_t *p, size_t n, rtc_time_t now) {
+    if (!a || !from || (!p && n)) return RTC_ERR_INVALID_ARG;
+    if (a->closed) return RTC_ERR_STATE;
+    ice_base_t *b = find_socket_base(a, sock);
+    if (!b) return RTC_ERR_NOT_FOUND;
+    a->now = now;
+    a->stats.datagrams_received++;
+    /* From a TURN server we use through this socket: the TURN client's (RFC 7983: STUN
+     * responses, Data indications, ChannelData). Anything it does not claim is ordinary. */
+    int rc = ice_relay_input(a, b, from, p, n, now);
+    if (rc == RTC_ERR_NOT_FOUND) rc = ice_process_datagram(a, b, from, p, n, now);
     ice_maybe_nominate(a, now);
     ice_update_state(a, now);
     flush_events(a);
@@ -806,6 +822,8 @@ rtc_time_t rtc_ice_agent_next_timeout(const rtc_ice_agent_t *a) {
         if (t < next) next = t;
     }
     if (ice_has_paced_work(a) && a->next_pace < next) next = a->next_pace;
+    rtc_time_t r = ice_relays_next_timeout(a);
+    if (r < next) next = r;
     rtc_time_t t = ice_nomination_deadline(a);
     if (t < next) next = t;
     t = ice_consent_next(a);
@@ -820,8 +838,10 @@ void rtc_ice_agent_handle_timeout(rtc_ice_agent_t *a, rtc_time_t now) {
         ice_base_t *b = a->bases.v[i];
         rtc_stun_txns_handle_timeout(b->txns, now);
     }
+    ice_relays_handle_timeout(a, now);
     if (now >= a->next_pace) {
         bool sent = start_next_gather(a, now);
+        if (!sent) sent = ice_relay_start_next(a, now);
         if (!sent) sent = ice_send_next_check(a, now);
         if (sent) a->next_pace = now + a->cfg.ta;
     }
@@ -935,6 +955,7 @@ int rtc_ice_agent_restart(rtc_ice_agent_t *a, const char *ufrag, const char *pwd
 void rtc_ice_agent_close(rtc_ice_agent_t *a) {
     if (!a || a->closed) return;
     cancel_all_txns(a);
+    ice_relays_release(a, a->now);
     a->closed = true;
     a->have_prev = false;
     ice_update_state(a, a->now);

@@ -133,6 +133,8 @@ static ice_pair_t *create_pair(rtc_ice_agent_t *a, ice_local_t *l, ice_remote_t 
         }
     }
     if (a->next_pace < a->now) a->next_pace = a->now;
+    /* A relayed local candidate can only reach peers the TURN server lets through. */
+    if (l->base->kind == BASE_RELAY) ice_relay_permit(l->base, &r->c.addr);
     RTC_LOGD(LOG, "pair %u %s %s -> %s %s (%s)", p->id, rtc_ice_candidate_type_name(l->c.type),
              rtc_addr_str(&l->c.addr), rtc_ice_candidate_type_name(r->c.type), rtc_addr_str(&r->c.addr),
              rtc_ice_pair_state_name(p->state));
@@ -610,6 +612,8 @@ void ice_update_selected(rtc_ice_agent_t *a, rtc_time_t now) {
                  rtc_addr_str(&l->c.addr), rtc_ice_candidate_type_name(best->remote->c.type),
                  rtc_addr_str(&best->remote->c.addr), best->nominated ? " (nominated)" : "");
         ice_emit(a, EV_SELECTED, 0, NULL);
+        /* Data on a relayed pair goes as ChannelData (4 bytes of overhead, not 36+). */
+        if (best->local->base->kind == BASE_RELAY) ice_relay_bind(best->local->base, &best->remote->c.addr);
     }
     if (best && best->nominated && a->pruned_for != best) {
         a->pruned_for = best;

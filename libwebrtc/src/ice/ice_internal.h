@@ -119,6 +119,7 @@ struct rtc_ice_agent {
     ice_vec_t pairs;        /* ice_pair_t* */
     ice_vec_t triggered;    /* ice_pair_t*, FIFO */
     ice_vec_t txns;         /* ice_txn_t* */
+    ice_vec_t relays;       /* ice_relay_t* */
     ice_gather_t *gathers;
     size_t n_gathers;
 
@@ -164,6 +165,30 @@ ice_txn_t *ice_txn_new(rtc_ice_agent_t *a, ice_txn_kind_t kind, ice_base_t *base
 void ice_txn_free(rtc_ice_agent_t *a, ice_txn_t *t);
 
 bool ice_has_gather_work(const rtc_ice_agent_t *a);
+unsigned ice_local_preference(const ice_base_t *b, rtc_ice_relay_protocol_t proto);
+void ice_compute_foundation(rtc_ice_candidate_type_t type, const ice_base_t *base,
+                            const rtc_addr_t *server, char out[RTC_ICE_FOUNDATION_MAX + 1]);
+void ice_pair_local_with_remotes(rtc_ice_agent_t *a, ice_local_t *l);
+void ice_announce(rtc_ice_agent_t *a, ice_local_t *l);
+void ice_check_gathering_complete(rtc_ice_agent_t *a);
+int ice_process_datagram(rtc_ice_agent_t *a, ice_base_t *b, const rtc_addr_t *from, const uint8_t *p,
+                         size_t n, rtc_time_t now);
+void ice_txns_send(void *user, const uint8_t *p, size_t n, const rtc_addr_t *dest);
+
+/* relay.c: relayed candidates through the TURN client */
+void ice_relays_setup(rtc_ice_agent_t *a);
+bool ice_relays_pending(const rtc_ice_agent_t *a);
+bool ice_relays_done(const rtc_ice_agent_t *a);
+bool ice_relay_start_next(rtc_ice_agent_t *a, rtc_time_t now);
+int ice_relay_input(rtc_ice_agent_t *a, ice_base_t *b, const rtc_addr_t *from, const uint8_t *p, size_t n,
+                    rtc_time_t now);
+void ice_relay_send(ice_base_t *relay_base, const rtc_addr_t *dest, const uint8_t *p, size_t n);
+void ice_relay_permit(ice_base_t *relay_base, const rtc_addr_t *peer);
+void ice_relay_bind(ice_base_t *relay_base, const rtc_addr_t *peer);
+rtc_time_t ice_relays_next_timeout(const rtc_ice_agent_t *a);
+void ice_relays_handle_timeout(rtc_ice_agent_t *a, rtc_time_t now);
+void ice_relays_release(rtc_ice_agent_t *a, rtc_time_t now);
+void ice_relays_free(rtc_ice_agent_t *a);
 ice_remote_t *ice_add_remote(rtc_ice_agent_t *a, const rtc_ice_candidate_t *c);
 ice_local_t *ice_base_candidate(const rtc_ice_agent_t *a, const ice_base_t *b);
 
