@@ -22,6 +22,8 @@ typedef struct {
     netsim_turn_t *srv;
     bool used;
     rtc_addr_t client;          /* as the server sees it */
+    uint8_t tid[RTC_STUN_TID_LEN]; /* of the Allocate that created it, for retransmissions */
+    uint32_t lifetime;
     netsim_socket_t *relay;
     rtc_time_t expires;
     rtc_addr_t perms[MAX_PERMS];
@@ -150,7 +152,16 @@ static void handle_request(netsim_turn_t *t, const rtc_addr_t *from, const rtc_s
     if (lifetime > RTC_TURN_MAX_LIFETIME) lifetime = RTC_TURN_MAX_LIFETIME;
     switch (m->method) {
     case RTC_STUN_ALLOCATE: {
-        if (a) { error_reply(t, from, m, 437, true); return; }
+        if (a && memcmp(a->tid, m->tid, RTC_STUN_TID_LEN) != 0) { error_reply(t, from, m, 437, true); return; }
+        if (a) {
+            /* A retransmission of the Allocate whose answer was lost (RFC 8656 §7.2). */
+            rtc_stun_builder_init_response(&b, buf, sizeof buf, m, RTC_STUN_SUCCESS);
+            rtc_stun_add_xor_address(&b, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, netsim_socket_addr(a->relay));
+            rtc_stun_add_xor_address(&b, RTC_STUN_ATTR_XOR_MAPPED_ADDRESS, from);
+            rtc_stun_add_u32(&b, RTC_STUN_ATTR_LIFETIME, a->lifetime);
+            reply(t, from, &b, true);
+            return;
+        }
         uint8_t proto = 0;
         if (rtc_stun_msg_get_requested_transport(m, &proto) != RTC_OK || proto != RTC_TURN_TRANSPORT_UDP) {
             error_reply(t, from, m, proto ? 442 : 400, true);
@@ -162,6 +173,8 @@ static void handle_request(netsim_turn_t *t, const rtc_addr_t *from, const rtc_s
         a->srv = t;
         a->used = true;
         a->client = *from;
+        memcpy(a->tid, m->tid, RTC_STUN_TID_LEN);
+        a->lifetime = lifetime;
         a->relay = netsim_socket_open(t->sim, NULL, t->ip, 0, relay_recv, a);
         a->expires = netsim_now(t->sim) + RTC_SEC(lifetime);
         t->stats.allocations++;
