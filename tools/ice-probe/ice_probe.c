@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "rtc/ice.h"
+#include "rtc/turn.h"
 
 typedef struct {
     uv_loop_t loop;
@@ -268,12 +269,21 @@ static void usage(void) {
     fprintf(stderr,
             "usage: ice-probe --filter LIST [--role controlling|controlled] [--lite] [--aggressive]\n"
             "                 [--stun HOST:PORT] [--turn HOST:PORT --turn-user U --turn-pass P\n"
-            "                 [--turn-transport udp|tcp|tls]] [--relay-only] [--ufrag U --pwd P]\n"
+            "                 [--turn-transport udp|tcp|tls] [--turn-tls-name N] [--turn-insecure]]\n"
+            "                 [--relay-only] [--ufrag U --pwd P]\n"
             "                 [--ping N] [--echo] [--timeout S] [--hold S] [--port N] [--no-trickle]\n"
             "                 [--log FILE] [-v]\n");
 }
 
 int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--has-turn-client") == 0) {
+        /* For tests: was libwebrtc built with the TURN client (relayed candidates)? */
+#ifdef RTC_TURN_CLIENT_MAX_PEERS
+        return 0;
+#else
+        return 1;
+#endif
+    }
     static probe_t probe;
     probe_t *p = &probe;
     p->trickle = true;
@@ -286,6 +296,8 @@ int main(int argc, char **argv) {
     bool have_turn = false;
     char turn_user[257] = "", turn_pass[257] = "";
     rtc_ice_relay_protocol_t turn_proto = RTC_ICE_RELAY_UDP;
+    char turn_tls_name[256] = "";
+    bool turn_insecure = false;
     static const struct option opts[] = {
         {"filter", required_argument, 0, 'f'},  {"role", required_argument, 0, 'r'},
         {"lite", no_argument, 0, 'l'},          {"aggressive", no_argument, 0, 'a'},
@@ -297,6 +309,7 @@ int main(int argc, char **argv) {
         {"timeout", required_argument, 0, 'o'}, {"hold", required_argument, 0, 'h'},
         {"port", required_argument, 0, 'n'},    {"no-trickle", no_argument, 0, 'N'},
         {"log", required_argument, 0, 'L'},
+        {"turn-tls-name", required_argument, 0, 'S'}, {"turn-insecure", no_argument, 0, 'I'},
         {0, 0, 0, 0},
     };
     int c;
@@ -330,6 +343,8 @@ int main(int argc, char **argv) {
                          : strcmp(optarg, "tcp") == 0 ? RTC_ICE_RELAY_TCP : RTC_ICE_RELAY_UDP;
             break;
         case 'R': cfg.relay_only = true; break;
+        case 'S': snprintf(turn_tls_name, sizeof turn_tls_name, "%s", optarg); break;
+        case 'I': turn_insecure = true; break;
         case 'u': snprintf(cfg.ufrag, sizeof cfg.ufrag, "%s", optarg); break;
         case 'w': snprintf(cfg.pwd, sizeof cfg.pwd, "%s", optarg); break;
         case 'p': p->ping_count = atoi(optarg); break;
@@ -355,6 +370,11 @@ int main(int argc, char **argv) {
         rtc_ice_config_add_server(&cfg, RTC_ICE_SERVER_TURN, &turn_addr, turn_proto, turn_user, turn_pass) != RTC_OK) {
         usage();
         return 1;
+    }
+    if (have_turn) {
+        rtc_ice_server_t *srv = &cfg.servers[cfg.n_servers - 1];
+        snprintf(srv->tls_name, sizeof srv->tls_name, "%s", turn_tls_name);
+        srv->tls_no_verify = turn_insecure;
     }
     signal(SIGPIPE, SIG_IGN);
     if (p->ping_count > 0) {

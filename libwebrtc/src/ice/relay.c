@@ -91,6 +91,13 @@ static void relay_finish(ice_relay_t *r, bool failed, const char *why) {
     if (failed && why)
         RTC_LOGW(LOG, "TURN server %s: no relayed candidate (%s)", rtc_addr_str(&server_of(r)->addr), why);
     r->failed = r->failed || failed;
+    if (failed && r->stream) {
+        /* We are done with this TCP/TLS connection: the runtime may close it. */
+        void *stream = r->stream;
+        r->stream = NULL;
+        if (r->base) r->base->sock = NULL;
+        if (a->cb.stream_close) a->cb.stream_close(a->user, stream);
+    }
     if (!r->done) {
         r->done = true;
         ice_check_gathering_complete(a);
