@@ -49,6 +49,15 @@ ip -n "$NS_PUB" link set lo up
 ip -n "$NS_PUB" link add br0 type bridge
 ip -n "$NS_PUB" addr add 10.201.0.1/24 dev br0
 ip -n "$NS_PUB" link set br0 up
+# Like the internet, pub silently drops what it cannot route (private LAN addresses from
+# candidates). Without a route sends fail (ENETUNREACH; a blackhole route gives EINVAL) and
+# coTURN tears the allocation down, so the default route points at a veth whose frames go to
+# a MAC address nobody has: sends succeed, packets vanish.
+ip -n "$NS_PUB" link add sink0 type veth peer name sink1
+ip -n "$NS_PUB" link set sink0 up
+ip -n "$NS_PUB" link set sink1 up
+ip -n "$NS_PUB" route add default via 192.0.2.1 dev sink0 onlink
+ip -n "$NS_PUB" neigh add 192.0.2.1 lladdr 02:00:00:00:00:01 dev sink0 nud permanent
 
 # make_site X nat_ns host_ns wan_ip lan_prefix site_no  (lan_prefix like 10.201.1)
 # IPv6 is routed without NAT: LAN fd00:201:N::/64, the NAT's WAN side fd00:201::(N+1).
