@@ -1,7 +1,8 @@
 /* libFuzzer target: the ICE agent's input path. The input is a script of operations, so the
  * fuzzer can drive the agent deep into its state machine, not just throw garbage at it:
  *
- *   op 0/1  a raw datagram from peer address 0 or 1 (anything at all)
+ *   op 0    a raw datagram from peer address 0 (anything at all)
+ *   op 1    a raw datagram from the TURN server's address (TURN client input path)
  *   op 2    advance time by (byte) * 10 ms and run timers
  *   op 3    a correctly signed check from peer address (byte & 1), flags from the next byte
  *           (role attribute, tie-breaker, USE-CANDIDATE, PRIORITY present), extra attributes
@@ -11,6 +12,9 @@
  *   op 5    application data to send on the selected pair
  *   op 6    a remote candidate line from the rest of the record
  *   op 7    ICE restart, then the peer's credentials again
+ *   op 8    the TURN server answers the last request sent to it: 401 with realm/nonce,
+ *           a signed Allocate success (relayed address), a signed success for other methods,
+ *           a Data indication or ChannelData from peer 0 carrying the rest of the record
  *
  * Each record is [op][len][len bytes]. Randomness is reset per input, so runs reproduce. */
 #include <stdio.h>
@@ -18,6 +22,7 @@
 
 #include "rtc/ice.h"
 #include "rtc/stun.h"
+#include "rtc/turn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,6 +35,9 @@ static int sock_tag;
 static uint8_t last_req[1500];
 static size_t last_req_len;
 static rtc_addr_t last_req_dest;
+static uint8_t last_turn[1500];   /* last request to the TURN server */
+static size_t last_turn_len;
+static rtc_addr_t turn_addr;
 static uint64_t rng;
 
 static int fuzz_random(uint8_t *buf, size_t n, void *user) {
@@ -45,6 +53,11 @@ static void on_send(void *user, void *sock, const rtc_addr_t *dest, const uint8_
     (void)user;
     (void)sock;
     if (n >= 20 && n <= sizeof last_req && (p[0] & 0x01) == 0 && (p[1] & 0x10) == 0 && rtc_stun_is_message(p, n)) {
+        if (rtc_addr_equal(dest, &turn_addr)) {
+            memcpy(last_turn, p, n);
+            last_turn_len = n;
+            return;
+        }
         memcpy(last_req, p, n); /* requests only (class bits 00) */
         last_req_len = n;
         last_req_dest = *dest;
@@ -68,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     rng = 1;
     last_req_len = 0;
+    last_turn_len = 0;
     rtc_ice_config_t cfg;
     rtc_ice_config_default(&cfg);
     cfg.role = size && (data[0] & 1) ? RTC_ICE_ROLE_CONTROLLING : RTC_ICE_ROLE_CONTROLLED;
@@ -80,6 +94,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rtc_addr_t stun;
     rtc_addr_parse(&stun, "127.0.0.9:3478", 0);
     rtc_ice_config_add_server(&cfg, RTC_ICE_SERVER_STUN, &stun, RTC_ICE_RELAY_UDP, NULL, NULL);
+    rtc_addr_t turn;
+    rtc_addr_parse(&turn, "127.0.0.8:3478", 0);
+    turn_addr = turn;
+    rtc_ice_config_add_server(&cfg, RTC_ICE_SERVER_TURN, &turn, RTC_ICE_RELAY_UDP, "user", "pass");
     rtc_ice_callbacks_t cb = {.send = on_send, .data = on_data};
     rtc_ice_agent_t *a = rtc_ice_agent_create(&cfg, &cb, NULL);
     if (!a) abort();
@@ -95,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     size_t pos = size ? 1 : 0;
     while (pos + 2 <= size) {
-        uint8_t op = data[pos] % 8;
+        uint8_t op = data[pos] % 9;
         size_t len = data[pos + 1];
         pos += 2;
         if (len > size - pos) len = size - pos;
@@ -104,8 +122,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t buf[1500];
         switch (op) {
         case 0:
+            rtc_ice_agent_handle_datagram(a, &sock_tag, &peers[0], p, len, now);
+            break;
         case 1:
-            rtc_ice_agent_handle_datagram(a, &sock_tag, &peers[op], p, len, now);
+            rtc_ice_agent_handle_datagram(a, &sock_tag, &turn, p, len, now);
             break;
         case 2:
             now += (len ? p[0] : 1) * RTC_MS(10);
@@ -162,6 +182,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             rtc_ice_agent_restart(a, NULL, NULL, now);
             rtc_ice_agent_set_remote_credentials(a, RUFRAG, RPWD, now);
             break;
+        case 8: {
+            uint8_t kind = len ? p[0] % 5 : 0;
+            const uint8_t *rest = len > 1 ? p + 1 : p;
+            size_t rlen = len > 1 ? len - 1 : 0;
+            int n = -1;
+            rtc_stun_builder_t b;
+            if (kind <= 2) {
+                rtc_stun_msg_t req;
+                if (!last_turn_len || rtc_stun_msg_decode(&req, last_turn, last_turn_len) < 0) break;
+                uint8_t key[RTC_STUN_KEY_MAX];
+                int klen = rtc_stun_long_term_key(RTC_STUN_PASSWORD_MD5, "user", "fuzzrealm", "pass", key);
+                if (kind == 0) {
+                    rtc_stun_builder_init_response(&b, buf, sizeof buf, &req, RTC_STUN_ERROR);
+                    rtc_stun_add_error(&b, 401, NULL);
+                    rtc_stun_add_string(&b, RTC_STUN_ATTR_REALM, "fuzzrealm");
+                    rtc_stun_add_string(&b, RTC_STUN_ATTR_NONCE, "fuzznonce");
+                } else {
+                    rtc_stun_builder_init_response(&b, buf, sizeof buf, &req, RTC_STUN_SUCCESS);
+                    if (kind == 1) {
+                        rtc_addr_t relayed = turn;
+                        relayed.port = 50000;
+                        rtc_stun_add_xor_address(&b, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, &relayed);
+                        rtc_stun_add_xor_address(&b, RTC_STUN_ATTR_XOR_MAPPED_ADDRESS, &local);
+                    }
+                    rtc_stun_add_u32(&b, RTC_STUN_ATTR_LIFETIME, rlen ? rest[0] : 600);
+                    if (klen > 0) rtc_stun_add_integrity(&b, key, (size_t)klen);
+                }
+                rtc_stun_add_fingerprint(&b);
+                n = rtc_stun_builder_finish(&b);
+            } else if (kind == 3) {
+                rtc_stun_builder_init(&b, buf, sizeof buf, RTC_STUN_DATA, RTC_STUN_INDICATION, NULL);
+                rtc_stun_add_xor_address(&b, RTC_STUN_ATTR_XOR_PEER_ADDRESS, &peers[0]);
+                rtc_stun_add_attr(&b, RTC_STUN_ATTR_DATA, rest, rlen);
+                rtc_stun_add_fingerprint(&b);
+                n = rtc_stun_builder_finish(&b);
+            } else {
+                n = rtc_turn_channel_data_write(buf, sizeof buf, 0x4000, rest, rlen, false);
+            }
+            if (n > 0) rtc_ice_agent_handle_datagram(a, &sock_tag, &turn, buf, (size_t)n, now);
+            break;
+        }
         }
         (void)rtc_ice_agent_next_timeout(a);
     }
