@@ -1,5 +1,5 @@
 /* libFuzzer target: the SDP candidate attribute parser (rtc_ice_candidate_parse) and the
- * format/parse round trip of whatever it accepts. */
+ * format/parse round trip of whatever it accepts; also rtc_ice_peek_ufrag on the raw bytes. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -8,6 +8,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    char ufrag[64];
+    int u = rtc_ice_peek_ufrag(data, size, ufrag, sizeof ufrag);
+    if (u >= 0 && (size_t)u != strlen(ufrag)) abort();
     rtc_ice_candidate_t c, d;
     if (rtc_ice_candidate_parse(&c, (const char *)data, size) != RTC_OK) return 0;
     char line[RTC_ICE_CANDIDATE_STRLEN];

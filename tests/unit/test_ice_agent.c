@@ -482,6 +482,25 @@ START_TEST(remote_candidate_limit_holds) {
 }
 END_TEST
 
+START_TEST(peek_ufrag_finds_the_addressed_agent) {
+    uint8_t buf[512];
+    req_opts_t o = valid();
+    size_t n = build_request(buf, sizeof buf, &o);
+    char u[64];
+    ck_assert_int_eq(rtc_ice_peek_ufrag(buf, n, u, sizeof u), (int)strlen(LUFRAG));
+    ck_assert_str_eq(u, LUFRAG);
+    ck_assert_int_eq(rtc_ice_peek_ufrag(buf, n, u, 4), RTC_ERR_OVERFLOW);
+    o.username = NULL;
+    n = build_request(buf, sizeof buf, &o);
+    ck_assert_int_eq(rtc_ice_peek_ufrag(buf, n, u, sizeof u), RTC_ERR_NOT_FOUND);
+    o = valid();
+    o.username = ":" RUFRAG;
+    n = build_request(buf, sizeof buf, &o);
+    ck_assert_int_eq(rtc_ice_peek_ufrag(buf, n, u, sizeof u), RTC_ERR_NOT_FOUND);
+    ck_assert_int_eq(rtc_ice_peek_ufrag((const uint8_t *)"\x80garbage", 8, u, sizeof u), RTC_ERR_NOT_FOUND);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("ice_agent");
     TCase *tc = tcase_create("core");
@@ -494,6 +513,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, configuration_and_api_misuse_refused);
     tcase_add_test(tc, callbacks_may_call_back_into_the_agent);
     tcase_add_test(tc, remote_candidate_limit_holds);
+    tcase_add_test(tc, peek_ufrag_finds_the_addressed_agent);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -418,6 +418,14 @@ typedef struct {
 } rtc_ice_stats_t;
 void rtc_ice_agent_get_stats(const rtc_ice_agent_t *a, rtc_ice_stats_t *out);
 
+/* For servers that share one UDP port among many agents (the SFU): the ufrag of the agent a
+ * Binding request is addressed to, i.e. the part of its USERNAME before the colon, so the
+ * runtime can find the agent before handing it the datagram. Nothing is verified here (the
+ * agent checks integrity). Returns the length copied into out (NUL-terminated), or
+ * RTC_ERR_NOT_FOUND when p is not a Binding request with a well-formed USERNAME,
+ * RTC_ERR_OVERFLOW when cap is too small. */
+int rtc_ice_peek_ufrag(const uint8_t *p, size_t n, char *out, size_t cap);
+
 /* Lists the local addresses cfg->filter allows (rtc_net_local_addresses), for the runtime to
  * open sockets on. Returns the count or a negative rtc_err_t. */
 int rtc_ice_gather_addresses(const rtc_ice_config_t *cfg, rtc_addr_t *out, size_t max);

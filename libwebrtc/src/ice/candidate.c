@@ -1,6 +1,7 @@
 /* ICE candidates as values: priorities (RFC 8445 §5.1.2, §6.1.2.3) and the SDP candidate
  * attribute (RFC 8839 §5.1), which browsers also hand over as RTCIceCandidate.candidate. */
 #include "rtc/ice.h"
+#include "rtc/stun.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,4 +241,22 @@ int rtc_ice_candidate_format(const rtc_ice_candidate_t *c, char *out, size_t cap
     }
     rtc_buf_free(&b);
     return rc;
+}
+
+int rtc_ice_peek_ufrag(const uint8_t *p, size_t n, char *out, size_t cap) {
+    if (!p || !out || cap == 0) return RTC_ERR_INVALID_ARG;
+    if (!rtc_stun_is_message(p, n)) return RTC_ERR_NOT_FOUND;
+    rtc_stun_msg_t m;
+    int rc = rtc_stun_msg_decode(&m, p, n);
+    if ((rc != RTC_OK && rc != RTC_ERR_UNKNOWN_ATTR) || m.cls != RTC_STUN_REQUEST || m.method != RTC_STUN_BINDING)
+        return RTC_ERR_NOT_FOUND;
+    char user[2 * RTC_ICE_UFRAG_MAX + 2];
+    if (rtc_stun_msg_get_string(&m, RTC_STUN_ATTR_USERNAME, user, sizeof user) != RTC_OK) return RTC_ERR_NOT_FOUND;
+    char *colon = strchr(user, ':');
+    if (!colon || colon == user) return RTC_ERR_NOT_FOUND;
+    size_t len = (size_t)(colon - user);
+    if (len >= cap) return RTC_ERR_OVERFLOW;
+    memcpy(out, user, len);
+    out[len] = '\0';
+    return (int)len;
 }
