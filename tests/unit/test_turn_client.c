@@ -270,7 +270,7 @@ START_TEST(stale_nonce_438_retries_but_not_forever) {
     rtc_turn_client_allocate(c, 0);
     rtc_stun_msg_t req = sent(&h, 0);
     feed(c, challenge(&req, 401, "nonce-1"), 0);
-    char nonce[16];
+    char nonce[32];
     for (int i = 2; i <= 3; i++) {
         req = sent(&h, -1);
         snprintf(nonce, sizeof nonce, "nonce-%d", i);
