@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/sock_diag.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -264,6 +265,19 @@ static cpu_mark_t cpu_mark(const lt_run_t *r) {
     cpu_mark_t m = {(double)rtc_clock_now() / 1e6, r->server_pid ? lt_proc_cpu_seconds(r->server_pid) : -1,
                     lt_self_cpu_seconds()};
     return m;
+}
+
+/* Datagrams the kernel dropped on our own sink sockets (full receive buffer): loss that is
+ * the generator's fault, not the server's. */
+static uint64_t sink_drops(const lt_run_t *r) {
+    uint64_t total = 0;
+    for (int i = 0; i < r->sinks; i++) {
+        uint32_t mem[SK_MEMINFO_VARS] = {0};
+        socklen_t len = sizeof mem;
+        if (getsockopt(r->sink_fd[i], SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof mem[0])
+            total += mem[SK_MEMINFO_DROPS];
+    }
+    return total;
 }
 
 static double cpu_pct(double a, double b, double dt) { return (a < 0 || b < 0 || dt <= 0) ? NAN : (b - a) / dt * 100; }
@@ -523,6 +537,7 @@ int lt_turn_load_main(int argc, char **argv) {
     double requested_kbps = (double)ready_at_start * r->rate_kbps;
     double server_cpu = cpu_pct(m0.cpu0, m1.cpu0, window), self_cpu = cpu_pct(m0.self0, m1.self0, window);
     bool kept_up = req_total <= 0 || (double)sent >= 0.97 * req_total;
+    uint64_t sdrops = sink_drops(r);
     int clients_with_loss = 0;
     for (int i = 0; i < r->clients; i++)
         if (r->cl[i].sent > r->recv_per_client[i]) clients_with_loss++;
@@ -531,6 +546,9 @@ int lt_turn_load_main(int argc, char **argv) {
     printf("[%s] sent %llu, received %llu, lost %llu (%.3f%%), clients with loss %d, bad payloads %llu\n", r->label,
            (unsigned long long)sent, (unsigned long long)received, (unsigned long long)lost, loss_pct, clients_with_loss,
            (unsigned long long)r->bad_payload);
+    if (sdrops)
+        printf("[%s] of the lost, %llu were dropped at the loadtest's own sink sockets (generator overload)\n",
+               r->label, (unsigned long long)sdrops);
     printf("[%s] one-way latency p50 %.0f us, p99 %.0f us\n", r->label, p50, p99);
     printf("[%s] send rate achieved %.0f pkt/s = %.1f Mbit/s payload, requested %.0f pkt/s = %.1f Mbit/s%s\n", r->label,
            achieved_pps, achieved_kbps / 1000, req_pps * ready_at_start / r->clients, requested_kbps / 1000,
@@ -538,13 +556,16 @@ int lt_turn_load_main(int argc, char **argv) {
     if (skipped || send_errors)
         printf("[%s] generator skipped %llu late packets, %llu send errors (socket buffer full)\n", r->label,
                (unsigned long long)skipped, (unsigned long long)send_errors);
-    printf("[%s] server cpu %.1f%% (pid %d), loadtest cpu %.1f%%\n", r->label, server_cpu, (int)r->server_pid, self_cpu);
+    /* CPU per relayed packet: comparable between servers even when the machine is shared. */
+    double us_per_pkt = (received && !isnan(server_cpu)) ? server_cpu / 100.0 * window / (double)received * 1e6 : NAN;
+    printf("[%s] server cpu %.1f%% (pid %d) = %.2f us per relayed packet, loadtest cpu %.1f%%\n", r->label, server_cpu,
+           (int)r->server_pid, us_per_pkt, self_cpu);
     printf("RESULT label=%s clients=%d ready=%d rate_kbps=%.0f size=%d mode=%s duration=%.1f sent=%llu received=%llu "
            "lost=%llu loss_pct=%.4f p50_us=%.0f p99_us=%.0f achieved_pps=%.0f requested_pps=%.0f kept_up=%d "
-           "server_cpu_pct=%.1f loadtest_cpu_pct=%.1f\n",
+           "server_cpu_pct=%.1f server_us_per_pkt=%.2f loadtest_cpu_pct=%.1f sink_drops=%llu\n",
            r->label, r->clients, ready_at_start, r->rate_kbps, r->size, r->use_send_indication ? "send" : "channel",
            window, (unsigned long long)sent, (unsigned long long)received, (unsigned long long)lost, loss_pct, p50, p99,
-           achieved_pps, req_pps * ready_at_start / r->clients, kept_up ? 1 : 0, server_cpu, self_cpu);
+           achieved_pps, req_pps * ready_at_start / r->clients, kept_up ? 1 : 0, server_cpu, us_per_pkt, self_cpu, (unsigned long long)sdrops);
     fflush(stdout);
 
     for (int i = 0; i < r->clients; i++) {
