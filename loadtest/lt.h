@@ -34,6 +34,10 @@ void lt_raise_nofile(void);
  * it. Returns the fd or -1. rcvbuf/sndbuf 0 keep defaults. */
 int lt_udp_socket(const rtc_addr_t *bind_addr, const rtc_addr_t *peer, int rcvbuf, int sndbuf);
 
+/* Connects a TCP socket from bind_addr (port 0) to peer (blocking connect: loopback answers at
+ * once), then makes it non-blocking with TCP_NODELAY. Returns the fd or -1. */
+int lt_tcp_connect(const rtc_addr_t *bind_addr, const rtc_addr_t *peer);
+
 int lt_turn_load_main(int argc, char **argv);
 int lt_turn_check_main(int argc, char **argv);
 

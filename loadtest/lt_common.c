@@ -2,6 +2,9 @@
 #include "lt.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -99,4 +102,22 @@ int lt_udp_socket(const rtc_addr_t *bind_addr, const rtc_addr_t *peer, int rcvbu
         }
     }
     return fd;
+}
+
+int lt_tcp_connect(const rtc_addr_t *bind_addr, const rtc_addr_t *peer) {
+    int domain = peer->family == RTC_AF_INET6 ? AF_INET6 : AF_INET;
+    int fd = socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_storage ss;
+    int sl = rtc_addr_to_sockaddr(bind_addr, &ss, sizeof ss);
+    if (sl < 0 || bind(fd, (struct sockaddr *)&ss, (socklen_t)sl) != 0) goto fail;
+    sl = rtc_addr_to_sockaddr(peer, &ss, sizeof ss);
+    if (sl < 0 || connect(fd, (struct sockaddr *)&ss, (socklen_t)sl) != 0) goto fail;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+fail:
+    close(fd);
+    return -1;
 }

@@ -35,6 +35,8 @@
 
 typedef enum { C_IDLE, C_ALLOCATING, C_BINDING, C_READY, C_FAILED, C_DONE } cphase_t;
 
+#define TCP_OUT_MAX (256 * 1024) /* per-client backlog before packets are dropped */
+
 typedef struct {
     int fd;
     uint32_t id;
@@ -44,6 +46,11 @@ typedef struct {
     rtc_time_t next_send;
     uint32_t seq;
     uint64_t sent;
+    /* TCP: bytes the kernel has not taken yet (from out.data + out_off) */
+    bool tcp;
+    bool want_out;
+    rtc_buf_t out;
+    size_t out_off;
 } lt_client_t;
 
 typedef struct {
@@ -62,6 +69,7 @@ typedef struct {
     int setup_inflight;
     double setup_timeout;
     bool quiet;
+    bool tcp;
     const char *label;
 
     /* run state */
@@ -87,9 +95,44 @@ static void on_sigint(int sig) { (void)sig; g_interrupted = 1; }
 
 /* ---- client callbacks -------------------------------------------------------------------- */
 
+static int g_epfd;
+
+/* TCP: writes what the kernel takes; keeps the rest and asks epoll for EPOLLOUT. */
+static void tcp_flush(lt_client_t *c) {
+    while (c->out_off < c->out.len) {
+        ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w <= 0) break;
+        c->out_off += (size_t)w;
+    }
+    if (c->out_off == c->out.len) {
+        rtc_buf_clear(&c->out);
+        c->out_off = 0;
+    } else if (c->out_off > 65536) {
+        memmove(c->out.data, c->out.data + c->out_off, c->out.len - c->out_off);
+        c->out.len -= c->out_off;
+        c->out_off = 0;
+    }
+    bool want = c->out.len > 0;
+    if (want != c->want_out) {
+        struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.u32 = c->id};
+        epoll_ctl(g_epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        c->want_out = want;
+    }
+}
+
+/* TCP: queues bytes; false (nothing queued) when the backlog is full. */
+static bool tcp_queue(lt_client_t *c, const uint8_t *p, size_t n) {
+    if (c->out.len - c->out_off + n > TCP_OUT_MAX) return false;
+    return rtc_buf_append(&c->out, p, n) == RTC_OK;
+}
+
 static void client_send(void *user, const uint8_t *p, size_t n) {
     lt_client_t *c = user;
     /* Control traffic only (requests); data goes through the batched path. */
+    if (c->tcp) {
+        if (tcp_queue(c, p, n)) tcp_flush(c);
+        return;
+    }
     if (send(c->fd, p, n, 0) < 0 && errno != EAGAIN) {
         /* ECONNREFUSED after an ICMP from a dead server: the transaction will time out. */
     }
@@ -214,7 +257,28 @@ static void *sink_thread(void *arg) {
 
 /* ---- client thread ----------------------------------------------------------------------- */
 
-static void read_client(lt_run_t *r, lt_client_t *c, rtc_time_t now) {
+static void read_client(lt_run_t *r, lt_client_t *c, uint32_t events, rtc_time_t now) {
+    if (c->tcp) {
+        if (events & EPOLLOUT) tcp_flush(c);
+        static uint8_t sbuf[65536];
+        for (;;) {
+            ssize_t n = recv(c->fd, sbuf, sizeof sbuf, MSG_DONTWAIT);
+            if (n > 0) {
+                if (c->tc && rtc_turn_client_handle_stream(c->tc, sbuf, (size_t)n, now) != RTC_OK) n = 0;
+                else continue;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                /* The server closed the connection (or broke framing): the allocation is gone. */
+                if (c->phase != C_FAILED && c->phase != C_DONE) {
+                    rtc_turn_event_t ev = {.type = RTC_TURN_EVENT_FAILED, .error = RTC_ERR_CLOSED};
+                    client_event(c, &ev);
+                }
+                epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+            }
+            break;
+        }
+        return;
+    }
     static uint8_t bufs[16][2048];
     struct mmsghdr msgs[16];
     struct iovec iov[16];
@@ -239,7 +303,7 @@ static void service(lt_run_t *r, int timeout_ms, bool timers) {
     struct epoll_event evs[256];
     int n = epoll_wait(r->epfd, evs, 256, timeout_ms);
     rtc_time_t now = rtc_clock_now();
-    for (int i = 0; i < n; i++) read_client(r, &r->cl[evs[i].data.u32], now);
+    for (int i = 0; i < n; i++) read_client(r, &r->cl[evs[i].data.u32], evs[i].events, now);
     if (!timers) return;
     for (int i = 0; i < r->clients; i++) {
         lt_client_t *c = &r->cl[i];
@@ -287,8 +351,8 @@ static void usage(void) {
            "         [--clients N=10] [--rate KBITPS=50] [--size BYTES=150] [--duration SEC=10]\n"
            "         [--mode channel|send] [--server-pid PID] [--sinks K=4] [--peer-ip 127.0.0.1]\n"
            "         [--local-ip 127.0.0.1] [--setup-inflight 200] [--setup-timeout 30]\n"
-           "         [--label NAME] [--quiet]\n"
-           "  Each client allocates on the server (UDP), binds a channel (--mode channel) or\n"
+           "         [--transport udp|tcp] [--label NAME] [--quiet]\n"
+           "  Each client allocates on the server (over UDP or its own TCP connection), binds a channel (--mode channel) or\n"
            "  creates a permission (--mode send) to a sink socket on --peer-ip, then sends --size\n"
            "  byte payloads at --rate kbit/s for --duration seconds. Prints a progress line each\n"
            "  second and a final report; the line starting 'RESULT' is for scripts.\n"
@@ -320,6 +384,7 @@ int lt_turn_load_main(int argc, char **argv) {
         {"local-ip", required_argument, 0, 'l'},    {"setup-inflight", required_argument, 0, 'I'},
         {"setup-timeout", required_argument, 0, 'T'}, {"label", required_argument, 0, 'L'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {"transport", required_argument, 0, 't'},
         {0, 0, 0, 0}};
     int o;
     optind = 1;
@@ -342,6 +407,10 @@ int lt_turn_load_main(int argc, char **argv) {
         case 'T': r->setup_timeout = atof(optarg); break;
         case 'L': r->label = optarg; break;
         case 'q': r->quiet = true; break;
+        case 't':
+            if (!strcmp(optarg, "tcp")) r->tcp = true;
+            else if (strcmp(optarg, "udp")) { fprintf(stderr, "--transport udp|tcp\n"); return 2; }
+            break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }
@@ -386,12 +455,13 @@ int lt_turn_load_main(int argc, char **argv) {
     r->recv_per_client = calloc((size_t)r->clients, sizeof *r->recv_per_client);
     r->cl = calloc((size_t)r->clients, sizeof *r->cl);
     r->epfd = epoll_create1(EPOLL_CLOEXEC);
+    g_epfd = r->epfd;
     if (!r->hist || !r->recv_per_client || !r->cl || r->epfd < 0) { fprintf(stderr, "out of memory\n"); return 1; }
     for (int i = 0; i < r->clients; i++) r->cl[i].fd = -1;
 
-    fprintf(stderr, "[%s] %d clients x %.0f kbit/s x %d B (%s) to %s, %d sinks on %s, %.0f s; requested %.0f pkt/s\n",
+    fprintf(stderr, "[%s] %d clients x %.0f kbit/s x %d B (%s over %s) to %s, %d sinks on %s, %.0f s; requested %.0f pkt/s\n",
             r->label, r->clients, r->rate_kbps, r->size, r->use_send_indication ? "Send indications" : "ChannelData",
-            server_s, r->sinks, peer_ip, r->duration, req_pps);
+            r->tcp ? "TCP" : "UDP", server_s, r->sinks, peer_ip, r->duration, req_pps);
 
     /* ---- setup: allocate, bind, with a bounded number in flight ---- */
     rtc_time_t setup_start = rtc_clock_now();
@@ -402,12 +472,14 @@ int lt_turn_load_main(int argc, char **argv) {
             lt_client_t *c = &r->cl[next];
             c->id = (uint32_t)next;
             c->sink = r->sink_addr[next % r->sinks];
-            c->fd = lt_udp_socket(&r->local_ip, &r->server, 0, 0);
+            c->tcp = r->tcp;
+            rtc_buf_init(&c->out);
+            c->fd = r->tcp ? lt_tcp_connect(&r->local_ip, &r->server) : lt_udp_socket(&r->local_ip, &r->server, 0, 0);
             next++;
             if (c->fd < 0) { c->phase = C_FAILED; r->failed++; open_fail++; continue; }
             struct epoll_event ev = {.events = EPOLLIN, .data.u32 = c->id};
             epoll_ctl(r->epfd, EPOLL_CTL_ADD, c->fd, &ev);
-            rtc_turn_client_config_t cfg = {.server = r->server, .username = r->creds.username,
+            rtc_turn_client_config_t cfg = {.server = r->server, .stream = r->tcp, .username = r->creds.username,
                                             .password = r->creds.password, .software = "starling-loadtest"};
             rtc_turn_client_callbacks_t cb = {.send = client_send, .event = client_event, .user = c};
             c->tc = rtc_turn_client_create(&cfg, &cb);
@@ -479,6 +551,19 @@ int lt_turn_load_main(int argc, char **argv) {
                 k++;
             }
             if (k == 0) continue;
+            if (c->tcp) {
+                /* One send() for everything due: the stream batches for us. */
+                int queued = 0;
+                for (int j = 0; j < k; j++) {
+                    if (!tcp_queue(c, mm[j].msg_hdr.msg_iov->iov_base, mm[j].msg_hdr.msg_iov->iov_len)) break;
+                    queued++;
+                }
+                tcp_flush(c);
+                send_errors += (uint64_t)(k - queued);
+                c->sent += (uint64_t)queued;
+                atomic_fetch_add_explicit(&r->sent_total, (uint64_t)queued, memory_order_relaxed);
+                continue;
+            }
             int w = sendmmsg(c->fd, mm, (unsigned)k, MSG_DONTWAIT);
             if (w < 0) { send_errors += (uint64_t)k; w = 0; }
             else if (w < k) send_errors += (uint64_t)(k - w);
@@ -560,16 +645,17 @@ int lt_turn_load_main(int argc, char **argv) {
     double us_per_pkt = (received && !isnan(server_cpu)) ? server_cpu / 100.0 * window / (double)received * 1e6 : NAN;
     printf("[%s] server cpu %.1f%% (pid %d) = %.2f us per relayed packet, loadtest cpu %.1f%%\n", r->label, server_cpu,
            (int)r->server_pid, us_per_pkt, self_cpu);
-    printf("RESULT label=%s clients=%d ready=%d rate_kbps=%.0f size=%d mode=%s duration=%.1f sent=%llu received=%llu "
+    printf("RESULT label=%s transport=%s clients=%d ready=%d rate_kbps=%.0f size=%d mode=%s duration=%.1f sent=%llu received=%llu "
            "lost=%llu loss_pct=%.4f p50_us=%.0f p99_us=%.0f achieved_pps=%.0f requested_pps=%.0f kept_up=%d "
            "server_cpu_pct=%.1f server_us_per_pkt=%.2f loadtest_cpu_pct=%.1f sink_drops=%llu\n",
-           r->label, r->clients, ready_at_start, r->rate_kbps, r->size, r->use_send_indication ? "send" : "channel",
+           r->label, r->tcp ? "tcp" : "udp", r->clients, ready_at_start, r->rate_kbps, r->size, r->use_send_indication ? "send" : "channel",
            window, (unsigned long long)sent, (unsigned long long)received, (unsigned long long)lost, loss_pct, p50, p99,
            achieved_pps, req_pps * ready_at_start / r->clients, kept_up ? 1 : 0, server_cpu, us_per_pkt, self_cpu, (unsigned long long)sdrops);
     fflush(stdout);
 
     for (int i = 0; i < r->clients; i++) {
         rtc_turn_client_destroy(r->cl[i].tc);
+        rtc_buf_free(&r->cl[i].out);
         if (r->cl[i].fd >= 0) close(r->cl[i].fd);
     }
     for (int i = 0; i < r->sinks; i++) close(r->sink_fd[i]);

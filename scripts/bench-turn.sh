@@ -9,7 +9,8 @@
 #
 # Environment: DURATION (s per run, default 20), THREADS (relay threads, default 1),
 # SCENARIOS ("clients:kbps:bytes ...", default the three below), SERVERS (default
-# "floor coturn starling"), MODE (channel|send), NO_DOCS=1 to skip writing the doc.
+# "floor coturn starling"), MODE (channel|send), TRANSPORT (udp|tcp; the floor is UDP-only
+# and is skipped for tcp), NO_DOCS=1 to skip writing the doc.
 set -eu
 BUILD_DIR=${1:-build/release}
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +21,7 @@ STARLING_TURN="$BUILD_DIR/services/turn/starling-turn"
 DURATION=${DURATION:-20}
 THREADS=${THREADS:-1}
 MODE=${MODE:-channel}
+TRANSPORT=${TRANSPORT:-udp}
 SCENARIOS=${SCENARIOS:-"2000:50:150 2000:50:1200 1000:1500:1200"}
 SERVERS=${SERVERS:-"floor coturn starling"}
 DOC="$SRC_DIR/docs/benchmarks.md"
@@ -61,6 +63,7 @@ wait_udp() { # port pid: until something is bound to UDP port
 
 # start_SERVER PORT: sets SERVER_PID and SERVER_CMD; returns non-zero if unavailable.
 start_floor() {
+  [ "$TRANSPORT" = udp ] || return 1
   SERVER_CMD="$FLOOR --listen 127.0.0.1:$1 --relay-ip 127.0.0.1 --threads $THREADS"
   $SERVER_CMD 2>"$TMP/floor.log" &
   SERVER_PID=$!
@@ -91,7 +94,7 @@ machine() {
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 COTURN_VERSION=$(turnserver --version 2>/dev/null | head -1 || echo "not installed")
 COMMIT=$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
-echo "bench-turn: $(machine); load average $LOAD_START; ${DURATION}s per run, $THREADS relay thread(s), mode $MODE"
+echo "bench-turn: $(machine); load average $LOAD_START; ${DURATION}s per run, $THREADS relay thread(s), mode $MODE over $TRANSPORT"
 
 ROWS="$TMP/rows"
 CMDS="$TMP/cmds"
@@ -107,7 +110,7 @@ run_one() { # server clients kbps bytes -> prints the RESULT line (empty if the 
     stop_server
     return 0
   fi
-  cmd="$LT turn --server 127.0.0.1:$port --user bench --password bench --clients $clients --rate $kbps --size $bytes --mode $MODE --duration $DURATION --server-pid $SERVER_PID --label $server --quiet"
+  cmd="$LT turn --server 127.0.0.1:$port --user bench --password bench --clients $clients --rate $kbps --size $bytes --mode $MODE --transport $TRANSPORT --duration $DURATION --server-pid $SERVER_PID --label $server --quiet"
   echo "  server:   $SERVER_CMD" >>"$CMDS"
   echo "  loadtest: $cmd" >>"$CMDS"
   $cmd >"$TMP/out" 2>"$TMP/err" || true
@@ -127,6 +130,7 @@ for sc in $SCENARIOS; do
   tries=0
   while :; do
     floor_line=$(run_one floor "$clients" "$kbps" "$bytes")
+    [ -n "$floor_line" ] || { kept=""; break; }
     kept=$(get kept_up "$floor_line")
     [ "$kept" = 1 ] && break
     tries=$((tries + 1))
@@ -138,8 +142,10 @@ for sc in $SCENARIOS; do
     clients=$new
     echo "  (scaled to $clients clients)" >>"$CMDS"
   done
-  [ "$kept" = 1 ] || echo "- $name: generator still below the requested rate at $clients clients (see achieved column)." >>"$NOTES"
-  echo "$name|$clients|floor|$floor_line" >>"$ROWS"
+  if [ -n "$floor_line" ]; then
+    [ "$kept" = 1 ] || echo "- $name: generator still below the requested rate at $clients clients (see achieved column)." >>"$NOTES"
+    echo "$name|$clients|floor|$floor_line" >>"$ROWS"
+  fi
   for server in $SERVERS; do
     [ "$server" = floor ] && continue
     line=$(run_one "$server" "$clients" "$kbps" "$bytes")
@@ -198,7 +204,7 @@ SECTION="$TMP/section"
   echo
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT. Machine: $(machine). Load average"
   echo "before / after: $LOAD_START / $LOAD_END (the machine is shared; other work competes for the"
-  echo "same cores). ${DURATION} s per run, $THREADS relay thread(s) for every server, mode $MODE. coTURN"
+  echo "same cores). ${DURATION} s per run, $THREADS relay thread(s) for every server, mode $MODE over $TRANSPORT. coTURN"
   echo "$COTURN_VERSION with static user, no database configured (Debian's build still opens its default"
   echo "SQLite userdb, unused for static users), loopback peers allowed."
   echo

@@ -2,7 +2,7 @@
 # `starling-loadtest turn` end to end against coTURN on 127.0.0.1: 10 clients for 3 s must
 # allocate, bind channels, relay through the server to the loadtest's own peer sink, and
 # produce the report. Loopback loses (next to) nothing, so at most 1% loss is tolerated; no
-# timing is asserted. Also once with Send indications instead of ChannelData.
+# timing is asserted. Also with Send indications instead of ChannelData, and over TCP.
 set -u
 SRC_DIR=${SRC_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD_DIR=${BUILD_DIR:-$SRC_DIR/build/release}
@@ -32,9 +32,11 @@ until ss -ltnH "sport = :$PORT" | grep -q .; do
 done
 
 status=0
-for mode in channel send; do
+for run in udp:channel udp:send tcp:channel; do
+  transport=${run%%:*}; mode=${run#*:}
   "$LT" turn --server 127.0.0.1:$PORT --user load --password test --clients 10 --rate 50 --size 150 \
-    --duration 3 --mode $mode --server-pid "$SERVER_PID" --label smoke-$mode >"$TMP/out" 2>"$TMP/err"
+    --duration 3 --mode $mode --transport $transport --server-pid "$SERVER_PID" --label smoke-$run \
+    >"$TMP/out" 2>"$TMP/err"
   rc=$?
   cat "$TMP/err" "$TMP/out"
   line=$(grep '^RESULT ' "$TMP/out")
@@ -48,6 +50,6 @@ for mode in channel send; do
   # "No more than a tiny fraction" lost: 1% (plus one packet, for tiny runs).
   [ $((lost * 100)) -le $((sent + 100)) ] || { echo "FAIL: $mode: lost $lost of $sent"; status=1; }
   case $cpu in nan|"") echo "FAIL: $mode: server CPU not measured"; status=1 ;; esac
-  echo "ok: $mode: ready=$ready sent=$sent received=$received lost=$lost server_cpu=$cpu%"
+  echo "ok: $run: ready=$ready sent=$sent received=$received lost=$lost server_cpu=$cpu%"
 done
 exit $status
