@@ -7,6 +7,8 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,8 @@
 
 typedef struct {
     int fd;                 /* to the server: UDP connected, or TCP */
-    bool tcp;
+    bool tcp;               /* a stream: TCP, or TLS over it when ssl is set */
+    SSL *ssl;
     rtc_turn_client_t *c;
     bool failed;
     int fail_err, fail_code;
@@ -32,6 +35,11 @@ static void on_send(void *user, const uint8_t *p, size_t n) {
     check_t *k = user;
     if (rtc_turn_is_channel_data(p, n)) k->sent_channel_data++;
     else if (n >= 20 && rtc_be16(p) == 0x0016) k->sent_indications++; /* Send indication */
+    if (k->ssl) {
+        /* Blocking socket under TLS: SSL_write takes it all or fails. */
+        if (SSL_write(k->ssl, p, (int)n) <= 0) fprintf(stderr, "TLS write failed\n");
+        return;
+    }
     size_t off = 0;
     while (off < n) {
         ssize_t w = send(k->fd, p + off, n - off, MSG_NOSIGNAL);
@@ -101,10 +109,23 @@ static bool pump(check_t *k, int peer_fd, done_fn done, double seconds) {
         int ms = next <= now ? 0 : (int)((next - now + 999) / 1000);
         if (ms > 100) ms = 100;
         struct pollfd pfd[2] = {{.fd = k->fd, .events = POLLIN}, {.fd = peer_fd, .events = POLLIN}};
-        int rc = poll(pfd, 2, ms);
+        /* TLS may hold decrypted bytes the socket no longer shows as readable. */
+        int rc = (k->ssl && SSL_pending(k->ssl) > 0) ? 1 : poll(pfd, 2, ms);
+        if (k->ssl && SSL_pending(k->ssl) > 0) pfd[0].revents = POLLIN;
         now = rtc_clock_now();
         if (rc > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t n = recv(k->fd, buf, sizeof buf, 0);
+            ssize_t n;
+            if (k->ssl) {
+                n = SSL_read(k->ssl, buf, sizeof buf);
+                if (n <= 0) {
+                    int e = SSL_get_error(k->ssl, (int)n);
+                    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) continue;
+                    fprintf(stderr, "TLS connection to the server: closed or failed (%d)\n", e);
+                    return false;
+                }
+            } else {
+                n = recv(k->fd, buf, sizeof buf, 0);
+            }
             if (n > 0) {
                 if (k->tcp) {
                     if (rtc_turn_client_handle_stream(k->c, buf, (size_t)n, now) != RTC_OK) {
@@ -147,18 +168,19 @@ static bool got_events(check_t *k) { return k->data_events >= g_want_events; }
 static bool is_released(check_t *k) { return k->released; }
 
 static void usage(void) {
-    printf("usage: starling-loadtest turn-check --server HOST:PORT [--transport udp|tcp]\n"
+    printf("usage: starling-loadtest turn-check --server HOST:PORT [--transport udp|tcp|tls]\n"
            "         (--user U --password P | --secret S [--user U]) [--peer-ip 127.0.0.1]\n"
-           "         [--family 4|6] [--expect-fail CODE] [--count N]\n"
+           "         [--family 4|6] [--expect-fail CODE] [--count N] [--ca FILE]\n"
            "  Allocates, permits and binds a channel to a UDP peer it runs on --peer-ip, relays\n"
            "  --count datagrams each way with Send/Data indications and with ChannelData, then\n"
            "  releases. With --expect-fail CODE, passes only if allocation fails with that STUN\n"
-           "  error code (e.g. 401 for a wrong password).\n");
+           "  error code (e.g. 401 for a wrong password). TLS verifies the server's certificate\n"
+           "  against --ca when given (no host name check: loopback), else does not verify.\n");
 }
 
 int lt_turn_check_main(int argc, char **argv) {
     const char *server_s = NULL, *transport = "udp", *user = NULL, *password = NULL, *secret = NULL;
-    const char *peer_ip = "127.0.0.1";
+    const char *peer_ip = "127.0.0.1", *ca = NULL;
     int expect_fail = 0, count = 5, family = 0;
     static const struct option opts[] = {
         {"server", required_argument, 0, 's'},   {"transport", required_argument, 0, 't'},
@@ -166,6 +188,7 @@ int lt_turn_check_main(int argc, char **argv) {
         {"secret", required_argument, 0, 'S'},   {"peer-ip", required_argument, 0, 'P'},
         {"expect-fail", required_argument, 0, 'E'}, {"count", required_argument, 0, 'n'},
         {"family", required_argument, 0, 'f'},   {"help", no_argument, 0, 'h'},
+        {"ca", required_argument, 0, 'C'},
         {0, 0, 0, 0}};
     int o;
     optind = 1;
@@ -180,19 +203,22 @@ int lt_turn_check_main(int argc, char **argv) {
         case 'E': expect_fail = atoi(optarg); break;
         case 'n': count = atoi(optarg); break;
         case 'f': family = atoi(optarg); break;
+        case 'C': ca = optarg; break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }
     }
     rtc_addr_t server, bind_addr, peer_bind;
     if (!server_s || lt_parse_addr(&server, server_s, 3478) < 0) { usage(); return 2; }
-    bool tcp = !strcmp(transport, "tcp");
-    if (!tcp && strcmp(transport, "udp")) { fprintf(stderr, "transport must be udp or tcp\n"); return 2; }
+    bool tls = !strcmp(transport, "tls");
+    bool tcp = tls || !strcmp(transport, "tcp");
+    if (!tcp && strcmp(transport, "udp")) { fprintf(stderr, "transport must be udp, tcp or tls\n"); return 2; }
     lt_creds_t creds;
     if (lt_creds_make(&creds, user, password, secret, 3600) < 0) return 2;
     rtc_log_set_level(RTC_LOG_WARN);
 
     check_t k = {.tcp = tcp};
+    SSL_CTX *ctx = NULL;
     memset(&bind_addr, 0, sizeof bind_addr);
     bind_addr.family = server.family;
     if (server.family == RTC_AF_INET4) rtc_addr_parse(&bind_addr, "127.0.0.1", 0);
@@ -207,6 +233,21 @@ int lt_turn_check_main(int argc, char **argv) {
         }
         int one = 1;
         setsockopt(k.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (tls) {
+            ctx = SSL_CTX_new(TLS_client_method());
+            if (ca) {
+                if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) { fprintf(stderr, "FAIL: cannot load %s\n", ca); return 1; }
+                SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+            }
+            k.ssl = SSL_new(ctx);
+            SSL_set_fd(k.ssl, k.fd);
+            if (SSL_connect(k.ssl) != 1) {
+                fprintf(stderr, "FAIL: TLS handshake with %s\n", server_s);
+                ERR_print_errors_fp(stderr);
+                return 1;
+            }
+            printf("ok: TLS %s with %s\n", SSL_get_version(k.ssl), SSL_get_cipher(k.ssl));
+        }
     } else {
         k.fd = lt_udp_socket(&bind_addr, &server, 0, 0);
         if (k.fd < 0) { fprintf(stderr, "FAIL: UDP socket: %s\n", strerror(errno)); return 1; }
@@ -307,6 +348,11 @@ int lt_turn_check_main(int argc, char **argv) {
     status = 0;
 out:
     rtc_turn_client_destroy(k.c);
+    if (k.ssl) {
+        SSL_shutdown(k.ssl);
+        SSL_free(k.ssl);
+    }
+    SSL_CTX_free(ctx);
     close(k.fd);
     close(peer_fd);
     return status;

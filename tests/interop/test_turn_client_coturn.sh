@@ -1,7 +1,7 @@
 #!/bin/sh
 # Our TURN client (libwebrtc/src/turn/, driven by `starling-loadtest turn-check`) against real
 # TURN servers on 127.0.0.1: coTURN's turnserver always, and our starling-turn when it is
-# built. For each server: long-term credentials over UDP and TCP, a wrong password (must fail
+# built. For each server: long-term credentials over UDP, TCP and TLS, a wrong password (must fail
 # with 401, no retry loop), and TURN REST API credentials (shared secret; and a wrong secret).
 # Each run allocates, creates a permission, relays datagrams to a UDP peer socket on 127.0.0.1
 # and back via Send/Data indications and via ChannelData, and releases.
@@ -55,7 +55,7 @@ run() { # name, expected exit, args...
 start_coturn() { # port, extra args...
   port=$1; shift
   turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port="$port" \
-    --realm=test --allow-loopback-peers --no-cli --no-tls --no-dtls --no-stdout-log \
+    --realm=test --allow-loopback-peers --no-cli --no-dtls --no-stdout-log \
     --log-file="$TMP/coturn-$port.log" --pidfile="$TMP/coturn-$port.pid" "$@" >/dev/null 2>&1 &
   SERVER_PID=$!
   PIDS="$PIDS $SERVER_PID"
@@ -66,14 +66,21 @@ test_coturn() {
   command -v turnserver >/dev/null 2>&1 || { echo "coTURN not installed (apt-get install coturn)"; return 2; }
   RAN=1
   P=$(free_port)
-  if start_coturn "$P" --lt-cred-mech --user=alice:wonderland; then
+  PT=$(free_port)
+  # TLS: a throwaway self-signed certificate; the client verifies against it.
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 1 \
+    -subj /CN=localhost >/dev/null 2>&1
+  if start_coturn "$P" --lt-cred-mech --user=alice:wonderland --tls-listening-port="$PT" \
+       --cert="$TMP/cert.pem" --pkey="$TMP/key.pem"; then
     run "coturn long-term UDP" 0 --server 127.0.0.1:$P --user alice --password wonderland
     run "coturn long-term TCP" 0 --server 127.0.0.1:$P --user alice --password wonderland --transport tcp
+    run "coturn long-term TLS" 0 --server 127.0.0.1:$PT --user alice --password wonderland --transport tls \
+      --ca "$TMP/cert.pem"
     run "coturn wrong password gets 401" 0 --server 127.0.0.1:$P --user alice --password nope --expect-fail 401
     run "coturn REQUESTED-ADDRESS-FAMILY IPv4" 0 --server 127.0.0.1:$P --user alice --password wonderland --family 4
   fi
   P=$(free_port)
-  if start_coturn "$P" --use-auth-secret --static-auth-secret=s3cr3t; then
+  if start_coturn "$P" --use-auth-secret --static-auth-secret=s3cr3t --no-tls; then
     run "coturn REST secret UDP" 0 --server 127.0.0.1:$P --secret s3cr3t --user bob
     run "coturn REST secret TCP" 0 --server 127.0.0.1:$P --secret s3cr3t --user bob --transport tcp
     run "coturn REST wrong secret gets 401" 0 --server 127.0.0.1:$P --secret wrong --user bob --expect-fail 401
