@@ -9,7 +9,8 @@
 #
 # Environment: DURATION (s per run, default 20), THREADS (relay threads, default 1),
 # SCENARIOS ("clients:kbps:bytes ...", default the three below), SERVERS (default
-# "floor coturn starling"), MODE (channel|send), TRANSPORT (udp|tcp; the floor is UDP-only
+# "floor coturn starling"), NICE (niceness for servers and loadtest, default -10 so other work
+# on a shared machine disturbs the runs less; 0 to disable), MODE (channel|send), TRANSPORT (udp|tcp; the floor is UDP-only
 # and is skipped for tcp), NO_DOCS=1 to skip writing the doc.
 set -eu
 BUILD_DIR=${1:-build/release}
@@ -22,6 +23,9 @@ DURATION=${DURATION:-20}
 THREADS=${THREADS:-1}
 MODE=${MODE:-channel}
 TRANSPORT=${TRANSPORT:-udp}
+NICE=${NICE:--10}
+RUN="nice -n $NICE"
+[ "$NICE" = 0 ] && RUN=""
 SCENARIOS=${SCENARIOS:-"2000:50:150 2000:50:1200 1000:1500:1200"}
 SERVERS=${SERVERS:-"floor coturn starling"}
 DOC="$SRC_DIR/docs/benchmarks.md"
@@ -65,7 +69,7 @@ wait_udp() { # port pid: until something is bound to UDP port
 start_floor() {
   [ "$TRANSPORT" = udp ] || return 1
   SERVER_CMD="$FLOOR --listen 127.0.0.1:$1 --relay-ip 127.0.0.1 --threads $THREADS"
-  $SERVER_CMD 2>"$TMP/floor.log" &
+  $RUN $SERVER_CMD 2>"$TMP/floor.log" &
   SERVER_PID=$!
 }
 start_coturn() {
@@ -73,14 +77,14 @@ start_coturn() {
   SERVER_CMD="turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port=$1 --realm=bench \
 --user=bench:bench --lt-cred-mech --allow-loopback-peers --no-cli --no-tls --no-dtls --relay-threads=$THREADS \
 --no-stdout-log --simple-log --log-file=$TMP/coturn.log"
-  $SERVER_CMD >/dev/null 2>&1 &
+  $RUN $SERVER_CMD >/dev/null 2>&1 &
   SERVER_PID=$!
 }
 start_starling() {
   [ -x "$STARLING_TURN" ] || return 1
   SERVER_CMD="$STARLING_TURN --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port=$1 --realm=bench \
 --user=bench:bench --allow-loopback-peers --relay-threads=$THREADS"
-  $SERVER_CMD >"$TMP/starling.log" 2>&1 &
+  $RUN $SERVER_CMD >"$TMP/starling.log" 2>&1 &
   SERVER_PID=$!
 }
 
@@ -94,7 +98,7 @@ machine() {
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 COTURN_VERSION=$(turnserver --version 2>/dev/null | head -1 || echo "not installed")
 COMMIT=$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
-echo "bench-turn: $(machine); load average $LOAD_START; ${DURATION}s per run, $THREADS relay thread(s), mode $MODE over $TRANSPORT"
+echo "bench-turn: $(machine); load average $LOAD_START; ${DURATION}s per run, $THREADS relay thread(s), mode $MODE over $TRANSPORT, nice $NICE"
 
 ROWS="$TMP/rows"
 CMDS="$TMP/cmds"
@@ -111,9 +115,9 @@ run_one() { # server clients kbps bytes -> prints the RESULT line (empty if the 
     return 0
   fi
   cmd="$LT turn --server 127.0.0.1:$port --user bench --password bench --clients $clients --rate $kbps --size $bytes --mode $MODE --transport $TRANSPORT --duration $DURATION --server-pid $SERVER_PID --label $server --quiet"
-  echo "  server:   $SERVER_CMD" >>"$CMDS"
-  echo "  loadtest: $cmd" >>"$CMDS"
-  $cmd >"$TMP/out" 2>"$TMP/err" || true
+  echo "  server:   $RUN $SERVER_CMD" >>"$CMDS"
+  echo "  loadtest: $RUN $cmd" >>"$CMDS"
+  $RUN $cmd >"$TMP/out" 2>"$TMP/err" || true
   stop_server
   sed 's/^/    /' "$TMP/out" >&2
   grep '^RESULT ' "$TMP/out" | tail -1
@@ -204,7 +208,7 @@ SECTION="$TMP/section"
   echo
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT. Machine: $(machine). Load average"
   echo "before / after: $LOAD_START / $LOAD_END (the machine is shared; other work competes for the"
-  echo "same cores). ${DURATION} s per run, $THREADS relay thread(s) for every server, mode $MODE over $TRANSPORT. coTURN"
+  echo "same cores; servers and loadtest ran at nice $NICE). ${DURATION} s per run, $THREADS relay thread(s) for every server, mode $MODE over $TRANSPORT. coTURN"
   echo "$COTURN_VERSION with static user, no database configured (Debian's build still opens its default"
   echo "SQLite userdb, unused for static users), loopback peers allowed."
   echo
