@@ -24,8 +24,12 @@ THREADS=${THREADS:-1}
 MODE=${MODE:-channel}
 TRANSPORT=${TRANSPORT:-udp}
 NICE=${NICE:--10}
-RUN="nice -n $NICE"
-[ "$NICE" = 0 ] && RUN=""
+# With the kernel's autogroup scheduling (on here), CPU is shared fairly between sessions and
+# plain nice only ranks processes within one session. So each benchmark process gets a session
+# of its own (setsid) whose autogroup gets the niceness, and the process gets it too.
+# Used as: setsid sh -c "$PRIO" "$NICE" command args... (every step execs: the PID stays the
+# command's).
+PRIO='echo "$0" >/proc/self/autogroup 2>/dev/null; exec nice -n "$0" "$@"'
 SCENARIOS=${SCENARIOS:-"2000:50:150 2000:50:1200 1000:1500:1200"}
 SERVERS=${SERVERS:-"floor coturn starling"}
 DOC="$SRC_DIR/docs/benchmarks.md"
@@ -69,7 +73,7 @@ wait_udp() { # port pid: until something is bound to UDP port
 start_floor() {
   [ "$TRANSPORT" = udp ] || return 1
   SERVER_CMD="$FLOOR --listen 127.0.0.1:$1 --relay-ip 127.0.0.1 --threads $THREADS"
-  $RUN $SERVER_CMD 2>"$TMP/floor.log" &
+  setsid sh -c "$PRIO" "$NICE" $SERVER_CMD 2>"$TMP/floor.log" &
   SERVER_PID=$!
 }
 start_coturn() {
@@ -77,14 +81,14 @@ start_coturn() {
   SERVER_CMD="turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port=$1 --realm=bench \
 --user=bench:bench --lt-cred-mech --allow-loopback-peers --no-cli --no-tls --no-dtls --relay-threads=$THREADS \
 --no-stdout-log --simple-log --log-file=$TMP/coturn.log"
-  $RUN $SERVER_CMD >/dev/null 2>&1 &
+  setsid sh -c "$PRIO" "$NICE" $SERVER_CMD >/dev/null 2>&1 &
   SERVER_PID=$!
 }
 start_starling() {
   [ -x "$STARLING_TURN" ] || return 1
   SERVER_CMD="$STARLING_TURN --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port=$1 --realm=bench \
 --user=bench:bench --allow-loopback-peers --relay-threads=$THREADS"
-  $RUN $SERVER_CMD >"$TMP/starling.log" 2>&1 &
+  setsid sh -c "$PRIO" "$NICE" $SERVER_CMD >"$TMP/starling.log" 2>&1 &
   SERVER_PID=$!
 }
 
@@ -109,15 +113,16 @@ run_one() { # server clients kbps bytes -> prints the RESULT line (empty if the 
   server=$1; clients=$2; kbps=$3; bytes=$4
   port=$(free_port)
   if ! start_"$server" "$port"; then return 0; fi
-  if ! wait_udp "$port" "$SERVER_PID"; then
+  # SERVER_PID must be the server itself (setsid and sh exec in place), or CPU is misread.
+  if ! wait_udp "$port" "$SERVER_PID" || [ "$(cat /proc/$SERVER_PID/comm 2>/dev/null)" = sh ]; then
     echo "bench-turn: $server did not start" >&2
     stop_server
     return 0
   fi
   cmd="$LT turn --server 127.0.0.1:$port --user bench --password bench --clients $clients --rate $kbps --size $bytes --mode $MODE --transport $TRANSPORT --duration $DURATION --server-pid $SERVER_PID --label $server --quiet"
-  echo "  server:   $RUN $SERVER_CMD" >>"$CMDS"
-  echo "  loadtest: $RUN $cmd" >>"$CMDS"
-  $RUN $cmd >"$TMP/out" 2>"$TMP/err" || true
+  echo "  server:   $SERVER_CMD" >>"$CMDS"
+  echo "  loadtest: $cmd" >>"$CMDS"
+  setsid sh -c "$PRIO" "$NICE" $cmd >"$TMP/out" 2>"$TMP/err" || true
   stop_server
   sed 's/^/    /' "$TMP/out" >&2
   grep '^RESULT ' "$TMP/out" | tail -1
@@ -208,7 +213,7 @@ SECTION="$TMP/section"
   echo
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT. Machine: $(machine). Load average"
   echo "before / after: $LOAD_START / $LOAD_END (the machine is shared; other work competes for the"
-  echo "same cores; servers and loadtest ran at nice $NICE). ${DURATION} s per run, $THREADS relay thread(s) for every server, mode $MODE over $TRANSPORT. coTURN"
+  echo "same cores; servers and loadtest each ran in their own session at nice $NICE, autogroup included). ${DURATION} s per run, $THREADS relay thread(s) for every server, mode $MODE over $TRANSPORT. coTURN"
   echo "$COTURN_VERSION with static user, no database configured (Debian's build still opens its default"
   echo "SQLite userdb, unused for static users), loopback peers allowed."
   echo
