@@ -120,12 +120,18 @@ run_one() { # server clients kbps bytes -> prints the RESULT line (empty if the 
     return 0
   fi
   cmd="$LT turn --server 127.0.0.1:$port --user bench --password bench --clients $clients --rate $kbps --size $bytes --mode $MODE --transport $TRANSPORT --duration $DURATION --server-pid $SERVER_PID --label $server --quiet"
-  echo "  server:   $SERVER_CMD" >>"$CMDS"
-  echo "  loadtest: $cmd" >>"$CMDS"
+  echo "  server:   $SERVER_CMD" | sed "s|$SRC_DIR/||g" >>"$CMDS"
+  echo "  loadtest: $cmd" | sed "s|$SRC_DIR/||g" >>"$CMDS"
   setsid sh -c "$PRIO" "$NICE" $cmd >"$TMP/out" 2>"$TMP/err" || true
+  # Datagrams the kernel dropped on the server's sockets bound to the listening port (its
+  # receive buffers overflowed: the server did not read fast enough).
+  hexport=$(printf '%04X' "$port")
+  sdrops=$(awk -v p=":$hexport" 'NR > 1 && substr($2, length($2) - 4) == p { d += $NF } END { print d + 0 }' /proc/net/udp)
   stop_server
   sed 's/^/    /' "$TMP/out" >&2
-  grep '^RESULT ' "$TMP/out" | tail -1
+  line=$(grep '^RESULT ' "$TMP/out" | tail -1)
+  [ -n "$line" ] && echo "$line server_socket_drops=$sdrops"
+  return 0
 }
 
 for sc in $SCENARIOS; do
@@ -169,22 +175,22 @@ TABLE="$TMP/table"
 awk -F'|' '
 function get(k, s,   n, i, a, kv) { n = split(s, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); if (kv[1] == k) return kv[2] } return "" }
 BEGIN {
-  print "| scenario | clients | server | achieved / requested pkt/s | loss % | sink drops | p50 / p99 latency (µs) | server CPU % | CPU µs/pkt | CPU vs floor |"
-  print "|---|---|---|---|---|---|---|---|---|---|"
+  print "| scenario | clients | server | achieved / requested pkt/s | loss % | dropped at server socket | dropped at sink | p50 / p99 latency (µs) | server CPU % | CPU µs/pkt | µs/pkt vs floor | loadtest CPU % |"
+  print "|---|---|---|---|---|---|---|---|---|---|---|---|"
 }
 {
   sc = $1; cl = $2; srv = $3; r = $4
   cpu = get("server_cpu_pct", r); upp = get("server_us_per_pkt", r)
-  if (srv == "floor") floor_cpu[sc] = cpu
-  ratio = (floor_cpu[sc] > 0) ? sprintf("%.2fx", cpu / floor_cpu[sc]) : "-"
+  if (srv == "floor") floor_upp[sc] = upp
+  ratio = (floor_upp[sc] > 0) ? sprintf("%.2fx", upp / floor_upp[sc]) : "-"
   if (srv == "floor") ratio = "1.00x"
-  printf "| %s | %s | %s | %s / %s | %.3f | %s | %s / %s | %s | %s | %s |\n", sc, get("ready", r) "/" cl, srv, get("achieved_pps", r), get("requested_pps", r), get("loss_pct", r), get("sink_drops", r), get("p50_us", r), get("p99_us", r), cpu, upp, ratio
-  cpus[sc, srv] = cpu
+  printf "| %s | %s | %s | %s / %s | %.3f | %s | %s | %s / %s | %s | %s | %s | %s |\n", sc, get("ready", r) "/" cl, srv, get("achieved_pps", r), get("requested_pps", r), get("loss_pct", r), get("server_socket_drops", r), get("sink_drops", r), get("p50_us", r), get("p99_us", r), cpu, upp, ratio, get("loadtest_cpu_pct", r)
+  cpus[sc, srv] = cpu; upps[sc, srv] = upp
   scs[sc] = 1
 }
 END {
-  for (sc in scs) if (cpus[sc, "starling"] != "" && cpus[sc, "coturn"] > 0)
-    summary = summary sprintf("\n%s: starling-turn uses %.2fx the CPU of coTURN.", sc, cpus[sc, "starling"] / cpus[sc, "coturn"])
+  for (sc in scs) if (cpus[sc, "starling"] != "" && cpus[sc, "coturn"] > 0 && upps[sc, "coturn"] > 0)
+    summary = summary sprintf("\n%s: starling-turn CPU %% is %.2fx coTURN'"'"'s, CPU per relayed packet %.2fx.", sc, cpus[sc, "starling"] / cpus[sc, "coturn"], upps[sc, "starling"] / upps[sc, "coturn"])
   if (summary != "") print summary
 }' "$ROWS" >"$TABLE"
 echo
@@ -208,8 +214,10 @@ SECTION="$TMP/section"
   echo "the machine is busy. The floor is \`starling-floor\` (loadtest/floor_forwarder.c): recvmmsg on"
   echo "the listening socket, allocation lookup by client address, channel lookup, sendmmsg from the"
   echo "allocation's relay socket, and nothing else (no auth, permissions, expiry, quotas)."
-  echo "\"sink drops\" are datagrams the loadtest's own sink sockets dropped (generator overload),"
-  echo "counted inside loss."
+  echo "Loss counts every payload sent and not received at the sink; \"dropped at server socket\" is the"
+  echo "kernel's drop counter of the server's sockets on the listening port (it did not read fast"
+  echo "enough), \"dropped at sink\" that of the loadtest's own sinks (generator overload). \"loadtest"
+  echo "CPU %\" is the generator's own use (both threads), to show its headroom."
   echo
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT. Machine: $(machine). Load average"
   echo "before / after: $LOAD_START / $LOAD_END (the machine is shared; other work competes for the"
