@@ -123,27 +123,41 @@ static chan_t *find_chan(rtc_turn_client_t *c, const rtc_addr_t *peer) {
     return NULL;
 }
 
-static void fail(rtc_turn_client_t *c, int err, int stun_code) {
-    /* Cancel everything outstanding: the allocation is gone, so are its permissions. */
-    for (size_t i = 0; i < c->n_perms; i++) rtc_stun_txns_cancel(c->txns, txn_tag(REQ_PERMISSION, i));
-    for (size_t i = 0; i < c->n_chans; i++) rtc_stun_txns_cancel(c->txns, txn_tag(REQ_CHANNEL, i));
+/* Drops every outstanding request (done callbacks are not called). */
+static void cancel_requests(rtc_turn_client_t *c, bool including_refresh) {
+    for (size_t i = 0; i < c->n_perms; i++) {
+        rtc_stun_txns_cancel(c->txns, txn_tag(REQ_PERMISSION, i));
+        c->perms[i].in_flight = false;
+    }
+    for (size_t i = 0; i < c->n_chans; i++) {
+        rtc_stun_txns_cancel(c->txns, txn_tag(REQ_CHANNEL, i));
+        c->chans[i].in_flight = false;
+    }
     rtc_stun_txns_cancel(c->txns, txn_tag(REQ_ALLOCATE, 0));
-    rtc_stun_txns_cancel(c->txns, txn_tag(REQ_REFRESH, 0));
+    if (including_refresh) {
+        rtc_stun_txns_cancel(c->txns, txn_tag(REQ_REFRESH, 0));
+        c->refresh_in_flight = false;
+    }
+}
+
+static void fail(rtc_turn_client_t *c, int err, int stun_code) {
+    /* The allocation is gone, and with it its permissions and channels. */
+    cancel_requests(c, true);
     c->state = RTC_TURN_CLIENT_FAILED;
     c->error = err;
     c->stun_code = stun_code;
-    RTC_LOGW("turn", "allocation on %s failed: %s%s%d", rtc_addr_str(&c->cfg.server), rtc_strerror(err),
-             stun_code ? ", server error " : "", stun_code);
+    if (stun_code)
+        RTC_LOGW("turn", "allocation on %s failed: %s, server error %d", rtc_addr_str(&c->cfg.server),
+                 rtc_strerror(err), stun_code);
+    else
+        RTC_LOGW("turn", "allocation on %s failed: %s", rtc_addr_str(&c->cfg.server), rtc_strerror(err));
     rtc_turn_event_t ev = {.type = RTC_TURN_EVENT_FAILED, .error = err, .stun_code = stun_code};
     emit(c, &ev);
 }
 
 static void closed(rtc_turn_client_t *c) {
     c->state = RTC_TURN_CLIENT_CLOSED;
-    for (size_t i = 0; i < c->n_perms; i++) rtc_stun_txns_cancel(c->txns, txn_tag(REQ_PERMISSION, i));
-    for (size_t i = 0; i < c->n_chans; i++) rtc_stun_txns_cancel(c->txns, txn_tag(REQ_CHANNEL, i));
-    rtc_stun_txns_cancel(c->txns, txn_tag(REQ_ALLOCATE, 0));
-    rtc_stun_txns_cancel(c->txns, txn_tag(REQ_REFRESH, 0));
+    cancel_requests(c, true);
     rtc_turn_event_t ev = {.type = RTC_TURN_EVENT_RELEASED};
     emit(c, &ev);
 }
@@ -481,9 +495,7 @@ int rtc_turn_client_release(rtc_turn_client_t *c, rtc_time_t now) {
         return RTC_OK;
     }
     if (c->state != RTC_TURN_CLIENT_ALLOCATED) return RTC_ERR_STATE;
-    for (size_t i = 0; i < c->n_perms; i++) rtc_stun_txns_cancel(c->txns, txn_tag(REQ_PERMISSION, i));
-    for (size_t i = 0; i < c->n_chans; i++) rtc_stun_txns_cancel(c->txns, txn_tag(REQ_CHANNEL, i));
-    rtc_stun_txns_cancel(c->txns, txn_tag(REQ_REFRESH, 0));
+    cancel_requests(c, true);
     c->state = RTC_TURN_CLIENT_RELEASING;
     c->refresh_auth_tries = 0;
     int rc = start_request(c, txn_tag(REQ_REFRESH, 0), now);
