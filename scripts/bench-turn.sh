@@ -38,7 +38,6 @@ DOC="$SRC_DIR/docs/benchmarks.md"
 
 TMP=$(mktemp -d)
 SERVER_PID=""
-REDIS_PID=""
 stop_server() {
   if [ -n "$SERVER_PID" ]; then
     kill "$SERVER_PID" 2>/dev/null || true
@@ -48,7 +47,6 @@ stop_server() {
 }
 cleanup() {
   stop_server
-  if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -86,8 +84,11 @@ start_coturn() {
 }
 start_starling() {
   [ -x "$STARLING_TURN" ] || return 1
-  SERVER_CMD="$STARLING_TURN --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port=$1 --realm=bench \
---user=bench:bench --allow-loopback-peers --relay-threads=$THREADS"
+  # Static user, no Redis (REST secrets from Redis off), no HTTP listener, no per-user quota
+  # or rate limit on 401s (every loadtest client shares one user and one source IP).
+  SERVER_CMD="$STARLING_TURN --listen=127.0.0.1:$1 --tcp.listen=127.0.0.1:$1 --workers=$THREADS --realm=bench \
+--users=bench:bench --relay.ipv4=127.0.0.1 --peers.allow=127.0.0.1 --http.listen= --no-rest.redis \
+--quota.allocations_per_user=0 --auth.rate=0 --log.level=warn"
   setsid sh -c "$PRIO" "$NICE" $SERVER_CMD >"$TMP/starling.log" 2>&1 &
   SERVER_PID=$!
 }
@@ -223,7 +224,9 @@ SECTION="$TMP/section"
   echo "before / after: $LOAD_START / $LOAD_END (the machine is shared; other work competes for the"
   echo "same cores; servers and loadtest each ran in their own session at nice $NICE, autogroup included). ${DURATION} s per run, $THREADS relay thread(s) for every server, mode $MODE over $TRANSPORT. coTURN"
   echo "$COTURN_VERSION with static user, no database configured (Debian's build still opens its default"
-  echo "SQLite userdb, unused for static users), loopback peers allowed."
+  echo "SQLite userdb, unused for static users), loopback peers allowed. starling-turn with a static"
+  echo "user, no Redis (it needs Redis only for REST secrets and its node registry, both unused"
+  echo "here, so none is started), per-user allocation quota and 401 rate limit off."
   echo
   cat "$TABLE"
   if [ -s "$NOTES" ]; then echo; echo "Scaling:"; echo; cat "$NOTES"; fi

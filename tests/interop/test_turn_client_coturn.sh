@@ -68,8 +68,7 @@ test_coturn() {
   P=$(free_port)
   PT=$(free_port)
   # TLS: a throwaway self-signed certificate; the client verifies against it.
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 1 \
-    -subj /CN=localhost >/dev/null 2>&1
+  make_cert
   if start_coturn "$P" --lt-cred-mech --user=alice:wonderland --tls-listening-port="$PT" \
        --cert="$TMP/cert.pem" --pkey="$TMP/key.pem"; then
     run "coturn long-term UDP" 0 --server 127.0.0.1:$P --user alice --password wonderland
@@ -87,31 +86,44 @@ test_coturn() {
   fi
 }
 
-# start_starling_turn PORT longterm|secret: our server with the same users as coTURN above.
+# start_starling_turn PORT TLSPORT longterm|secret: our server with the same users as coTURN.
 start_starling_turn() {
   port=$1
-  if [ "$2" = secret ]; then auth="--use-auth-secret --static-auth-secret=s3cr3t"
-  else auth="--user=alice:wonderland"; fi
+  if [ "$3" = secret ]; then auth="--rest.secrets=s3cr3t"; else auth="--users=alice:wonderland"; fi
   # shellcheck disable=SC2086
-  "$STARLING_TURN" --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port="$port" \
-    --realm=test --allow-loopback-peers $auth >"$TMP/starling-$port.log" 2>&1 &
+  "$STARLING_TURN" --listen=127.0.0.1:$port --tcp.listen=127.0.0.1:$port --tls.listen=127.0.0.1:$2 \
+    --tls.cert="$TMP/cert.pem" --tls.key="$TMP/key.pem" --workers=1 --realm=test \
+    --relay.ipv4=127.0.0.1 --peers.allow=127.0.0.1 --http.listen= --no-rest.redis $auth \
+    >"$TMP/starling-$port.log" 2>&1 &
   SERVER_PID=$!
   PIDS="$PIDS $SERVER_PID"
   wait_listen "$port" "$SERVER_PID" || { echo "FAIL: starling-turn did not start on $port"; tail -20 "$TMP/starling-$port.log"; FAIL=1; return 1; }
 }
 
+make_cert() {
+  [ -f "$TMP/cert.pem" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" \
+    -out "$TMP/cert.pem" -days 1 -subj /CN=localhost >/dev/null 2>&1
+}
+
 test_starling() {
   [ -x "$STARLING_TURN" ] || { echo "starling-turn not built ($STARLING_TURN)"; return 2; }
   RAN=1
+  make_cert
   P=$(free_port)
-  if start_starling_turn "$P" longterm; then
+  PT=$(free_port)
+  if start_starling_turn "$P" "$PT" longterm; then
     run "starling-turn long-term UDP" 0 --server 127.0.0.1:$P --user alice --password wonderland
     run "starling-turn long-term TCP" 0 --server 127.0.0.1:$P --user alice --password wonderland --transport tcp
+    run "starling-turn long-term TLS" 0 --server 127.0.0.1:$PT --user alice --password wonderland --transport tls \
+      --ca "$TMP/cert.pem"
     run "starling-turn wrong password gets 401" 0 --server 127.0.0.1:$P --user alice --password nope --expect-fail 401
+    run "starling-turn REQUESTED-ADDRESS-FAMILY IPv4" 0 --server 127.0.0.1:$P --user alice --password wonderland --family 4
   fi
   P=$(free_port)
-  if start_starling_turn "$P" secret; then
+  PT=$(free_port)
+  if start_starling_turn "$P" "$PT" secret; then
     run "starling-turn REST secret UDP" 0 --server 127.0.0.1:$P --secret s3cr3t --user bob
+    run "starling-turn REST secret TCP" 0 --server 127.0.0.1:$P --secret s3cr3t --user bob --transport tcp
     run "starling-turn REST wrong secret gets 401" 0 --server 127.0.0.1:$P --secret wrong --user bob --expect-fail 401
   fi
 }
