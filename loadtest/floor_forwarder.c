@@ -238,15 +238,16 @@ static void *worker_main(void *arg) {
 }
 
 static void usage(void) {
-    printf("usage: starling-floor [--listen 127.0.0.1:3479] [--relay-ip 127.0.0.1] [--threads 1]\n"
+    printf("usage: starling-floor [--listen 127.0.0.1:3479] [--relay-ip 127.0.0.1] [--threads 1] [--rcvbuf BYTES]\n"
            "  A bare recvmmsg/sendmmsg UDP relay speaking just enough unauthenticated TURN for\n"
            "  `starling-loadtest turn` to drive it: the benchmark's floor. Stops on SIGTERM/SIGINT.\n");
 }
 
 int main(int argc, char **argv) {
     const char *listen_s = "127.0.0.1:3479", *relay_s = "127.0.0.1";
-    int threads = 1;
+    int threads = 1, rcvbuf = 0;
     static const struct option opts[] = {{"listen", required_argument, 0, 'l'},
+                                         {"rcvbuf", required_argument, 0, 'b'},
                                          {"relay-ip", required_argument, 0, 'r'},
                                          {"threads", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'},
@@ -257,6 +258,7 @@ int main(int argc, char **argv) {
         case 'l': listen_s = optarg; break;
         case 'r': relay_s = optarg; break;
         case 't': threads = atoi(optarg); break;
+        case 'b': rcvbuf = atoi(optarg); break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }
@@ -276,10 +278,10 @@ int main(int argc, char **argv) {
         w->relay_ip = relay_ip;
         int domain = listen_addr.family == RTC_AF_INET6 ? AF_INET6 : AF_INET;
         w->listen_fd = socket(domain, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        int one = 1, buf = 8 << 20;
+        int one = 1;
         setsockopt(w->listen_fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-        if (setsockopt(w->listen_fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) != 0)
-            setsockopt(w->listen_fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+        /* Same knob as a server's: SO_RCVBUF (capped by net.core.rmem_max), default untouched. */
+        if (rcvbuf > 0) setsockopt(w->listen_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
         struct sockaddr_storage ss;
         int sl = rtc_addr_to_sockaddr(&listen_addr, &ss, sizeof ss);
         if (bind(w->listen_fd, (struct sockaddr *)&ss, (socklen_t)sl) != 0) {

@@ -11,7 +11,9 @@
 # SCENARIOS ("clients:kbps:bytes ...", default the three below), SERVERS (default
 # "floor coturn starling"), NICE (niceness for servers and loadtest, default -10 so other work
 # on a shared machine disturbs the runs less; 0 to disable), MODE (channel|send), TRANSPORT (udp|tcp; the floor is UDP-only
-# and is skipped for tcp), NO_DOCS=1 to skip writing the doc.
+# and is skipped for tcp), RCVBUF (SO_RCVBUF asked for the floor's and starling-turn's
+# listening sockets; default 2 MiB, which the kernel doubles to the 4 MiB coTURN gives its own
+# listening sockets (`ss -uam` shows rb4194304); 0 = system default), NO_DOCS=1 to skip writing the doc.
 set -eu
 BUILD_DIR=${1:-build/release}
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +25,7 @@ DURATION=${DURATION:-20}
 THREADS=${THREADS:-1}
 MODE=${MODE:-channel}
 TRANSPORT=${TRANSPORT:-udp}
+RCVBUF=${RCVBUF:-2097152}
 NICE=${NICE:--10}
 # With the kernel's autogroup scheduling (on here), CPU is shared fairly between sessions and
 # plain nice only ranks processes within one session. So each benchmark process gets a session
@@ -70,7 +73,7 @@ wait_udp() { # port pid: until something is bound to UDP port
 # start_SERVER PORT: sets SERVER_PID and SERVER_CMD; returns non-zero if unavailable.
 start_floor() {
   [ "$TRANSPORT" = udp ] || return 1
-  SERVER_CMD="$FLOOR --listen 127.0.0.1:$1 --relay-ip 127.0.0.1 --threads $THREADS"
+  SERVER_CMD="$FLOOR --listen 127.0.0.1:$1 --relay-ip 127.0.0.1 --threads $THREADS --rcvbuf $RCVBUF"
   setsid sh -c "$PRIO" "$NICE" $SERVER_CMD 2>"$TMP/floor.log" &
   SERVER_PID=$!
 }
@@ -88,7 +91,7 @@ start_starling() {
   # or rate limit on 401s (every loadtest client shares one user and one source IP).
   SERVER_CMD="$STARLING_TURN --listen=127.0.0.1:$1 --tcp.listen=127.0.0.1:$1 --workers=$THREADS --realm=bench \
 --users=bench:bench --relay.ipv4=127.0.0.1 --peers.allow=127.0.0.1 --http.listen= --no-rest.redis \
---quota.allocations_per_user=0 --auth.rate=0 --log.level=warn"
+--quota.allocations_per_user=0 --auth.rate=0 --udp.recv_buffer=$RCVBUF --log.level=warn"
   setsid sh -c "$PRIO" "$NICE" $SERVER_CMD >"$TMP/starling.log" 2>&1 &
   SERVER_PID=$!
 }
@@ -226,7 +229,8 @@ SECTION="$TMP/section"
   echo "$COTURN_VERSION with static user, no database configured (Debian's build still opens its default"
   echo "SQLite userdb, unused for static users), loopback peers allowed. starling-turn with a static"
   echo "user, no Redis (it needs Redis only for REST secrets and its node registry, both unused"
-  echo "here, so none is started), per-user allocation quota and 401 rate limit off."
+  echo "here, so none is started), per-user allocation quota and 401 rate limit off. Listening"
+  echo "socket receive buffers: $( [ "$RCVBUF" = 0 ] && echo "system default ($(cat /proc/sys/net/core/rmem_default) bytes) for the floor and starling-turn" || echo "SO_RCVBUF $RCVBUF for the floor and starling-turn (kernel: $((RCVBUF * 2)))"); coTURN sets its own (4194304 here)."
   echo
   cat "$TABLE"
   if [ -s "$NOTES" ]; then echo; echo "Scaling:"; echo; cat "$NOTES"; fi
