@@ -14,7 +14,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
+#include <fcntl.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -180,60 +181,58 @@ static void *worker_main(void *arg) {
         iov[i].iov_base = bufs[i];
         iov[i].iov_len = sizeof bufs[i];
     }
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = w->listen_fd};
-    epoll_ctl(ep, EPOLL_CTL_ADD, w->listen_fd, &ev);
+    /* One blocking recvmmsg per wakeup (MSG_WAITFORONE: return with what is queued once one
+     * datagram is there): the fewest syscalls a reader can make. SO_RCVTIMEO lets the loop
+     * notice SIGTERM. */
+    int fl = fcntl(w->listen_fd, F_GETFL);
+    fcntl(w->listen_fd, F_SETFL, fl & ~O_NONBLOCK);
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+    setsockopt(w->listen_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     while (!g_stop) {
-        struct epoll_event evs[4];
-        if (epoll_wait(ep, evs, 4, 200) <= 0) continue;
-        for (;;) {
-            for (int i = 0; i < BATCH; i++) {
-                memset(&in[i].msg_hdr, 0, sizeof in[i].msg_hdr);
-                in[i].msg_hdr.msg_iov = &iov[i];
-                in[i].msg_hdr.msg_iovlen = 1;
-                in[i].msg_hdr.msg_name = &from[i];
-                in[i].msg_hdr.msg_namelen = sizeof from[i];
-            }
-            int got = recvmmsg(w->listen_fd, in, BATCH, MSG_DONTWAIT, NULL);
-            if (got <= 0) break;
-            /* Queue ChannelData to sendmmsg in runs that share a relay socket. */
-            int q = 0, qfd = -1;
-            for (int i = 0; i < got; i++) {
-                const uint8_t *p = bufs[i];
-                size_t n = in[i].msg_len;
-                rtc_addr_t src;
-                if (rtc_addr_from_sockaddr(&src, (struct sockaddr *)&from[i], in[i].msg_hdr.msg_namelen) != RTC_OK)
-                    continue;
-                if (!rtc_turn_is_channel_data(p, n)) {
-                    if (q) { sendmmsg(qfd, out, (unsigned)q, MSG_DONTWAIT); q = 0; }
-                    handle_stun(w, p, n, &src);
-                    continue;
-                }
-                uint16_t ch;
-                const uint8_t *data;
-                size_t len;
-                alloc_t *a = find_alloc(w, &src);
-                if (!a || rtc_turn_channel_data_parse(p, n, &ch, &data, &len) != RTC_OK) { w->dropped++; continue; }
-                int c;
-                for (c = 0; c < a->n_chans && a->chan_num[c] != ch; c++) {}
-                if (c == a->n_chans) { w->dropped++; continue; }
-                if (q && qfd != a->relay_fd) { sendmmsg(qfd, out, (unsigned)q, MSG_DONTWAIT); q = 0; }
-                qfd = a->relay_fd;
-                oiov[q].iov_base = (void *)data;
-                oiov[q].iov_len = len;
-                memset(&out[q].msg_hdr, 0, sizeof out[q].msg_hdr);
-                out[q].msg_hdr.msg_iov = &oiov[q];
-                out[q].msg_hdr.msg_iovlen = 1;
-                out[q].msg_hdr.msg_name = &a->chan_sa[c];
-                out[q].msg_hdr.msg_namelen = a->chan_sl[c];
-                q++;
-                w->relayed++;
-            }
-            if (q) sendmmsg(qfd, out, (unsigned)q, MSG_DONTWAIT);
-            if (got < BATCH) break;
+        for (int i = 0; i < BATCH; i++) {
+            memset(&in[i].msg_hdr, 0, sizeof in[i].msg_hdr);
+            in[i].msg_hdr.msg_iov = &iov[i];
+            in[i].msg_hdr.msg_iovlen = 1;
+            in[i].msg_hdr.msg_name = &from[i];
+            in[i].msg_hdr.msg_namelen = sizeof from[i];
         }
+        int got = recvmmsg(w->listen_fd, in, BATCH, MSG_WAITFORONE, NULL);
+        if (got <= 0) continue;
+        /* Queue ChannelData to sendmmsg in runs that share a relay socket. */
+        int q = 0, qfd = -1;
+        for (int i = 0; i < got; i++) {
+            const uint8_t *p = bufs[i];
+            size_t n = in[i].msg_len;
+            rtc_addr_t src;
+            if (rtc_addr_from_sockaddr(&src, (struct sockaddr *)&from[i], in[i].msg_hdr.msg_namelen) != RTC_OK)
+                continue;
+            if (!rtc_turn_is_channel_data(p, n)) {
+                if (q) { sendmmsg(qfd, out, (unsigned)q, MSG_DONTWAIT); q = 0; }
+                handle_stun(w, p, n, &src);
+                continue;
+            }
+            uint16_t ch;
+            const uint8_t *data;
+            size_t len;
+            alloc_t *a = find_alloc(w, &src);
+            if (!a || rtc_turn_channel_data_parse(p, n, &ch, &data, &len) != RTC_OK) { w->dropped++; continue; }
+            int c;
+            for (c = 0; c < a->n_chans && a->chan_num[c] != ch; c++) {}
+            if (c == a->n_chans) { w->dropped++; continue; }
+            if (q && qfd != a->relay_fd) { sendmmsg(qfd, out, (unsigned)q, MSG_DONTWAIT); q = 0; }
+            qfd = a->relay_fd;
+            oiov[q].iov_base = (void *)data;
+            oiov[q].iov_len = len;
+            memset(&out[q].msg_hdr, 0, sizeof out[q].msg_hdr);
+            out[q].msg_hdr.msg_iov = &oiov[q];
+            out[q].msg_hdr.msg_iovlen = 1;
+            out[q].msg_hdr.msg_name = &a->chan_sa[c];
+            out[q].msg_hdr.msg_namelen = a->chan_sl[c];
+            q++;
+            w->relayed++;
+        }
+        if (q) sendmmsg(qfd, out, (unsigned)q, MSG_DONTWAIT);
     }
-    close(ep);
     return NULL;
 }
 
