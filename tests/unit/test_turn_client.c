@@ -728,6 +728,65 @@ START_TEST(create_rejects_bad_config) {
 }
 END_TEST
 
+START_TEST(release_while_allocating_closes_at_once) {
+    harness_t h;
+    rtc_turn_client_t *c = make_client(&h, false, 0);
+    rtc_turn_client_allocate(c, 0);
+    rtc_stun_msg_t req = sent(&h, 0);
+    ck_assert_int_eq(rtc_turn_client_release(c, RTC_MS(5)), 0);
+    ck_assert_int_eq(rtc_turn_client_state(c), RTC_TURN_CLIENT_CLOSED);
+    ck_assert_int_eq(h.ev[h.n_ev - 1].type, RTC_TURN_EVENT_RELEASED);
+    ck_assert_int_eq(rtc_turn_client_next_timeout(c), RTC_TIME_NEVER);
+    /* The abandoned Allocate's answer is no longer ours. */
+    ck_assert_int_eq(feed(c, challenge(&req, 401, "n"), RTC_MS(6)), RTC_ERR_NOT_FOUND);
+    ck_assert_int_eq(h.n_out, 1);
+    rtc_turn_client_destroy(c);
+}
+END_TEST
+
+START_TEST(failed_channel_bind_falls_back_to_send_indications) {
+    harness_t h;
+    rtc_turn_client_t *c = allocated_client(&h, false, 0);
+    rtc_addr_t peer = addr("203.0.113.5:7000");
+    rtc_turn_client_create_permission(c, &peer, 0);
+    ok_last(&h, c, 0);
+    ck_assert_int_eq(rtc_turn_client_bind_channel(c, &peer, 0), 0x4000);
+    rtc_stun_msg_t req = sent(&h, -1);
+    ck_assert_int_eq(feed(c, error_reply(&h, &req, 400), 0), 0);
+    rtc_turn_event_t *ev = &h.ev[h.n_ev - 1];
+    ck_assert_int_eq(ev->type, RTC_TURN_EVENT_CHANNEL);
+    ck_assert_int_eq(ev->error, RTC_ERR_PROTOCOL);
+    ck_assert_int_eq(ev->stun_code, 400);
+    ck_assert_uint_eq(ev->channel, 0x4000);
+    ck_assert_uint_eq(rtc_turn_client_channel(c, &peer), 0);
+    ck_assert(rtc_turn_client_has_permission(c, &peer)); /* the permission is unaffected */
+    ck_assert_int_eq(rtc_turn_client_send(c, &peer, (const uint8_t *)"x", 1, 0), 0);
+    ck_assert_uint_eq(sent(&h, -1).method, RTC_STUN_SEND);
+    /* ChannelData on the dead channel is refused; a new bind takes a fresh number. */
+    uint8_t cd[16];
+    int n = rtc_turn_channel_data_write(cd, sizeof cd, 0x4000, (const uint8_t *)"x", 1, false);
+    ck_assert_int_eq(rtc_turn_client_handle_datagram(c, cd, (size_t)n, 0), RTC_ERR_NOT_FOUND);
+    ck_assert_int_eq(rtc_turn_client_bind_channel(c, &peer, 0), 0x4001);
+    rtc_turn_client_destroy(c);
+}
+END_TEST
+
+START_TEST(wrong_credentials_on_refresh_fail_the_allocation) {
+    harness_t h;
+    rtc_turn_client_t *c = allocated_client(&h, false, 0);
+    rtc_turn_client_handle_timeout(c, RTC_SEC(540));
+    rtc_stun_msg_t req = sent(&h, -1);
+    /* A 401 with the nonce we just used: the server no longer accepts our credentials (an
+     * expired REST username, say). */
+    ck_assert_int_eq(feed(c, challenge(&req, 401, "nonce-1"), RTC_SEC(540)), 0);
+    int code;
+    ck_assert_int_eq(rtc_turn_client_state(c), RTC_TURN_CLIENT_FAILED);
+    ck_assert_int_eq(rtc_turn_client_error(c, &code), RTC_ERR_AUTH);
+    ck_assert_int_eq(code, 401);
+    rtc_turn_client_destroy(c);
+}
+END_TEST
+
 int main(void) {
     rtc_log_set_level(RTC_LOG_ERROR);
     Suite *s = suite_create("turn_client");
@@ -751,6 +810,9 @@ int main(void) {
     tcase_add_test(tc, stream_transport_frames_in_any_split);
     tcase_add_test(tc, stream_requests_are_not_retransmitted);
     tcase_add_test(tc, create_rejects_bad_config);
+    tcase_add_test(tc, release_while_allocating_closes_at_once);
+    tcase_add_test(tc, failed_channel_bind_falls_back_to_send_indications);
+    tcase_add_test(tc, wrong_credentials_on_refresh_fail_the_allocation);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
