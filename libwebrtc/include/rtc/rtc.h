@@ -6,4 +6,5 @@
 #include "rtc/stun.h"
 #include "rtc/turn.h"
 #include "rtc/sdp.h"
+#include "rtc/pc.h"
 #endif
