@@ -1105,12 +1105,11 @@ void rtc_peer_connection_handle_timeout(rtc_peer_connection_t *pc, rtc_time_t no
 void rtc_peer_connection_close(rtc_peer_connection_t *pc, rtc_time_t now) {
     if (!pc || pc->closed) return;
     pc_touch(pc, now);
-    pc_transport_close(pc, now);
     pc->closed = true;
+    pc_transport_close(pc, now);
     pc->signaling = RTC_PC_SIGNALING_CLOSED;
     if (pc->cb.on_signaling_state) pc->cb.on_signaling_state(pc->user, RTC_PC_SIGNALING_CLOSED);
-    pc->ice_state = RTC_ICE_STATE_CLOSED;
-    if (pc->cb.on_ice_connection_state) pc->cb.on_ice_connection_state(pc->user, RTC_ICE_STATE_CLOSED);
+    pc_set_ice_state(pc, RTC_ICE_STATE_CLOSED);
     pc_update_state(pc);
     pc_wakeup(pc);
 }
