@@ -159,23 +159,71 @@ static void dc_open(void *u, rtc_pc_datachannel_t *d) {
     cJSON_AddNumberToObject(o, "id", rtc_pc_datachannel_id(d));
     emit(o);
 }
+/* Echoes that did not fit the association's send queue wait here, in order, until the
+ * channel's buffered amount drops (bufferedamountlow). */
+typedef struct pending {
+    struct pending *next;
+    rtc_pc_datachannel_t *dc;
+    bool is_string;
+    size_t n;
+    uint8_t data[];
+} pending_t;
+static pending_t *pend_head, *pend_tail;
+
+static void flush_pending(void) {
+    while (pend_head) {
+        pending_t *m = pend_head;
+        int rc = rtc_pc_datachannel_send(m->dc, m->data, m->n, m->is_string);
+        if (rc == RTC_ERR_AGAIN) return;
+        if (rc == RTC_OK) app.dc_msgs_out++;
+        else app.dc_send_errors++;
+        pend_head = m->next;
+        if (!pend_head) pend_tail = NULL;
+        free(m);
+    }
+}
+
 static void dc_message(void *u, rtc_pc_datachannel_t *d, const uint8_t *p, size_t n, bool is_string) {
     (void)u;
     app.dc_msgs_in++;
     app.dc_bytes_in += n;
     if (!app.echo) return;
-    if (rtc_pc_datachannel_send(d, p, n, is_string) == RTC_OK) app.dc_msgs_out++;
-    else app.dc_send_errors++;
+    int rc = pend_head ? RTC_ERR_AGAIN : rtc_pc_datachannel_send(d, p, n, is_string);
+    if (rc == RTC_OK) {
+        app.dc_msgs_out++;
+    } else if (rc == RTC_ERR_AGAIN) {
+        pending_t *m = malloc(sizeof *m + n);
+        if (!m) { app.dc_send_errors++; return; }
+        m->next = NULL;
+        m->dc = d;
+        m->is_string = is_string;
+        m->n = n;
+        if (n) memcpy(m->data, p, n);
+        if (pend_tail) pend_tail->next = m;
+        else pend_head = m;
+        pend_tail = m;
+    } else {
+        app.dc_send_errors++;
+    }
+}
+
+static void dc_low(void *u, rtc_pc_datachannel_t *d) {
+    (void)u;
+    (void)d;
+    flush_pending();
 }
 static void dc_close(void *u, rtc_pc_datachannel_t *d) {
     (void)u;
     event_str("datachannel-close", "label", rtc_pc_datachannel_label(d));
 }
-static const rtc_pc_datachannel_callbacks_t dc_cb = {.on_open = dc_open, .on_message = dc_message, .on_close = dc_close};
+static const rtc_pc_datachannel_callbacks_t dc_cb = {
+    .on_open = dc_open, .on_message = dc_message, .on_close = dc_close, .on_buffered_amount_low = dc_low,
+};
 
 static void on_datachannel(void *u, rtc_pc_datachannel_t *d) {
     (void)u;
     rtc_pc_datachannel_set_callbacks(d, &dc_cb, NULL);
+    rtc_pc_datachannel_set_buffered_amount_low_threshold(d, 1 << 20);
     event_str("datachannel", "label", rtc_pc_datachannel_label(d));
 }
 
@@ -389,6 +437,7 @@ int main(int argc, char **argv) {
         if (app.dc_label) {
             rtc_pc_datachannel_t *d = rtc_peer_connection_create_data_channel(app.pc, app.dc_label, NULL);
             if (d) rtc_pc_datachannel_set_callbacks(d, &dc_cb, NULL);
+            if (d) rtc_pc_datachannel_set_buffered_amount_low_threshold(d, 1 << 20);
         }
         if (want_video || app.send_media || app.echo) {
             if (want_video || !want_audio) app.video_t = rtc_peer_connection_add_transceiver(app.pc, RTC_PC_MEDIA_VIDEO, NULL);
