@@ -10,6 +10,7 @@ PACKAGES="
   redis-server redis-tools coturn
   iproute2 iptables nftables procps psmisc curl python3 python3-aiortc python3-aioice python3-websockets python3-av
   tshark valgrind chromium nodejs
+  golang-go golang-github-pion-webrtc.v3-dev libvpx-dev
 "
 
 missing=""
