@@ -69,7 +69,7 @@ async def read_json(proc, want_type):
 
 async def main():
     peer_bin, role, mode = sys.argv[1], sys.argv[2], sys.argv[3]
-    args = [peer_bin, "--bind", "127.0.0.1", "--timeout", "40"]
+    args = [peer_bin, "--bind", "127.0.0.1", "--timeout", "40"] + os.environ.get("PC_STARLING_ARGS", "").split()
     if mode == "data":
         args.append("--echo")
     else:
@@ -192,6 +192,11 @@ async def main():
             summary = obj
     await proc.wait()
     result["starling_connected_ms"] = summary.get("connected_ms")
+    stats = summary.get("stats", {})
+    for v in stats.values():
+        if v.get("type") == "transport" and v.get("selectedCandidatePairId"):
+            pair = stats.get(v["selectedCandidatePairId"], {})
+            result["starling_local_candidate"] = stats.get(pair.get("localCandidateId"), {}).get("candidateType")
     result["starling_dc_received"] = summary.get("dc_messages_received")
     result["starling_rtp_received"] = summary.get("rtp_received")
     if mode == "data":
