@@ -31,9 +31,7 @@ fail=0
 for role in offer answer; do
   out=$(PC_STARLING_ARGS="$ARGS" timeout 120 $PY "$SRC_DIR/tests/interop/pc/aiortc_peer.py" "$PEER" $role data 2>/dev/null | tail -1)
   echo "turn relay-only, aiortc role=$role: $out"
-  case "$out" in
-    *'"ok": true'*'"starling_local_candidate": "relay"'*) ;;
-    *) fail=1 ;;
-  esac
+  case "$out" in *'"ok": true'*) ;; *) fail=1 ;; esac
+  case "$out" in *'"starling_local_candidate": "relay"'*) ;; *) fail=1 ;; esac
 done
 exit $fail
