@@ -12,6 +12,7 @@ PACKAGES="
   python3-prometheus-client python3-jwt
   tshark valgrind chromium nodejs
   golang-go golang-github-pion-rtcp-dev golang-github-pion-interceptor-dev
+  golang-github-pion-webrtc.v3-dev libvpx-dev
 "
 
 missing=""
