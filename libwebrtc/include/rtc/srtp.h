@@ -85,7 +85,8 @@ typedef struct {
     uint64_t ssrc_limit;     /* dropped: a new SSRC past max_ssrcs */
 } rtc_srtp_stats_t;
 
-/* Initialises libsrtp once per process; safe to call from any thread, any number of times
+/* Initialises both backends once per process (fetches the OpenSSL ciphers, runs srtp_init,
+ * reads RTC_SRTP_BACKEND); safe to call from any thread, any number of times
  * (rtc_srtp_session_create calls it). Returns RTC_OK or RTC_ERR_CRYPTO. */
 int rtc_srtp_init(void);
 
