@@ -142,6 +142,7 @@ START_TEST(pion_and_openssl_backend_agree_byte_for_byte) {
     ck_assert_msg(helper[0], "Pion helper not built: scripts/install-deps.sh installs golang-go and "
                              "golang-github-pion-srtp.v2-dev (see %s/build.log)", workdir);
     rtc_srtp_profile_t p = profiles[_i];
+    rng = 0x7071e5eedull + (uint64_t)_i; /* the same packets whether or not Check forks */
     rtc_srtp_config_t c;
     memset(&c, 0, sizeof c);
     c.profile = p;
@@ -153,7 +154,7 @@ START_TEST(pion_and_openssl_backend_agree_byte_for_byte) {
 
     /* Three senders, in order per SSRC, two of them crossing the sequence-number wrap. */
     uint32_t ssrc[3] = {rnd(), rnd(), rnd()};
-    uint16_t seq[3] = {(uint16_t)(65535 - 100), (uint16_t)rnd(), (uint16_t)(65535 - 250)};
+    uint16_t seq[3] = {(uint16_t)(65535 - 60), (uint16_t)rnd(), (uint16_t)(65535 - 120)};
     unsigned wraps = 0;
     for (int i = 0; i < N_PKTS; i++) {
         int k = (int)below(3);
