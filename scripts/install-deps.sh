@@ -11,7 +11,7 @@ PACKAGES="
   iproute2 iptables nftables procps psmisc curl python3 python3-aiortc python3-aioice python3-websockets python3-av
   python3-prometheus-client python3-jwt
   tshark valgrind chromium nodejs
-  golang-go golang-github-pion-rtcp-dev golang-github-pion-interceptor-dev
+  golang-go golang-github-pion-rtcp-dev golang-github-pion-interceptor-dev golang-github-pion-srtp.v2-dev
   golang-github-pion-webrtc.v3-dev libvpx-dev
 "
 
