@@ -13,6 +13,8 @@
 
 #define SIGNAL_KEY_TTL_S 10
 #define TURN_FETCH_MS 10000
+/* After a Redis (re)connect, how long a missing node key is not taken for a dead node. */
+#define NODE_GRACE_MS 5000
 
 static int64_t unix_now(void) { return (int64_t)time(NULL); }
 
@@ -691,6 +693,9 @@ static void on_poll(st_redis_t *r, const redisReply *reply, void *user) {
         st_gauge_set(srv->m_live_nodes, live);
     }
     srv->live_nodes = live;
+    /* Right after (re)connecting, a missing node key may only mean that Redis restarted
+     * empty and the nodes have not re-registered yet (they do every 2 s): no failover then. */
+    if (signal_now_ms() - srv->redis_up_since_ms < NODE_GRACE_MS) return;
     for (size_t i = 1; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
         if (e->type != REDIS_REPLY_STRING) continue;
@@ -778,6 +783,7 @@ static void on_connect(st_redis_t *r, void *user) {
         key(srv, k, "turn:secrets", NULL, NULL);
         st_redis_command(r, NULL, NULL, "ZADD", k, "NX", "+inf", srv->cfg->turn_secret, NULL);
     }
+    srv->redis_up_since_ms = signal_now_ms();
     fetch_turn_secret(srv);
     srv->last_turn_fetch_ms = signal_now_ms();
     void *vals[1024];

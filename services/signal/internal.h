@@ -142,7 +142,7 @@ struct signal_server {
 
     uv_timer_t tick;
     bool tick_running;
-    int64_t last_heartbeat_ms, last_refresh_round_ms, last_turn_fetch_ms;
+    int64_t last_heartbeat_ms, last_turn_fetch_ms, redis_up_since_ms;
 
     signal_session_t *sessions;
     size_t n_sessions;

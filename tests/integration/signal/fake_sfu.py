@@ -94,6 +94,7 @@ class Node:
         self.stop = False
         self.record = open(args.record, "a", buffering=1) if args.record else None
         self.sids = {}
+        self.missing = {}  # pid -> when its participant key was first seen missing
 
     # ---- registry -----------------------------------------------------------------------
     def register(self):
@@ -110,6 +111,10 @@ class Node:
         while not self.stop:
             try:
                 self.register()
+                with self.lock:  # re-register what we own (Redis may have restarted empty)
+                    for room, parts in self.rooms.items():
+                        for pid, p in parts.items():
+                            self.store(room, pid, p)
                 self.sweep()
             except redis.exceptions.RedisError:
                 pass  # Redis restarting: keep trying, like a real node
@@ -151,11 +156,17 @@ class Node:
             self.r.hset(f"{self.prefix}room:{room}", "participants", len(parts))
 
     def sweep(self):
-        """Participants whose participant key expired (client never resumed) are removed."""
+        """Participants whose participant key expired (client never resumed) are removed —
+        once the key has been missing for --sweep-grace seconds, so that a Redis restart
+        (signal writes the keys again within a second) removes nobody."""
+        now = time.time()
         with self.lock:
             for room in list(self.rooms):
                 for pid in list(self.rooms.get(room, {})):
-                    if not self.r.exists(f"{self.prefix}participant:{pid}"):
+                    if self.r.exists(f"{self.prefix}participant:{pid}"):
+                        self.missing.pop(pid, None)
+                    elif now - self.missing.setdefault(pid, now) >= self.args.sweep_grace:
+                        self.missing.pop(pid, None)
                         self.drop(room, pid, "disconnected")
 
     # ---- commands -----------------------------------------------------------------------
@@ -265,6 +276,7 @@ def main():
     ap.add_argument("--ttl", type=int, default=10)
     ap.add_argument("--heartbeat", type=float, default=2)
     ap.add_argument("--record")
+    ap.add_argument("--sweep-grace", type=float, default=5)
     args = ap.parse_args()
     node = Node(args)
 
