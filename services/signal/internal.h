@@ -131,7 +131,7 @@ struct signal_server {
     signal_limits_t limits;
     char web_root[1024];
 
-    struct lws_context *lws;
+    struct lws_context *lws;        /* cleared by lws when finally freed */
     struct lws_vhost *vhost;
     int port;
     char listen_ip[64];

@@ -439,6 +439,9 @@ signal_server_t *signal_server_new(uv_loop_t *loop, const signal_config_t *cfg) 
     info.max_http_header_data = 8192;
     info.timeout_secs = 10;
     info.server_string = "starling-signal";
+    /* lws clears srv->lws itself once the context is finally freed, which with a foreign
+     * loop happens only after libuv has closed its handles (see signal_server_free). */
+    info.pcontext = &srv->lws;
     srv->lws = lws_create_context(&info);
     if (!srv->lws) {
         st_log_kv(RTC_LOG_ERROR, SIGNAL_LOG, NULL, 0, "libwebsockets context creation failed");
@@ -529,6 +532,9 @@ void signal_server_close(signal_server_t *srv) {
 void signal_server_free(signal_server_t *srv) {
     if (!srv) return;
     signal_server_close(srv);
+    /* With a foreign loop, lws finishes destroying its context only when called again after
+     * its handles have closed; it then clears srv->lws (info.pcontext). */
+    if (srv->lws) lws_context_destroy(srv->lws);
     /* Sessions whose CLOSED callback never came (should not happen once the loop ran dry). */
     while (srv->sessions) {
         signal_session_t *s = srv->sessions;

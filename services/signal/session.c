@@ -234,8 +234,8 @@ static void on_relay(signal_session_t *s, const signal_msg_t *m) {
         return;
     }
     if (m->rid) cJSON_AddStringToObject(payload, "rid", m->rid);
-    if (!signal_redis_ready(srv) ||
-        signal_bus_send(srv, s->node, signal_msg_type_name(m->type), s->room, s->pid, payload,
+    /* signal_bus_send consumes the payload, whatever it returns. */
+    if (signal_bus_send(srv, s->node, signal_msg_type_name(m->type), s->room, s->pid, payload,
                         NULL, NULL) != RTC_OK) {
         /* Existing sessions survive a Redis outage; this one message is lost and said so. */
         signal_session_error(s, SIGNAL_E_UNAVAILABLE,

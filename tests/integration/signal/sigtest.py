@@ -163,7 +163,11 @@ class Signal:
             return f.read()
 
     def term(self, timeout=20):
-        return stop(self.proc, signal.SIGTERM, timeout)
+        rc = stop(self.proc, signal.SIGTERM, timeout)
+        if rc != 0:  # show why (a sanitizer report, a crash) before the caller fails
+            tail = [l for l in self.logtext().splitlines() if not l.startswith('{"ts"')]
+            print(f"starling-signal exited {rc}; non-log output:\n" + "\n".join(tail[-60:]))
+        return rc
 
 
 class FakeSfu:

@@ -44,24 +44,21 @@ async def t_concurrent_placement():
 
     # While the joins race, the "least loaded" node keeps changing under them, as it would
     # on a busy cluster: a placement that read and wrote in separate steps would split rooms.
-    import threading
-    import redis as pyredis
-    stop = threading.Event()
-
-    def flip():
-        r = pyredis.Redis(host="127.0.0.1", port=redis.port)
-        i = 0
-        while not stop.is_set():
-            r.zadd("starling:nodes", {"node-a": i % 2, "node-b": (i + 1) % 2})
-            i += 1
-    flipper = threading.Thread(target=flip)
-    flipper.start()
+    flip = ("import redis,sys\n"
+            "r = redis.Redis(host='127.0.0.1', port=int(sys.argv[1]))\n"
+            "i = 0\n"
+            "while True:\n"
+            "    r.zadd('starling:nodes', {'node-a': i % 2, 'node-b': (i + 1) % 2})\n"
+            "    i += 1\n"
+            "    if i == 100: print('flipping', flush=True)\n")
+    flip_log = os.path.join(T.tmpdir(), "flip.log")
+    flipper = T.spawn([T.PY, "-c", flip, str(redis.port)], flip_log)
+    T.wait_for(lambda: "flipping" in open(flip_log).read(), 10, "the load flipper")
     try:
         results = await asyncio.gather(*[
             join(url, r, toks[r][i]) for r in rooms for i, url in enumerate((s1.ws_url, s2.ws_url))])
     finally:
-        stop.set()
-        flipper.join()
+        T.stop(flipper)
     used = set()
     for k, r in enumerate(rooms):
         (ca, ja), (cb, jb) = results[2 * k], results[2 * k + 1]
