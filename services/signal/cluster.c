@@ -662,7 +662,10 @@ static void on_turn_secret(st_redis_t *r, const redisReply *reply, void *user) {
     else if (srv->cfg->turn_secret && srv->cfg->turn_secret[0])
         secret = strdup(srv->cfg->turn_secret);
     bool from_redis = reply->elements >= 1;
-    if (!srv->turn_secret || !secret || strcmp(srv->turn_secret, secret) != 0)
+    bool changed = (srv->turn_secret == NULL) != (secret == NULL) ||
+                   (secret && strcmp(srv->turn_secret, secret) != 0) || !srv->turn_checked;
+    srv->turn_checked = true;
+    if (changed)
         st_log_kv(RTC_LOG_INFO, SIGNAL_LOG, ST_KVS(ST_KV_B("from_redis", from_redis)),
                   secret ? "TURN REST secret in use" : "no TURN REST secret: TURN URLs omitted");
     free(srv->turn_secret);

@@ -153,6 +153,7 @@ struct signal_server {
 
     char *turn_secret;          /* current minting secret (Redis, else config) */
     bool turn_secret_from_redis;
+    bool turn_checked;          /* logged the secret state once */
     int live_nodes;             /* from the last poll; -1 unknown */
 
     bool draining;

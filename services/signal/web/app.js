@@ -107,8 +107,12 @@ async function renderStats() {
     }
     me.el.querySelector('.stats').textContent = lines.join('\n');
   }
-  for (const [id, t] of tiles) {
-    if (t.local || !t.stream) continue;
+  for (const [, t] of tiles) {
+    if (t.local) continue;
+    if (!t.stream) {
+      t.el.querySelector('.stats').textContent = `no media yet\nRTT ${rtt ?? '-'} ms`;
+      continue;
+    }
     const ids = t.stream.getTracks().map((x) => x.id);
     const lines = [];
     for (const i of s.subscriber.filter((x) => ids.includes(x.trackId))) {
