@@ -12,7 +12,6 @@
 #include "common/log.h"
 
 #define SIGNAL_KEY_TTL_S 10
-#define TURN_FETCH_MS 10000
 /* After a Redis (re)connect, how long a missing node key is not taken for a dead node. */
 #define NODE_GRACE_MS 5000
 
@@ -754,7 +753,7 @@ void signal_cluster_tick(signal_server_t *srv, int64_t now) {
         srv->last_heartbeat_ms = now;
         heartbeat(srv);
     }
-    if (now - srv->last_turn_fetch_ms >= TURN_FETCH_MS) {
+    if (now - srv->last_turn_fetch_ms >= srv->cfg->heartbeat_ms) {
         srv->last_turn_fetch_ms = now;
         fetch_turn_secret(srv);
     }

@@ -449,7 +449,7 @@ signal_server_t *signal_server_new(uv_loop_t *loop, const signal_config_t *cfg) 
     }
     info.vhost_name = "starling-signal";
     info.protocols = protocols;
-    info.port = cfg->listen.port ? cfg->listen.port : CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.port = cfg->listen.port; /* 0: the kernel picks; lws_get_vhost_listen_port says which */
     bool any = (cfg->listen.family == RTC_AF_INET4 && strcmp(srv->listen_ip, "0.0.0.0") == 0);
     info.iface = any ? NULL : srv->listen_ip;
     if (cfg->listen.family == RTC_AF_INET4) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;

@@ -352,6 +352,36 @@ async def t_http():
     assert st == 405
 
 
+def secret_cli(*args):
+    import subprocess
+    out = subprocess.run([T.SIGNAL_BIN, "secret", *args, f"--redis.port={redis.port}"],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+async def t_turn_secret_rotation():
+    # The configured secret was added to Redis at start, without expiry.
+    assert redis.client.zscore("starling:turn:secrets", TURN_SECRET) == float("inf")
+    # Rotate: a new secret, and the old one kept for a while to validate existing credentials.
+    secret_cli("add", "zz-rotated-turn-secret")
+    secret_cli("add", TURN_SECRET, "--expires-in", "1h")
+    assert abs(redis.client.zscore("starling:turn:secrets", TURN_SECRET) - time.time() - 3600) < 60
+    listing = secret_cli("list")
+    assert listing.count("expires") == 2, listing
+
+    def minted_with(secret):
+        st, cr = sig.json("POST", "/turn-credentials", token=T.mint("--room", "x", "--identity", "u"))
+        turn = [s for s in cr["ice_servers"] if "credential" in s][0]
+        want = base64.b64encode(hmac.new(secret.encode(), turn["username"].encode(), hashlib.sha1).digest()).decode()
+        return turn["credential"] == want
+    T.wait_for(lambda: minted_with("zz-rotated-turn-secret"), 10, "signal minting with the new secret")
+    # An expired secret is never used: only expired ones left -> the configured one again.
+    redis.client.zadd("starling:turn:secrets", {"zz-rotated-turn-secret": time.time() - 10,
+                                                 TURN_SECRET: time.time() - 10})
+    T.wait_for(lambda: minted_with(TURN_SECRET), 10, "fallback to the configured secret")
+
+
 async def t_no_dev_token():
     s2 = T.Signal(redis.port)
     st, _ = s2.json("GET", "/token?room=demo")
@@ -389,6 +419,7 @@ async def main():
     await checks.run("origin: allowed origin accepted, others and other paths refused", t_origin())
     await checks.run("http: healthz, metrics, dev token, turn-credentials, demo page, static whitelist", t_http())
     await checks.run("http: /token absent without dev_mode", t_no_dev_token())
+    await checks.run("TURN REST secrets: secret add/list CLI, rotation, expiry", t_turn_secret_rotation())
     await checks.run("keepalive: ping after silence, idle client closed 1001", t_keepalive())
     rc = sig.term()
     assert rc == 0, f"signal exited {rc}"
