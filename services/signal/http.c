@@ -84,6 +84,7 @@ static void respond_error(http_req_t *req, int status, const char *msg) {
  * Auth.
  */
 static bool bearer(http_req_t *req, signal_claims_t *c, const char **why) {
+    *why = "out of memory";
     char *h = malloc(ST_JWT_MAX_LEN + 64);
     if (!h) return false;
     int n = lws_hdr_copy(req->wsi, h, ST_JWT_MAX_LEN + 64, WSI_TOKEN_HTTP_AUTHORIZATION);
@@ -100,7 +101,7 @@ static bool bearer(http_req_t *req, signal_claims_t *c, const char **why) {
 
 static bool admin_ok(http_req_t *req, const char *room) {
     signal_claims_t c;
-    const char *why;
+    const char *why = NULL;
     if (!bearer(req, &c, &why)) {
         respond_error(req, 401, why);
         return false;
@@ -440,7 +441,7 @@ static void route_token(http_req_t *req) {
 
 static void route_turn(http_req_t *req) {
     signal_claims_t c;
-    const char *why;
+    const char *why = NULL;
     if (!bearer(req, &c, &why)) {
         respond_error(req, 401, why);
         return;

@@ -382,6 +382,44 @@ async def t_turn_secret_rotation():
     T.wait_for(lambda: minted_with(TURN_SECRET), 10, "fallback to the configured secret")
 
 
+async def t_limits_and_replace():
+    s4 = T.Signal(redis.port, "--limits.max_participants=2", "--limits.max_connections=3")
+    a = await T.Client.connect(s4.ws_url)
+    await a.join("small", T.mint("--room", "small", "--identity", "one"))
+    b = await T.Client.connect(s4.ws_url)
+    await b.join("small", T.mint("--room", "small", "--identity", "two"))
+    c = await T.Client.connect(s4.ws_url)
+    await c.send({"type": "join", "room": "small", "rid": "j",
+                  "token": T.mint("--room", "small", "--identity", "three")})
+    e = await c.expect("error")
+    assert e["code"] == "room_full" and e["rid"] == "j", e
+    assert (await c.closed())[0] == 1008
+    await asyncio.sleep(0.3)  # let the server finish closing c
+    # Three open sockets (a, b, d) is the cap: a fourth upgrade is refused.
+    d = await T.Client.connect(s4.ws_url)
+    try:
+        await T.Client.connect(s4.ws_url)
+        refused = False
+    except Exception:
+        refused = True
+    assert refused, "fourth connection accepted"
+    await bystander_ok(d)
+    for x in (a, b, d):
+        await x.close()
+    assert s4.term() == 0
+    # The same identity joining again replaces the first (node-side rule; signal closes it).
+    r1 = await T.Client.connect(sig.ws_url)
+    j1 = await r1.join("r-replace", T.mint("--room", "r-replace", "--identity", "bob"))
+    r2 = await T.Client.connect(sig.ws_url)
+    j2 = await r2.join("r-replace", T.mint("--room", "r-replace", "--identity", "bob"))
+    assert j2["participant"]["id"] != j1["participant"]["id"]
+    left = await r1.expect("left")
+    assert left["reason"] == "replaced", left
+    assert (await r1.closed())[0] == 1000
+    await bystander_ok(r2)
+    await r2.close()
+
+
 async def t_no_dev_token():
     s2 = T.Signal(redis.port)
     st, _ = s2.json("GET", "/token?room=demo")
@@ -419,6 +457,7 @@ async def main():
     await checks.run("origin: allowed origin accepted, others and other paths refused", t_origin())
     await checks.run("http: healthz, metrics, dev token, turn-credentials, demo page, static whitelist", t_http())
     await checks.run("http: /token absent without dev_mode", t_no_dev_token())
+    await checks.run("limits: room_full 1008, connection cap; same identity replaces the first", t_limits_and_replace())
     await checks.run("TURN REST secrets: secret add/list CLI, rotation, expiry", t_turn_secret_rotation())
     await checks.run("keepalive: ping after silence, idle client closed 1001", t_keepalive())
     rc = sig.term()
