@@ -47,6 +47,16 @@ signal_room_t *signal_room_get(signal_server_t *srv, const char *name, bool crea
     return r;
 }
 
+/* A snapshot of the local rooms (malloc'd; the caller frees), safe to walk while rooms change. */
+static signal_room_t **rooms_snapshot(signal_server_t *srv, size_t *n) {
+    *n = 0;
+    if (srv->rooms.n == 0) return NULL;
+    void **v = malloc(srv->rooms.n * sizeof *v);
+    if (!v) return NULL;
+    *n = signal_map_values(&srv->rooms, v, srv->rooms.n);
+    return (signal_room_t **)v;
+}
+
 void signal_room_maybe_free(signal_server_t *srv, signal_room_t *r) {
     if (r->n_members > 0 || r->refs > 0) return;
     if (signal_map_get(&srv->rooms, r->name) == r) signal_map_del(&srv->rooms, r->name);
@@ -526,13 +536,11 @@ void signal_room_close_local(signal_server_t *srv, const char *room, const char 
 }
 
 static void rooms_on_node(signal_server_t *srv, const char *node, const char *reason) {
-    void *vals[1024];
-    size_t n = signal_map_values(&srv->rooms, vals, sizeof vals / sizeof vals[0]);
-    if (n > sizeof vals / sizeof vals[0]) n = sizeof vals / sizeof vals[0]; /* rest next tick */
-    for (size_t i = 0; i < n; i++) {
-        signal_room_t *r = vals[i];
-        if (strcmp(r->node, node) == 0) signal_room_failover(srv, r, node, reason);
-    }
+    size_t n;
+    signal_room_t **rooms = rooms_snapshot(srv, &n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rooms[i]->node, node) == 0) signal_room_failover(srv, rooms[i], node, reason);
+    free(rooms);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -717,7 +725,8 @@ static void heartbeat(signal_server_t *srv) {
     snprintf(ttl, sizeof ttl, "%d", SIGNAL_KEY_TTL_S);
     st_redis_command(srv->redis, NULL, NULL, "SET", k, "alive", "EX", ttl, NULL);
 
-    /* Which nodes do our rooms live on? Ask Redis which of them are gone. */
+    /* Which nodes do our rooms live on? Ask Redis which of them are gone. (Distinct node
+     * ids: a few hundred at most in any real deployment; more are checked next time.) */
     const char *args[2 + 256];
     char nodes_key[SIGNAL_KEY_MAX], prefix[SIGNAL_KEY_MAX];
     key(srv, nodes_key, "nodes", NULL, NULL);
@@ -725,24 +734,25 @@ static void heartbeat(signal_server_t *srv) {
     args[0] = nodes_key;
     args[1] = prefix;
     int n = 2;
-    void *vals[1024];
-    size_t nr = signal_map_values(&srv->rooms, vals, sizeof vals / sizeof vals[0]);
-    if (nr > sizeof vals / sizeof vals[0]) nr = sizeof vals / sizeof vals[0];
+    size_t nr;
+    signal_room_t **rooms = rooms_snapshot(srv, &nr);
     for (size_t i = 0; i < nr && n < (int)(sizeof args / sizeof args[0]); i++) {
-        signal_room_t *r = vals[i];
+        signal_room_t *r = rooms[(i + srv->poll_offset) % nr];
         if (!r->node[0]) continue;
         bool dup = false;
         for (int j = 2; j < n; j++) dup |= strcmp(args[j], r->node) == 0;
         if (!dup) args[n++] = r->node;
     }
+    srv->poll_offset++;
     signal_eval(srv->redis, &signal_script_poll, on_poll, srv, 1, n - 1, args);
 
     /* After a reconnect: make sure Redis still places our rooms (Redis may have restarted
      * empty), preferring the node they are on. */
     for (size_t i = 0; i < nr; i++) {
-        signal_room_t *r = vals[i];
+        signal_room_t *r = rooms[i];
         if (r->needs_register && r->n_members > 0) room_place_again(srv, r, "", "node_failed", true);
     }
+    free(rooms);
 }
 
 void signal_cluster_tick(signal_server_t *srv, int64_t now) {
@@ -788,10 +798,10 @@ static void on_connect(st_redis_t *r, void *user) {
     srv->redis_up_since_ms = signal_now_ms();
     fetch_turn_secret(srv);
     srv->last_turn_fetch_ms = signal_now_ms();
-    void *vals[1024];
-    size_t nr = signal_map_values(&srv->rooms, vals, sizeof vals / sizeof vals[0]);
-    for (size_t i = 0; i < nr && i < sizeof vals / sizeof vals[0]; i++)
-        ((signal_room_t *)vals[i])->needs_register = true;
+    size_t nr;
+    signal_room_t **rooms = rooms_snapshot(srv, &nr);
+    for (size_t i = 0; i < nr; i++) rooms[i]->needs_register = true;
+    free(rooms);
     for (signal_session_t *s = srv->sessions; s; s = s->next) s->last_refresh_ms = 0;
     srv->last_heartbeat_ms = 0;
     heartbeat(srv);

@@ -89,6 +89,7 @@ struct signal_session {
     bool resuming;              /* the join carries resume */
     bool resumed;               /* ... and it succeeded */
     bool no_grace;              /* the participant is gone for good: no resume window */
+    bool counted;               /* included in n_joined */
 
     signal_room_t *lroom;
     signal_session_t *room_next, *room_prev;
@@ -155,6 +156,8 @@ struct signal_server {
     bool turn_secret_from_redis;
     bool turn_checked;          /* logged the secret state once */
     int live_nodes;             /* from the last poll; -1 unknown */
+    size_t poll_offset;         /* rotates which rooms' nodes are checked first */
+    size_t n_joined;            /* sessions in SESS_JOINED */
 
     bool draining;
     int64_t drain_deadline_ms;

@@ -543,6 +543,14 @@ void signal_server_free(signal_server_t *srv) {
         signal_session_unref(s);
     }
     signal_cluster_free(srv);
+    /* Rooms still listed (only if a session above never got its CLOSED callback). */
+    size_t nr = srv->rooms.n;
+    void **rooms = nr ? malloc(nr * sizeof *rooms) : NULL;
+    if (rooms) {
+        nr = signal_map_values(&srv->rooms, rooms, nr);
+        for (size_t i = 0; i < nr; i++) free(rooms[i]);
+        free(rooms);
+    }
     signal_map_free(&srv->by_pid);
     signal_map_free(&srv->rooms);
     st_health_free(srv->health);

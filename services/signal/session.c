@@ -41,12 +41,6 @@ void signal_session_detach_room(signal_session_t *s) {
     signal_room_maybe_free(s->srv, r);
 }
 
-static void set_participant_count(signal_server_t *srv) {
-    double n = 0;
-    for (signal_session_t *s = srv->sessions; s; s = s->next) n += s->state == SESS_JOINED;
-    st_gauge_set(srv->m_participants, n);
-}
-
 /* ------------------------------------------------------------------------------------------
  * ICE servers with TURN REST credentials.
  */
@@ -128,7 +122,8 @@ void signal_session_send_joined(signal_session_t *s, const cJSON *payload) {
         s->state = SESS_JOINED;
         s->last_refresh_ms = signal_now_ms();
         st_counter_inc(s->resumed ? srv->m_resumes : srv->m_joins);
-        set_participant_count(srv);
+        s->counted = true;
+        st_gauge_set(srv->m_participants, (double)++srv->n_joined);
         st_log_kv(RTC_LOG_INFO, SIGNAL_LOG,
                   ST_KVS(ST_KV_S("room", s->room), ST_KV_S("participant", s->pid),
                          ST_KV_S("identity", s->identity), ST_KV_S("node", s->node),
@@ -310,7 +305,6 @@ void signal_session_end(signal_session_t *s) {
 
 void signal_session_on_closed(signal_session_t *s) {
     signal_server_t *srv = s->srv;
-    bool was_joined = s->state == SESS_JOINED;
     s->state = SESS_CLOSING;
     if (s->has_pid) {
         if (signal_map_get(&srv->by_pid, s->pid) == s) signal_map_del(&srv->by_pid, s->pid);
@@ -319,7 +313,10 @@ void signal_session_on_closed(signal_session_t *s) {
         if (!s->no_grace) signal_cluster_add_orphan(srv, s);
     }
     signal_session_detach_room(s);
-    if (was_joined) set_participant_count(srv);
+    if (s->counted) {
+        s->counted = false;
+        st_gauge_set(srv->m_participants, (double)--srv->n_joined);
+    }
     signal_server_check_stopped(srv);
 }
 

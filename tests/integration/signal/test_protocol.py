@@ -325,6 +325,8 @@ async def t_http():
     assert st == 200 and h["status"] == "ok" and h["checks"]["sfu_nodes"]["ok"], h
     st, body, hdrs = sig.http("GET", "/metrics")
     assert st == 200 and "signal_joins_total" in body and "process_open_fds" in body, body[:200]
+    gauge = [l for l in body.splitlines() if l.startswith("signal_participants ")]
+    assert gauge and float(gauge[0].split()[1]) == 0, gauge  # every earlier client is gone
     joins = [l for l in body.splitlines() if l.startswith("signal_joins_total ")]
     assert joins and float(joins[0].split()[1]) >= 2, joins
     st, tok = sig.json("GET", "/token?room=demo&identity=webuser&name=Web%20User")
