@@ -67,7 +67,7 @@ async def t_admin():
     assert (await b.closed())[0] == 1000
     pl = await a.expect("participant_left")
     assert pl["participant_id"] == pb and pl["reason"] == "removed", pl
-    assert node.seen("remove", pb), "node never got remove"
+    T.wait_for(lambda: node.seen("remove", pb), 5, "remove at the node")
     # Removed means gone: no resume.
     b2 = await T.Client.connect(s2.ws_url)
     await b2.send({"type": "join", "room": "r1", "token": tok("r1", "bob"),
@@ -82,7 +82,7 @@ async def t_admin():
     left = await c.expect("left")
     assert left["reason"] == "room_closed", left
     assert (await c.closed())[0] == 1000
-    assert node.seen("close_room"), "node never got close_room"
+    T.wait_for(lambda: node.seen("close_room"), 5, "close_room at the node")
     await a.send({"type": "ping", "ts": 1})
     assert (await a.expect("pong"))["ts"] == 1
     # Wrong methods.
