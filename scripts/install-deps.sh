@@ -11,6 +11,7 @@ PACKAGES="
   iproute2 iptables nftables procps psmisc curl python3 python3-aiortc python3-aioice python3-websockets python3-av
   python3-prometheus-client python3-jwt python3-redis
   tshark valgrind chromium nodejs
+  golang-go golang-github-pion-rtcp-dev golang-github-pion-interceptor-dev
 "
 
 missing=""

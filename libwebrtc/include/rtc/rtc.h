@@ -7,6 +7,8 @@
 #include "rtc/turn.h"
 #include "rtc/dtls.h"
 #include "rtc/srtp.h"
+#include "rtc/rtcp.h"
+#include "rtc/rtp.h"
 #include "rtc/sctp.h"
 #include "rtc/sdp.h"
 #endif
