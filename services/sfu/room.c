@@ -504,8 +504,9 @@ static bool in_list(const char *id, const char *const *to, size_t n_to) {
     return false;
 }
 
-/* Delivers {"type":"data","from","payload"} to the room (or the listed ids): on the
- * recipient's data channel when open, else through signalling. */
+/* Delivers a data message to the room (or the listed ids): on the recipient's subscriber
+ * data channel when it is open, as the text {"from","payload"} (docs/signalling.md), else
+ * through signalling as the client message `data {from, payload}`. */
 static void relay_data(sfu_room_t *r, sfu_participant_t *from, const char *payload,
                        const char *const *to, size_t n_to) {
     cJSON *o = msg("data");
@@ -518,7 +519,13 @@ static void relay_data(sfu_room_t *r, sfu_participant_t *from, const char *paylo
         if (n_to && !in_list(p->id, to, n_to)) continue;
         bool sent = false;
         if (r->env.media && r->env.media->send_data && p->media) {
-            if (!text) text = cJSON_PrintUnformatted(o);
+            if (!text) {
+                cJSON *dc = cJSON_CreateObject();
+                cJSON_AddStringToObject(dc, "from", from->id);
+                cJSON_AddStringToObject(dc, "payload", payload);
+                text = cJSON_PrintUnformatted(dc);
+                cJSON_Delete(dc);
+            }
             sent = text && r->env.media->send_data(r->env.media_user, p->media, text, strlen(text)) == RTC_OK;
         }
         if (!sent) send_to(r, p, "data", cJSON_Duplicate(o, 1));
@@ -531,34 +538,9 @@ static void relay_data(sfu_room_t *r, sfu_participant_t *from, const char *paylo
 void sfu_room_on_data(sfu_room_t *r, sfu_participant_t *p, const uint8_t *m, size_t n,
                       bool is_string, rtc_time_t now) {
     (void)now;
-    if (!is_string || !p->grants.data || n > SFU_DATA_MAX + 1024) {
-        r->stats.data_dropped++;
-        return;
-    }
-    cJSON *o = cJSON_ParseWithLength((const char *)m, n);
-    if (o && cJSON_IsObject(o)) {
-        const cJSON *pl = cJSON_GetObjectItemCaseSensitive(o, "payload");
-        const cJSON *to = cJSON_GetObjectItemCaseSensitive(o, "to");
-        const char *ids[SFU_DATA_MAX_TO];
-        size_t n_to = 0;
-        bool ok = cJSON_IsString(pl) && strlen(pl->valuestring) <= SFU_DATA_MAX;
-        if (ok && to && !cJSON_IsNull(to)) {
-            const cJSON *e;
-            ok = cJSON_IsArray(to);
-            cJSON_ArrayForEach(e, to) {
-                if (!ok) break;
-                ok = cJSON_IsString(e) && n_to < SFU_DATA_MAX_TO;
-                if (ok) ids[n_to++] = e->valuestring;
-            }
-        }
-        if (ok) relay_data(r, p, pl->valuestring, ids, n_to);
-        else r->stats.data_dropped++;
-        cJSON_Delete(o);
-        return;
-    }
-    cJSON_Delete(o);
-    /* Plain text: the message is the payload, for everyone. */
-    if (n > SFU_DATA_MAX) {
+    /* The whole text is the payload, for the whole room (docs/signalling.md); binary
+     * messages, text with NUL bytes and oversized messages are dropped. */
+    if (!is_string || !p->grants.data || n > SFU_DATA_MAX) {
         r->stats.data_dropped++;
         return;
     }
@@ -580,6 +562,9 @@ static void send_joined(sfu_room_t *r, sfu_participant_t *p, bool resumed) {
     cJSON_AddStringToObject(me, "id", p->id);
     cJSON_AddStringToObject(me, "identity", p->identity);
     cJSON_AddStringToObject(me, "name", p->name);
+    /* Signal rebuilds the client's `joined` from `sid` and `participants` (docs/redis.md);
+     * the rest makes the payload a complete client message on its own. */
+    cJSON_AddStringToObject(o, "sid", r->sid);
     cJSON *room = cJSON_AddObjectToObject(o, "room");
     cJSON_AddStringToObject(room, "name", r->name);
     cJSON_AddStringToObject(room, "sid", r->sid);
@@ -624,6 +609,10 @@ void sfu_room_participant_failed(sfu_room_t *r, sfu_participant_t *p, const char
                                  rtc_time_t now) {
     RTC_LOGW("sfu", "room %s: %s failed: %s", r->name, p->id, reason ? reason : "media");
     remove_participant(r, p, "failed", "failed", now);
+}
+
+void sfu_room_participant_disconnected(sfu_room_t *r, sfu_participant_t *p, rtc_time_t now) {
+    remove_participant(r, p, NULL, "disconnected", now);
 }
 
 void sfu_room_close(sfu_room_t *r, const char *reason, rtc_time_t now) {
@@ -775,7 +764,9 @@ void sfu_room_handle_bus(sfu_room_t *r, const sfu_bus_msg_t *m, rtc_time_t now) 
         relay_data(r, p, m->u.data.payload, m->u.data.to, m->u.data.n_to);
         break;
     case SFU_BUS_LEAVE:
-        remove_participant(r, p, "left", "left", now);
+        /* Signal already told the client `left` (or its socket is gone: "disconnected");
+         * the others learn the reason. */
+        remove_participant(r, p, NULL, m->u.leave.reason ? m->u.leave.reason : "left", now);
         break;
     case SFU_BUS_REMOVE:
         remove_participant(r, p, "removed", "removed", now);

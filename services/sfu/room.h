@@ -7,10 +7,10 @@
  * sfu_room_env_t. A room lives on one worker thread and is touched only there.
  *
  * Participants. `join` creates one (answering `joined` and telling the others
- * `participant_joined`); `leave`, `remove`, `close_room`, a second join with the same
- * identity (`replaced`) and a media failure (ICE failure or consent loss: `failed`) remove
- * one: it gets `left {reason}`, the others `participant_left`, its tracks disappear from
- * every subscriber, its media is detached. `resume` re-attaches a participant to a new
+ * `participant_joined`); `leave` (signal already told the client), `remove`, `close_room`,
+ * a second join with the same identity (`replaced`) and a media failure (ICE failure or
+ * consent loss: `failed`) remove one: it gets `left {reason}` (not for `leave`), the others
+ * `participant_left`, its tracks disappear from every subscriber, its media is detached. `resume` re-attaches a participant to a new
  * signal process.
  *
  * Media. The room does not know PeerConnections. The media layer (sfu_media_ops_t: the
@@ -198,11 +198,13 @@ void sfu_room_local_candidate(sfu_room_t *r, sfu_participant_t *p, bool publishe
 void sfu_room_set_bandwidth(sfu_room_t *r, sfu_participant_t *p, uint64_t bps, rtc_time_t now);
 /* The last estimate given (0: none yet, the room's default budget applies). */
 uint64_t sfu_participant_bandwidth(const sfu_participant_t *p);
-/* A message p sent on its publisher data channel: relayed to the room (or to the listed
- * participants). Text that is a JSON object {"payload": string, "to": [ids]} is taken
- * apart; other text is the payload itself; binary messages are dropped (counted). */
+/* A message p sent on its publisher data channel: its text is the payload, relayed to the
+ * whole room (docs/signalling.md); binary messages are dropped (counted). */
 void sfu_room_on_data(sfu_room_t *r, sfu_participant_t *p, const uint8_t *msg, size_t n,
                       bool is_string, rtc_time_t now);
+/* p's signal process is gone and nobody will send its `leave` (its participant key expired):
+ * p is removed; the others get `participant_left {reason: "disconnected"}`. */
+void sfu_room_participant_disconnected(sfu_room_t *r, sfu_participant_t *p, rtc_time_t now);
 /* p's media failed (ICE failure, consent lost, DTLS failure): p is removed with reason. */
 void sfu_room_participant_failed(sfu_room_t *r, sfu_participant_t *p, const char *reason,
                                  rtc_time_t now);

@@ -122,6 +122,7 @@ listen starling:events events.out
 bus '{"type":"join","room":"itest","participant":"PA_a","signal":"sig1","payload":{"identity":"alice","name":"Alice","grants":{"publish":true,"subscribe":true,"data":true}}}'
 bus '{"type":"join","room":"itest","participant":"PA_b","signal":"sig2","payload":{"identity":"bob","grants":{"publish":true,"subscribe":true,"data":true}}}'
 wait_for 10 has sig2.out '"type":"joined","room":"itest","participant":"PA_b"' || fail "bob got no joined"
+grep -q '"payload":{"type":"joined".*"sid":"RM_' "$TMP/sig2.out" || fail "joined has no sid for signal"
 has sig2.out '"participants":[{"id":"PA_a","identity":"alice","name":"Alice","tracks":[]}]' || fail "joined lists alice"
 wait_for 10 has sig1.out '"type":"participant_joined"' || fail "alice not told of bob"
 sid=$(r hget starling:room:itest sid)
@@ -152,19 +153,19 @@ wait_for 5 sh -c "grep -F -q '\"code\":\"unavailable\"' '$TMP/sig1.out' || grep 
   fail "broken offer not refused"
 ok "data relayed; errors routed back (bad_request, not_joined, unknown_type, bad offer)"
 
-bus '{"type":"leave","room":"itest","participant":"PA_a"}'
-wait_for 10 has sig1.out '"type":"left","reason":"left"' || fail "alice got no left"
+bus '{"type":"leave","room":"itest","participant":"PA_a","payload":{"reason":"left"}}'
 wait_for 10 has sig2.out '"type":"participant_left","participant_id":"PA_a","reason":"left"' || fail "bob not told"
+! has sig1.out '"type":"left"' || fail "alice was sent left (signal does that for leave)"
 wait_eq 8 0 hexists starling:room:itest:participants PA_a || fail "alice still in hash"
 [ "$(r hget starling:room:itest participants)" = 1 ] || fail "count after leave"
-bus '{"type":"leave","room":"itest","participant":"PA_b"}'
-wait_for 10 has sig2.out '"type":"left","reason":"left"' || fail "bob got no left"
+bus '{"type":"remove","room":"itest","participant":"PA_b","payload":{"reason":"removed"}}'
+wait_for 10 has sig2.out '"type":"left","reason":"removed"' || fail "bob got no left removed"
 wait_eq 8 0 hget starling:room:itest participants || fail "count after both left"
 ttl=$(r pttl starling:room:itest)
 [ "$ttl" -gt 0 ] || fail "empty room key has no TTL ($ttl)"
 wait_eq 10 0 exists starling:room:itest || fail "empty room key did not expire"
 wait_eq 8 0.0 hget starling:node:$NODE load || fail "load not back to 0"
-ok "leave: left / participant_left, hashes updated, empty room expired"
+ok "leave / remove: participant_left, left removed, hashes updated, empty room expired"
 
 # 3. Redis restart ---------------------------------------------------------------------------
 bus '{"type":"join","room":"durable","participant":"PA_c","signal":"sig1","payload":{"identity":"carol"}}'

@@ -292,6 +292,7 @@ START_TEST(test_join_announces_and_persists) {
     ck_assert_str_eq(str(cJSON_GetObjectItem(j, "room"), "sid"), sfu_room_sid(room));
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "participants")), 0);
     ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(j, "resumed")));
+    ck_assert_str_eq(str(j, "sid"), sfu_room_sid(room)); /* what signal reads */
     ck_assert_str_eq(outs[0].signal, "sig-a");
     join("PA_b", "bob", NULL, RTC_MS(10));
     j = got("PA_b", "joined", 0);
@@ -443,7 +444,7 @@ START_TEST(test_data_relay_paths_and_grants) {
     ck_assert_str_eq(str(d, "payload"), "hello");
     ck_assert_int_eq(count("PA_c", "data"), 0);
     ck_assert_int_eq(med_of("PA_c")->data_msgs, 1);
-    ck_assert_ptr_nonnull(strstr(med_of("PA_c")->last_data, "\"payload\":\"hello\""));
+    ck_assert_str_eq(med_of("PA_c")->last_data, "{\"from\":\"PA_a\",\"payload\":\"hello\"}");
     ck_assert_int_eq(count("PA_a", "data"), 0); /* not echoed to the sender */
     ck_assert_ptr_nonnull(got("PA_m", "data", 0)); /* receiving needs no data grant */
     /* To named participants only (unknown ids ignored). */
@@ -452,11 +453,15 @@ START_TEST(test_data_relay_paths_and_grants) {
         "\"to\":[\"PA_b\",\"PA_zz\"]}}", 0);
     ck_assert_int_eq(count(NULL, "data"), 1);
     ck_assert_ptr_nonnull(got("PA_b", "data", 0));
-    /* From a publisher data channel: JSON with to, and plain text. */
+    /* From a publisher data channel: the whole text is the payload, for the room (even when
+     * it looks like JSON); on an open subscriber channel it arrives as {"from","payload"}. */
     clear_outs();
     const char *dcmsg = "{\"payload\":\"via dc\",\"to\":[\"PA_b\"]}";
     sfu_room_on_data(room, sfu_room_find(room, "PA_a"), (const uint8_t *)dcmsg, strlen(dcmsg), true, 0);
-    ck_assert_str_eq(str(got("PA_b", "data", 0), "payload"), "via dc");
+    ck_assert_str_eq(str(got("PA_b", "data", 0), "payload"), dcmsg);
+    ck_assert_str_eq(str(got("PA_m", "data", 0), "payload"), dcmsg);
+    ck_assert_str_eq(med_of("PA_c")->last_data,
+                     "{\"from\":\"PA_a\",\"payload\":\"{\\\"payload\\\":\\\"via dc\\\",\\\"to\\\":[\\\"PA_b\\\"]}\"}");
     sfu_room_on_data(room, sfu_room_find(room, "PA_a"), (const uint8_t *)"plain text", 10, true, 0);
     ck_assert_str_eq(str(got("PA_b", "data", 1), "payload"), "plain text");
     /* Binary and grant-less data are dropped. */
@@ -531,10 +536,11 @@ START_TEST(test_leave_remove_replace_fail_close) {
     ck_assert_int_eq(med_of("PA_b")->subscribes, 2);
     clear_outs();
     med_t *mb = med_of("PA_b"), *ma = med_of("PA_a");
-    /* alice leaves: left to her, participant_left to the others, her tracks leave their
-     * subscriber PeerConnections, her media is detached, Redis forgets her. */
-    bus("{\"type\":\"leave\",\"room\":\"demo\",\"participant\":\"PA_a\"}", RTC_MS(10));
-    ck_assert_str_eq(str(got("PA_a", "left", 0), "reason"), "left");
+    /* alice leaves (signal already told her `left`): participant_left to the others, her
+     * tracks leave their subscriber PeerConnections, her media is detached, Redis forgets
+     * her. */
+    bus("{\"type\":\"leave\",\"room\":\"demo\",\"participant\":\"PA_a\",\"payload\":{\"reason\":\"left\"}}", RTC_MS(10));
+    ck_assert_int_eq(count("PA_a", "left"), 0);
     cJSON *pl = got("PA_b", "participant_left", 0);
     ck_assert_str_eq(str(pl, "participant_id"), "PA_a");
     ck_assert_str_eq(str(pl, "reason"), "left");
@@ -562,6 +568,18 @@ START_TEST(test_leave_remove_replace_fail_close) {
     sfu_room_participant_failed(room, sfu_room_find(room, "PA_d"), "ice failed", RTC_MS(50));
     ck_assert_str_eq(str(got("PA_d", "left", 0), "reason"), "failed");
     ck_assert_str_eq(str(got("PA_b2", "participant_left", 0), "reason"), "failed");
+    /* Her resume window ended on signal: disconnected. */
+    join("PA_f", "frank", NULL, RTC_MS(55));
+    clear_outs();
+    bus("{\"type\":\"leave\",\"room\":\"demo\",\"participant\":\"PA_f\",\"payload\":{\"reason\":\"disconnected\"}}", RTC_MS(56));
+    ck_assert_str_eq(str(got("PA_b2", "participant_left", 0), "reason"), "disconnected");
+    ck_assert_int_eq(count("PA_f", "left"), 0);
+    /* Its participant key expired (the signal process died): the same, from the worker. */
+    join("PA_g", "gina", NULL, RTC_MS(57));
+    clear_outs();
+    sfu_room_participant_disconnected(room, sfu_room_find(room, "PA_g"), RTC_MS(58));
+    ck_assert_str_eq(str(got("PA_b2", "participant_left", 0), "reason"), "disconnected");
+    ck_assert_ptr_null(sfu_room_find(room, "PA_g"));
     /* close_room: everyone out. */
     join("PA_e", "erin", NULL, RTC_MS(60));
     clear_outs();
