@@ -321,9 +321,11 @@ int sfu_event_parse(const char *p, size_t n, sfu_event_t *ev) {
         if (!copy_id(ev->node, sizeof ev->node, o, "node", false)) rc = RTC_ERR_MALFORMED;
     } else if (!strcmp(t->valuestring, "room_moved")) {
         ev->type = SFU_EVENT_ROOM_MOVED;
+        /* `from` may be absent (docs/redis.md). */
         if (!copy_id(ev->room, sizeof ev->room, o, "room", true) ||
-            !copy_id(ev->from, sizeof ev->from, o, "from", false) ||
-            !copy_id(ev->to, sizeof ev->to, o, "to", false))
+            !copy_id(ev->to, sizeof ev->to, o, "to", false) ||
+            (cJSON_GetObjectItemCaseSensitive(o, "from") &&
+             !copy_id(ev->from, sizeof ev->from, o, "from", false)))
             rc = RTC_ERR_MALFORMED;
     } else if (!strcmp(t->valuestring, "room_closed")) {
         ev->type = SFU_EVENT_ROOM_CLOSED;

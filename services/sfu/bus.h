@@ -97,7 +97,7 @@ typedef enum {
     SFU_EVENT_UNKNOWN = 0,
     SFU_EVENT_NODE_DOWN,     /* node */
     SFU_EVENT_NODE_DRAINING, /* node */
-    SFU_EVENT_ROOM_MOVED,    /* room, from, to */
+    SFU_EVENT_ROOM_MOVED,    /* room, to, from ("" when absent) */
     SFU_EVENT_ROOM_CLOSED,   /* room */
 } sfu_event_type_t;
 

@@ -382,8 +382,15 @@ sfu_node_t *sfu_node_start(uv_loop_t *loop, const sfu_config_t *cfg,
     n->cfg = cfg;
     if (cfg->node_id && *cfg->node_id) snprintf(n->id, sizeof n->id, "%s", cfg->node_id);
     else make_node_id(n->id, sizeof n->id);
-    if (!sfu_bus_valid_id(n->id)) {
-        RTC_LOGE("sfu", "node_id '%s' is not a valid id ([A-Za-z0-9_.:-], at most %d)", n->id, SFU_ID_MAX);
+    /* docs/redis.md: 1..64 of A-Z a-z 0-9 _ - . not starting with '.' (signal ignores
+     * placements naming anything else). */
+    bool id_ok = n->id[0] && n->id[0] != '.' && strlen(n->id) <= SFU_ID_MAX;
+    for (const char *c = n->id; *c && id_ok; c++)
+        id_ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                *c == '_' || *c == '-' || *c == '.';
+    if (!id_ok) {
+        RTC_LOGE("sfu", "node_id '%s' is not a valid node id (1..%d of A-Z a-z 0-9 _ - ., not "
+                 "starting with '.')", n->id, SFU_ID_MAX);
         free(n);
         return NULL;
     }

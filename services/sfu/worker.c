@@ -19,6 +19,19 @@ typedef struct item {
     sfu_event_t ev;
 } item_t;
 
+/* A participant whose participant key was found missing, and since when. */
+typedef struct {
+    char pid[SFU_ID_MAX + 1];
+    rtc_time_t since;
+} missing_t;
+
+/* How often participant keys are checked, how long one may be missing before the participant
+ * is removed (docs/redis.md: 5 s), and how long after a (re)connect to Redis nothing is
+ * concluded (a restarted-empty Redis is refilled by signal within a second). */
+#define KEY_CHECK_MS 2000
+#define KEY_MISSING_US RTC_SEC(5)
+#define KEY_GRACE_US RTC_SEC(5)
+
 struct sfu_worker {
     unsigned index;
     char *node_id, *prefix;
@@ -45,6 +58,10 @@ struct sfu_worker {
     bool stop;
 
     st_redis_t *redis;
+    rtc_time_t redis_up_since;   /* 0 while disconnected */
+    uv_timer_t key_check;
+    missing_t *missing;
+    size_t n_missing, cap_missing;
     sfu_room_t **rooms;
     size_t n_rooms, cap_rooms;
 
@@ -159,7 +176,15 @@ static void resync(sfu_worker_t *w) {
 
 static void on_redis_connect(st_redis_t *r, void *user) {
     (void)r;
-    resync(user);
+    sfu_worker_t *w = user;
+    w->redis_up_since = rtc_clock_now();
+    w->n_missing = 0; /* start over: Redis may have restarted empty */
+    resync(w);
+}
+
+static void on_redis_disconnect(st_redis_t *r, void *user) {
+    (void)r;
+    ((sfu_worker_t *)user)->redis_up_since = 0;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -264,11 +289,88 @@ static void handle_event(sfu_worker_t *w, const sfu_event_t *ev) {
         RTC_LOGI("sfu", "worker %u: room %s closed by the cluster", w->index, ev->room);
         sfu_room_close(r, "room_closed", rtc_clock_now());
         drop_room(w, r);
-    } else if (ev->type == SFU_EVENT_ROOM_MOVED && !strcmp(ev->from, w->node_id)) {
+    } else if (ev->type == SFU_EVENT_ROOM_MOVED && strcmp(ev->to, w->node_id) != 0) {
         /* Signal moved the room away (we were thought dead); its participants were told to
          * reconnect to the new node. What is left here is stale. */
         RTC_LOGW("sfu", "worker %u: room %s moved to %s; dropping it here", w->index, ev->room, ev->to);
         drop_room(w, r);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Participant keys: a participant whose `starling:participant:{pid}` stayed missing for 5 s
+ * lost its signal process for good (docs/redis.md) and is removed as disconnected.
+ */
+typedef struct {
+    sfu_worker_t *w;
+    char room[SFU_ROOM_NAME_MAX + 1];
+    char pid[SFU_ID_MAX + 1];
+} key_check_t;
+
+static missing_t *find_missing(sfu_worker_t *w, const char *pid) {
+    for (size_t i = 0; i < w->n_missing; i++)
+        if (!strcmp(w->missing[i].pid, pid)) return &w->missing[i];
+    return NULL;
+}
+
+static void forget_missing(sfu_worker_t *w, const char *pid) {
+    missing_t *m = find_missing(w, pid);
+    if (m) *m = w->missing[--w->n_missing];
+}
+
+static void on_key_exists(st_redis_t *r, const redisReply *reply, void *user) {
+    (void)r;
+    key_check_t *kc = user;
+    sfu_worker_t *w = kc->w;
+    if (!w->closing && reply && reply->type == REDIS_REPLY_INTEGER && w->redis_up_since) {
+        sfu_room_t *room = find_room(w, kc->room);
+        sfu_participant_t *p = room ? sfu_room_find(room, kc->pid) : NULL;
+        rtc_time_t now = rtc_clock_now();
+        if (!p || reply->integer == 1) {
+            forget_missing(w, kc->pid);
+        } else if (now - w->redis_up_since >= KEY_GRACE_US) {
+            missing_t *m = find_missing(w, kc->pid);
+            if (!m && w->n_missing < w->cap_missing) {
+                m = &w->missing[w->n_missing++];
+                snprintf(m->pid, sizeof m->pid, "%s", kc->pid);
+                m->since = now;
+            }
+            if (m && now - m->since >= KEY_MISSING_US) {
+                RTC_LOGI("sfu", "worker %u: %s in %s has no participant key for %lld ms: disconnected",
+                         w->index, kc->pid, kc->room, (long long)((now - m->since) / 1000));
+                forget_missing(w, kc->pid);
+                sfu_room_participant_disconnected(room, p, now);
+                if (sfu_room_participant_count(room) == 0) drop_room(w, room);
+            }
+        }
+    }
+    free(kc);
+}
+
+static void on_key_check(uv_timer_t *t) {
+    sfu_worker_t *w = t->data;
+    if (!w->redis_up_since || !w->redis) return;
+    size_t total = 0;
+    for (size_t i = 0; i < w->n_rooms; i++) total += sfu_room_participant_count(w->rooms[i]);
+    if (total > w->cap_missing) {
+        missing_t *a = realloc(w->missing, total * sizeof *a);
+        if (!a) return;
+        w->missing = a;
+        w->cap_missing = total;
+    }
+    for (size_t i = 0; i < w->n_rooms; i++) {
+        sfu_room_t *r = w->rooms[i];
+        for (size_t k = 0; k < sfu_room_participant_count(r); k++) {
+            sfu_participant_t *p = sfu_room_participant(r, k);
+            key_check_t *kc = calloc(1, sizeof *kc);
+            if (!kc) return;
+            kc->w = w;
+            snprintf(kc->room, sizeof kc->room, "%s", sfu_room_name(r));
+            snprintf(kc->pid, sizeof kc->pid, "%s", sfu_participant_id(p));
+            char key[256];
+            snprintf(key, sizeof key, "%sparticipant:%s", w->prefix, kc->pid);
+            if (st_redis_command(w->redis, on_key_exists, kc, "EXISTS", key, NULL) != RTC_OK) free(kc);
+        }
     }
 }
 
@@ -282,6 +384,7 @@ static void finish(sfu_worker_t *w) {
     w->closing = true;
     st_redis_free(w->redis);
     w->redis = NULL;
+    uv_close((uv_handle_t *)&w->key_check, on_close_free);
     uv_close((uv_handle_t *)&w->async, on_close_free);
     uv_close((uv_handle_t *)&w->tick, on_close_free);
     uv_close((uv_handle_t *)&w->stop_timer, on_close_free);
@@ -297,6 +400,7 @@ static void on_stop_timeout(uv_timer_t *t) { finish(t->data); }
 
 static void begin_stop(sfu_worker_t *w) {
     uv_timer_stop(&w->tick);
+    uv_timer_stop(&w->key_check);
     while (w->n_rooms) drop_room(w, w->rooms[w->n_rooms - 1]);
     if (w->media_free && w->media_user) w->media_free(w->media_user);
     w->media_user = NULL;
@@ -356,12 +460,13 @@ static void *thread_main(void *arg) {
         }
     }
     w->redis_opts.on_connect = on_redis_connect;
-    w->redis_opts.on_disconnect = NULL;
+    w->redis_opts.on_disconnect = on_redis_disconnect;
     w->redis_opts.user = w;
     w->redis_opts.subscriber = false;
     w->redis = st_redis_new(&w->loop, &w->redis_opts);
     if (!w->redis) RTC_LOGE("sfu", "worker %u: cannot create its Redis client", w->index);
     uv_timer_start(&w->tick, on_tick, 20, 20);
+    uv_timer_start(&w->key_check, on_key_check, KEY_CHECK_MS, KEY_CHECK_MS);
     /* Items posted before the loop ran. */
     uv_async_send(&w->async);
     uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -402,11 +507,14 @@ sfu_worker_t *sfu_worker_start(const sfu_worker_config_t *cfg) {
     w->tick.data = w;
     uv_timer_init(&w->loop, &w->stop_timer);
     w->stop_timer.data = w;
+    uv_timer_init(&w->loop, &w->key_check);
+    w->key_check.data = w;
     if (pthread_create(&w->thread, NULL, thread_main, w) != 0) {
         RTC_LOGE("sfu", "worker %u: cannot start its thread", cfg->index);
         uv_close((uv_handle_t *)&w->async, NULL);
         uv_close((uv_handle_t *)&w->tick, NULL);
         uv_close((uv_handle_t *)&w->stop_timer, NULL);
+        uv_close((uv_handle_t *)&w->key_check, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT);
         uv_loop_close(&w->loop);
         goto fail;
@@ -485,6 +593,7 @@ void sfu_worker_stop(sfu_worker_t *w) {
     uv_loop_close(&w->loop);
     pthread_mutex_destroy(&w->mu);
     free(w->rooms);
+    free(w->missing);
     free(w->node_id);
     free(w->prefix);
     free(w->redis_name);

@@ -88,6 +88,9 @@ listen() {
   wait_for 5 grep -q "^$1\$" "$TMP/$2" || fail "could not subscribe to $1"
 }
 bus() { r publish "starling:sfu:$NODE" "$1" >/dev/null; }
+# What signal writes for a participant whose socket it holds (docs/redis.md); the SFU removes
+# participants whose key stays missing.
+pkey() { r hset "starling:participant:$1" room "$2" identity "$1" signal "$3" >/dev/null; }
 # has FILE TEXT: the captured channel has a message containing TEXT (fixed string).
 has() { grep -F -q -- "$2" "$TMP/$1"; }
 count() { grep -F -c -- "$2" "$TMP/$1"; }
@@ -119,6 +122,8 @@ ok "/healthz ok, /metrics served"
 listen starling:to-signal:sig1 sig1.out
 listen starling:to-signal:sig2 sig2.out
 listen starling:events events.out
+pkey PA_a itest sig1
+pkey PA_b itest sig2
 bus '{"type":"join","room":"itest","participant":"PA_a","signal":"sig1","payload":{"identity":"alice","name":"Alice","grants":{"publish":true,"subscribe":true,"data":true}}}'
 bus '{"type":"join","room":"itest","participant":"PA_b","signal":"sig2","payload":{"identity":"bob","grants":{"publish":true,"subscribe":true,"data":true}}}'
 wait_for 10 has sig2.out '"type":"joined","room":"itest","participant":"PA_b"' || fail "bob got no joined"
@@ -168,6 +173,7 @@ wait_eq 8 0.0 hget starling:node:$NODE load || fail "load not back to 0"
 ok "leave / remove: participant_left, left removed, hashes updated, empty room expired"
 
 # 3. Redis restart ---------------------------------------------------------------------------
+pkey PA_c durable sig1
 bus '{"type":"join","room":"durable","participant":"PA_c","signal":"sig1","payload":{"identity":"carol"}}'
 wait_for 10 has sig1.out '"participant":"PA_c","signal":"sig1","payload":{"type":"joined"' || fail "carol not joined"
 kill -9 "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null; REDIS_PID=""
@@ -176,6 +182,7 @@ PIDS=""
 sleep 1
 kill -0 "$SFU_PID" 2>/dev/null || fail "sfu died with Redis"
 start_redis
+pkey PA_c durable sig1   # signal rewrites the keys of the sockets it holds
 wait_eq 10 up hget starling:node:$NODE state || fail "node not re-registered"
 wait_eq 10 1 zscore starling:nodes $NODE || fail "zset not re-registered"
 wait_eq 10 "$NODE" hget starling:room:durable node || fail "room not re-registered"
@@ -183,9 +190,21 @@ r hget starling:room:durable:participants PA_c | grep -q '"identity":"carol"' ||
 listen starling:to-signal:sig1 sig1b.out
 wait_for 10 sh -c "curl -sf http://127.0.0.1:$HPORT/healthz | grep -q '\"status\":\"ok\"'" || fail "/healthz after restart"
 # The subscriber connection is back too: commands work.
+pkey PA_d durable sig1
 bus '{"type":"join","room":"durable","participant":"PA_d","signal":"sig1","payload":{"identity":"dave"}}'
 wait_for 10 has sig1b.out '"type":"participant_joined"' || fail "bus dead after Redis restart"
 ok "Redis restart: node, room and participants re-registered; bus works again"
+
+# A participant whose signal process died: its key expires, nobody sends leave; the SFU
+# removes it within 5 s of noticing (checks every 2 s).
+pkey PA_e durable sig1
+bus '{"type":"join","room":"durable","participant":"PA_e","signal":"sig1","payload":{"identity":"erin"}}'
+wait_for 10 has sig1b.out '"participant":"PA_e","signal":"sig1","payload":{"type":"joined"' || fail "erin not joined"
+r del starling:participant:PA_e >/dev/null
+wait_for 15 has sig1b.out '"type":"participant_left","participant_id":"PA_e","reason":"disconnected"' ||
+  fail "participant without a key not removed"
+[ "$(r hexists starling:room:durable:participants PA_c)" = 1 ] || fail "a participant with a key was removed"
+ok "a participant whose key is gone is removed as disconnected; the others stay"
 
 # 4. Drain -------------------------------------------------------------------------------------
 listen starling:events events.out

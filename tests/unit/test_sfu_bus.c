@@ -209,6 +209,10 @@ START_TEST(test_events_and_envelopes) {
     ck_assert_int_eq(sfu_event_parse(e1, strlen(e1), &ev), RTC_OK);
     ck_assert_int_eq(ev.type, SFU_EVENT_ROOM_MOVED);
     ck_assert_str_eq(ev.from, "n1");
+    const char *e1b = "{\"type\":\"room_moved\",\"room\":\"demo\",\"to\":\"n2\"}"; /* no from */
+    ck_assert_int_eq(sfu_event_parse(e1b, strlen(e1b), &ev), RTC_OK);
+    ck_assert_str_eq(ev.from, "");
+    ck_assert_str_eq(ev.to, "n2");
     const char *e2 = "{\"type\":\"node_down\",\"node\":\"n1\"}";
     ck_assert_int_eq(sfu_event_parse(e2, strlen(e2), &ev), RTC_OK);
     ck_assert_int_eq(ev.type, SFU_EVENT_NODE_DOWN);
