@@ -19,6 +19,7 @@ typedef struct {
     sfu_downtrack_t *dt;
     sfu_track_t *track;
     int16_t pt_map[128];    /* publisher payload type -> ours, -1 unknown, -2 not negotiated */
+    uint64_t send_errors;   /* packets the PeerConnection refused (e.g. too large) */
 } msub_t;
 
 typedef struct {
@@ -504,7 +505,12 @@ static void m_send_rtp(void *mu, void *m, sfu_downtrack_t *dt, uint8_t *pkt, siz
     int pt = map_pt(ms, pkt[1] & 0x7f);
     if (pt < 0) return; /* the subscriber did not accept this codec */
     rtc_rtp_set_payload_type(pkt, n, (uint8_t)pt);
-    (void)rtc_pc_transceiver_send_rtp(ms->t, pkt, n, now_of(w));
+    int rc = rtc_pc_transceiver_send_rtp(ms->t, pkt, n, now_of(w));
+    /* RTC_ERR_STATE before the leg is connected is expected; anything else loses a packet
+     * the subscriber will see as a gap. Said once per subscription. */
+    if (rc < 0 && rc != RTC_ERR_STATE && ms->send_errors++ == 0)
+        RTC_LOGW("sfu", "%s: forwarding a %zu-byte packet of %s failed: %s",
+                 sfu_participant_id(ms->part->p), n, sfu_track_id(ms->track), rtc_strerror(rc));
 }
 
 static void m_request_keyframe(void *mu, void *m, sfu_track_t *t, int layer, rtc_time_t now) {

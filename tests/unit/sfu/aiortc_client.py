@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""A Starling client made of aiortc (an independent WebRTC stack) and the websockets library,
+for tests/integration/test_sfu_signal_aiortc.sh: it gets a dev token from starling-signal,
+joins a room over the WebSocket protocol of docs/signalling.md, and runs the two
+PeerConnections the SFU expects — a publisher (it offers: libvpx VP8 of a moving test pattern,
+plus the "starling" data channel) and a subscriber (the SFU offers; aiortc decodes what
+arrives). ICE is kept on 127.0.0.1 by restricting aioice's host addresses.
+
+usage: aiortc_client.py BASE_URL ROOM IDENTITY SECONDS publish|watch
+Prints one JSON summary line: {"joined", "participants_seen", "frames": {track: n},
+"sizes": {track: "WxH"}, "data": [...], "sent_data": n, "errors": [...]}.
+"""
+import asyncio
+import fractions
+import json
+import sys
+import urllib.request
+
+import aioice.ice
+import aiortc.codecs.vpx
+import numpy
+import websockets
+from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from av import VideoFrame
+
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+# aiortc packetizes VP8 into payloads of up to 1300 bytes; browsers stay within ~1200-byte
+# packets, and so must a publisher here: the SFU forwards packets as they come and the
+# PeerConnection's sender refuses packets above 1200 bytes (PC_RTP_MTU) once it has added its
+# header extensions.
+aiortc.codecs.vpx.PACKET_MAX = 1100
+
+
+class Pattern(VideoStreamTrack):
+    """320x180 frames of a moving gradient at 30 fps."""
+
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    async def recv(self):
+        pts, time_base = await self.next_timestamp()
+        y, x = numpy.mgrid[0:180, 0:320]
+        img = numpy.zeros((180, 320, 3), numpy.uint8)
+        img[..., 0] = (x + self.n * 4) % 256
+        img[..., 1] = (y + self.n * 2) % 256
+        self.n += 1
+        frame = VideoFrame.from_ndarray(img, format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+async def main():
+    base, room, identity, seconds, mode = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
+    token = json.loads(urllib.request.urlopen(f"{base}/token?room={room}&identity={identity}").read())["token"]
+    ws = await websockets.connect(base.replace("http", "ws") + "/ws")
+    out = {"identity": identity, "joined": False, "participants_seen": [], "frames": {}, "sizes": {},
+           "data": [], "sent_data": 0, "errors": [], "layers": []}
+    pub = RTCPeerConnection()
+    sub = RTCPeerConnection()
+    tasks = []
+
+    async def send(o):
+        await ws.send(json.dumps(o))
+
+    @sub.on("track")
+    def on_track(track):
+        key = track.id
+
+        async def consume():
+            out["frames"].setdefault(key, 0)
+            while True:
+                try:
+                    f = await track.recv()
+                except Exception:
+                    return
+                out["frames"][key] += 1
+                out["sizes"][key] = f"{f.width}x{f.height}"
+        tasks.append(asyncio.ensure_future(consume()))
+
+    @sub.on("datachannel")
+    def on_dc(ch):
+        @ch.on("message")
+        def on_message(m):
+            out["data"].append(json.loads(m))
+
+    dc = None
+    pattern = None
+    if mode == "publish":
+        pattern = Pattern()
+        pub.addTrack(pattern)
+        dc = pub.createDataChannel("starling")
+
+    await send({"type": "join", "room": room, "token": token})
+
+    async def publish():
+        await pub.setLocalDescription(await pub.createOffer())
+        mid = pub.getTransceivers()[0].mid
+        await send({"type": "offer", "pc": "publisher", "sdp": pub.localDescription.sdp,
+                    "tracks": [{"mid": mid, "source": "camera", "name": identity + "-cam"}]})
+
+    async def reader():
+        async for raw in ws:
+            m = json.loads(raw)
+            t = m.get("type")
+            if t == "joined":
+                out["joined"] = True
+                out["participants_seen"] += [p["id"] for p in m.get("participants", [])]
+                if mode == "publish":
+                    tasks.append(asyncio.ensure_future(publish()))
+            elif t == "participant_joined":
+                out["participants_seen"].append(m["participant"]["id"])
+            elif t == "answer" and m.get("pc") == "publisher":
+                await pub.setRemoteDescription(RTCSessionDescription(m["sdp"], "answer"))
+            elif t == "offer" and m.get("pc") == "subscriber":
+                await sub.setRemoteDescription(RTCSessionDescription(m["sdp"], "offer"))
+                await sub.setLocalDescription(await sub.createAnswer())
+                await send({"type": "answer", "pc": "subscriber", "sdp": sub.localDescription.sdp})
+            elif t == "data":
+                out["data"].append({"from": m["from"], "payload": m["payload"], "via": "signal"})
+            elif t == "layer":
+                out["layers"].append(m)
+            elif t == "error":
+                out["errors"].append(m)
+            elif t == "ping":
+                await send({"type": "pong", "ts": m.get("ts")})
+
+    tasks.append(asyncio.ensure_future(reader()))
+    end = asyncio.get_event_loop().time() + seconds
+    while asyncio.get_event_loop().time() < end:
+        await asyncio.sleep(0.5)
+        if dc is not None and dc.readyState == "open" and out["sent_data"] < 20:
+            dc.send(f"hello {out['sent_data']} from {identity}")
+            out["sent_data"] += 1
+    out["frames_sent"] = pattern.n if pattern else 0
+    for name, pc in (("pub", pub), ("sub", sub)):
+        for st in (await pc.getStats()).values():
+            if st.type in ("inbound-rtp", "outbound-rtp"):
+                out.setdefault("rtp", []).append({"pc": name, "type": st.type, "kind": st.kind,
+                    "packets": getattr(st, "packetsReceived", getattr(st, "packetsSent", None)),
+                    "lost": getattr(st, "packetsLost", None)})
+    await send({"type": "leave"})
+    await asyncio.sleep(0.3)
+    for t in tasks:
+        t.cancel()
+    await pub.close()
+    await sub.close()
+    await ws.close()
+    print(json.dumps(out), flush=True)
+
+
+asyncio.run(main())
