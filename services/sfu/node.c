@@ -85,6 +85,10 @@ static void total_load(const sfu_node_t *n, sfu_worker_load_t *t) {
         t->commands += l.commands;
         t->publishes += l.publishes;
         t->publish_dropped += l.publish_dropped;
+        t->rtp_in += l.rtp_in;
+        t->rtp_out += l.rtp_out;
+        t->keyframe_requests += l.keyframe_requests;
+        t->data_relayed += l.data_relayed;
     }
 }
 
@@ -322,6 +326,10 @@ LOAD_GAUGE(m_tracks, tracks)
 LOAD_GAUGE(m_rooms, rooms)
 LOAD_GAUGE(m_publishes, publishes)
 LOAD_GAUGE(m_publish_dropped, publish_dropped)
+LOAD_GAUGE(m_rtp_in, rtp_in)
+LOAD_GAUGE(m_rtp_out, rtp_out)
+LOAD_GAUGE(m_keyframes, keyframe_requests)
+LOAD_GAUGE(m_data, data_relayed)
 static double m_bus_in(void *u) { return (double)atomic_load(&((sfu_node_t *)u)->bus_in); }
 static double m_bus_bad(void *u) { return (double)atomic_load(&((sfu_node_t *)u)->bus_bad); }
 static double m_unroutable(void *u) { return (double)atomic_load(&((sfu_node_t *)u)->bus_unroutable); }
@@ -347,6 +355,11 @@ static void add_metrics(sfu_node_t *n) {
     st_metrics_counter_fn(m, "sfu_bus_published_total", "messages published to signal", m_publishes, n);
     st_metrics_counter_fn(m, "sfu_bus_publish_dropped_total",
                           "messages for signal dropped while Redis was unreachable", m_publish_dropped, n);
+    st_metrics_counter_fn(m, "sfu_rtp_packets_received_total", "RTP packets received from publishers", m_rtp_in, n);
+    st_metrics_counter_fn(m, "sfu_rtp_packets_forwarded_total", "RTP packets forwarded to subscribers", m_rtp_out, n);
+    st_metrics_counter_fn(m, "sfu_keyframe_requests_total", "keyframe requests sent to publishers (after throttling)",
+                          m_keyframes, n);
+    st_metrics_counter_fn(m, "sfu_data_messages_relayed_total", "data messages delivered to participants", m_data, n);
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -66,6 +66,8 @@ struct sfu_worker {
     size_t n_rooms, cap_rooms;
 
     atomic_int participants, tracks, n_rooms_atomic;
+    sfu_room_stats_t gone;   /* counters of rooms already freed */
+    atomic_uint_fast64_t rtp_in, rtp_out, keyframe_requests, data_relayed;
     atomic_bool draining;
     atomic_uint_fast64_t commands, publishes, publish_dropped;
 };
@@ -197,6 +199,12 @@ static sfu_room_t *find_room(sfu_worker_t *w, const char *name) {
 }
 
 static void drop_room(sfu_worker_t *w, sfu_room_t *r) {
+    sfu_room_stats_t st;
+    sfu_room_stats(r, &st);
+    w->gone.rtp_in += st.rtp_in;
+    w->gone.rtp_out += st.rtp_out;
+    w->gone.keyframe_requests += st.keyframe_requests;
+    w->gone.data_relayed += st.data_relayed;
     for (size_t i = 0; i < w->n_rooms; i++) {
         if (w->rooms[i] == r) {
             w->rooms[i] = w->rooms[--w->n_rooms];
@@ -445,6 +453,20 @@ static void on_tick(uv_timer_t *t) {
      * command: gone now. drop_room moves the last room into the freed slot. */
     for (size_t i = w->n_rooms; i-- > 0;)
         if (sfu_room_participant_count(w->rooms[i]) == 0) drop_room(w, w->rooms[i]);
+    /* Counters for /metrics, published for the main thread. */
+    sfu_room_stats_t sum = w->gone;
+    for (size_t i = 0; i < w->n_rooms; i++) {
+        sfu_room_stats_t st;
+        sfu_room_stats(w->rooms[i], &st);
+        sum.rtp_in += st.rtp_in;
+        sum.rtp_out += st.rtp_out;
+        sum.keyframe_requests += st.keyframe_requests;
+        sum.data_relayed += st.data_relayed;
+    }
+    atomic_store(&w->rtp_in, sum.rtp_in);
+    atomic_store(&w->rtp_out, sum.rtp_out);
+    atomic_store(&w->keyframe_requests, sum.keyframe_requests);
+    atomic_store(&w->data_relayed, sum.data_relayed);
 }
 
 static void *thread_main(void *arg) {
@@ -575,6 +597,10 @@ void sfu_worker_load(const sfu_worker_t *w, sfu_worker_load_t *out) {
     out->commands = atomic_load(&m->commands);
     out->publishes = atomic_load(&m->publishes);
     out->publish_dropped = atomic_load(&m->publish_dropped);
+    out->rtp_in = atomic_load(&m->rtp_in);
+    out->rtp_out = atomic_load(&m->rtp_out);
+    out->keyframe_requests = atomic_load(&m->keyframe_requests);
+    out->data_relayed = atomic_load(&m->data_relayed);
 }
 
 void sfu_worker_stop(sfu_worker_t *w) {

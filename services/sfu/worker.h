@@ -49,6 +49,9 @@ typedef struct {
 typedef struct {
     int participants, tracks, rooms;
     uint64_t commands, publishes, publish_dropped;
+    /* RTP packets received from publishers / forwarded to subscribers, keyframe requests
+     * sent to publishers, data messages relayed (as of the last 20 ms tick). */
+    uint64_t rtp_in, rtp_out, keyframe_requests, data_relayed;
 } sfu_worker_load_t;
 
 /* Starts the thread. Strings in cfg are copied. NULL on failure (logged). */

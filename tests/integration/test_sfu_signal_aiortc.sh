@@ -78,4 +78,12 @@ assert sum(a["frames"].values()) == 0, "alice got video although nobody else pub
 print(f"ok: bob decoded {frames} frames {list(b['sizes'].values())}, got {len(msgs)} data messages "
       f"({len(dc)} on his data channel)")
 EOF
+# The SFU counted what it did.
+sleep 0.2
+M=$(curl -sf "http://127.0.0.1:$HPORT/metrics") || fail "/metrics"
+fwd=$(echo "$M" | awk '/^sfu_rtp_packets_forwarded_total/ {print $2}')
+rcv=$(echo "$M" | awk '/^sfu_rtp_packets_received_total/ {print $2}')
+dat=$(echo "$M" | awk '/^sfu_data_messages_relayed_total/ {print $2}')
+echo "metrics: received $rcv, forwarded $fwd, data $dat"
+[ "${fwd%.*}" -gt 500 ] && [ "${rcv%.*}" -ge "${fwd%.*}" ] && [ "${dat%.*}" -ge 5 ] || fail "metrics do not add up"
 echo "PASS"
