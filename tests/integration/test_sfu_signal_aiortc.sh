@@ -34,7 +34,19 @@ wait_for() { t=$1; shift; i=0; while [ "$i" -lt $((t * 10)) ]; do "$@" >/dev/nul
 RPORT=$(free_port t)
 WPORT=$(free_port t)
 HPORT=$(free_port t)
-UPORT=$(free_port u)
+# Two consecutive free UDP ports (worker i of the SFU uses base + i).
+UPORT=$($PY -c '
+import socket
+for _ in range(100):
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        b.bind(("127.0.0.1", p + 1)); print(p); break
+    except OSError:
+        pass
+    finally:
+        a.close(); b.close()
+')
 redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP" >"$TMP/redis.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_for 5 redis-cli -p "$RPORT" ping || fail "redis-server did not start"

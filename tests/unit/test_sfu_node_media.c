@@ -312,8 +312,22 @@ START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
     redis_pid = spawn(rargv, log_redis);
     for (int i = 0; i < 50 && !redis_answers(); i++) usleep(100000);
     ck_assert(redis_answers());
-    /* Two consecutive free UDP ports are likely around a free one. */
-    snprintf(udp, sizeof udp, "127.0.0.1:%u", free_port(SOCK_DGRAM));
+    /* Two consecutive free UDP ports (worker i uses base + i). */
+    uint16_t base = 0;
+    for (int tries = 0; tries < 100 && !base; tries++) {
+        uint16_t p = free_port(SOCK_DGRAM);
+        int a = socket(AF_INET, SOCK_DGRAM, 0), b = socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        sa.sin_port = htons(p);
+        bool ok = bind(a, (struct sockaddr *)&sa, sizeof sa) == 0;
+        sa.sin_port = htons((uint16_t)(p + 1));
+        ok = ok && bind(b, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(a);
+        close(b);
+        if (ok) base = p;
+    }
+    ck_assert_uint_ne(base, 0);
+    snprintf(udp, sizeof udp, "127.0.0.1:%u", base);
     snprintf(http, sizeof http, "127.0.0.1:%u", free_port(SOCK_STREAM));
     snprintf(log, sizeof log, "%s/sfu.log", tmpdir);
     char *sargv[] = {sfu_bin, "--node_id", (char *)NODE, "--redis.port", port, "--workers", "2",
