@@ -282,6 +282,12 @@ void sfu_downtrack_set_target(sfu_downtrack_t *dt, int layer, rtc_time_t now) {
     if (dt->current != layer) want_keyframe(dt->t, layer, now);
 }
 
+void sfu_downtrack_restart(sfu_downtrack_t *dt, rtc_time_t now) {
+    if (dt->current < 0) return;
+    dt->current = -1;
+    if (dt->target >= 0) want_keyframe(dt->t, dt->target, now);
+}
+
 void sfu_downtrack_request_keyframe(sfu_downtrack_t *dt, rtc_time_t now) {
     want_keyframe(dt->t, dt->current >= 0 ? dt->current : dt->target, now);
 }

@@ -130,6 +130,10 @@ int sfu_downtrack_current(const sfu_downtrack_t *dt);
 void sfu_downtrack_set_ssrc(sfu_downtrack_t *dt, uint32_t ssrc);
 uint32_t sfu_downtrack_ssrc(const sfu_downtrack_t *dt);
 int sfu_downtrack_target(const sfu_downtrack_t *dt);
+/* The subscriber did not get what was forwarded (its leg was not connected yet): start
+ * again at the next keyframe of the target layer (asked for now, throttled), continuing
+ * the same output numbering. Audio restarts at its next packet. */
+void sfu_downtrack_restart(sfu_downtrack_t *dt, rtc_time_t now);
 /* The subscriber sent PLI/FIR for this stream: asks the publisher (throttled). */
 void sfu_downtrack_request_keyframe(sfu_downtrack_t *dt, rtc_time_t now);
 typedef struct {

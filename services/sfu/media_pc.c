@@ -479,10 +479,12 @@ static void m_unsubscribe(void *mu, void *m, sfu_track_t *t, sfu_downtrack_t *dt
     free(ms);
 }
 
-/* The subscriber leg's payload type for a packet's: same codec name (and clock), looked up
- * once per publisher payload type. */
+/* The subscriber leg's payload type for a packet's: same codec name, looked up once per
+ * publisher payload type. Nothing is remembered before the subscriber leg is negotiated
+ * (audio flows at once, before the subscriber's answer: a miss then is not final). */
 static int map_pt(msub_t *ms, uint8_t pt) {
     if (ms->pt_map[pt] != -1) return ms->pt_map[pt];
+    if (rtc_pc_transceiver_current_direction(ms->t) == RTC_SDP_DIR_NONE) return -1;
     ms->pt_map[pt] = -2;
     rtc_pc_transceiver_t *pub = sfu_track_media(ms->track);
     size_t n = 0;
@@ -506,9 +508,16 @@ static void m_send_rtp(void *mu, void *m, sfu_downtrack_t *dt, uint8_t *pkt, siz
     if (pt < 0) return; /* the subscriber did not accept this codec */
     rtc_rtp_set_payload_type(pkt, n, (uint8_t)pt);
     int rc = rtc_pc_transceiver_send_rtp(ms->t, pkt, n, now_of(w));
-    /* RTC_ERR_STATE before the leg is connected is expected; anything else loses a packet
-     * the subscriber will see as a gap. Said once per subscription. */
-    if (rc < 0 && rc != RTC_ERR_STATE && ms->send_errors++ == 0)
+    if (rc == RTC_ERR_STATE) {
+        /* The subscriber leg is not connected (or not negotiated) yet: what was forwarded
+         * did not leave. Start over at a keyframe that will (a decoder that never saw the
+         * first keyframe would wait for the next one forever: nothing looks lost to it). */
+        sfu_downtrack_restart(dt, now_of(w));
+        return;
+    }
+    /* Anything else loses a packet the subscriber sees as a gap. Said once per
+     * subscription. */
+    if (rc < 0 && ms->send_errors++ == 0)
         RTC_LOGW("sfu", "%s: forwarding a %zu-byte packet of %s failed: %s",
                  sfu_participant_id(ms->part->p), n, sfu_track_id(ms->track), rtc_strerror(rc));
 }

@@ -50,6 +50,7 @@ struct sfu_room {
     size_t n_tracks;
     sfu_speakers_t *speakers;
     rtc_time_t next_alloc;
+    cJSON *speakers_msg;     /* the last active_speakers sent, for newcomers */
     sfu_room_stats_t stats;
 };
 
@@ -276,6 +277,7 @@ void sfu_room_free(sfu_room_t *r) {
     for (size_t i = 0; i < r->n_ps; i++) free_participant(r->ps[i]);
     free(r->ps);
     sfu_speakers_free(r->speakers);
+    cJSON_Delete(r->speakers_msg);
     free(r);
 }
 
@@ -658,6 +660,8 @@ static void on_join(sfu_room_t *r, const sfu_bus_msg_t *m, rtc_time_t now) {
     broadcast(r, p, "participant_joined", o);
     save_participant(r, p);
     if (r->env.save_room) r->env.save_room(r->user, r);
+    /* Who is speaking right now: reports go out only on changes. */
+    if (r->speakers_msg) send_to(r, p, "active_speakers", cJSON_Duplicate(r->speakers_msg, 1));
     /* Everything already published, on the new subscriber PeerConnection. */
     for (size_t i = 0; i < r->n_ps; i++)
         for (size_t k = 0; k < r->ps[i]->n_tracks; k++) subscribe(r, p, r->ps[i]->tracks[k], now);
@@ -810,6 +814,8 @@ void sfu_room_handle_timeout(sfu_room_t *r, rtc_time_t now) {
             cJSON_AddNumberToObject(e, "level", (double)(int)(sp[i].level * 1000 + 0.5) / 1000);
             cJSON_AddItemToArray(arr, e);
         }
+        cJSON_Delete(r->speakers_msg);
+        r->speakers_msg = n ? cJSON_Duplicate(o, 1) : NULL;
         broadcast(r, NULL, "active_speakers", o);
     }
 }

@@ -3,8 +3,9 @@
 # engine on 127.0.0.1) and starling-signal (dev tokens), with two aiortc clients
 # (tests/unit/sfu/aiortc_client.py) speaking docs/signalling.md over the WebSocket. alice
 # publishes libvpx VP8 and sends data-channel messages; bob only watches. bob's aiortc must
-# decode alice's video (320x180) and get her messages on his subscriber data channel; both
-# see each other join. Loopback only; everything started here is stopped by PID.
+# decode alice's video (320x180) and her Opus tone, see her as the active speaker (from the
+# ssrc-audio-level extension aiortc writes), and get her messages on his subscriber data
+# channel; both see each other join. Loopback only; everything started here is stopped by PID.
 set -u
 : "${BUILD_DIR:?}" "${SRC_DIR:?}"
 SFU="$BUILD_DIR/services/sfu/starling-sfu"
@@ -77,8 +78,14 @@ b = json.load(open(sys.argv[2]))
 assert a["joined"] and b["joined"], "not both joined"
 assert not a["errors"] and not b["errors"], (a["errors"], b["errors"])
 assert len(b["participants_seen"]) == 1 and len(a["participants_seen"]) == 1, "did not see each other"
-frames = sum(b["frames"].values())
+video = [k for k, v in b["sizes"].items() if v != "audio"]
+audio = [k for k, v in b["sizes"].items() if v == "audio"]
+assert len(video) == 1 and len(audio) == 1, b["sizes"]
+frames = b["frames"][video[0]]
 assert frames >= 60, f"bob decoded {frames} frames of alice's video"
+assert b["frames"][audio[0]] >= 100, f"bob decoded {b['frames'][audio[0]]} audio frames"
+spk = b.get("speakers", [])
+assert any(s[:1] == [b["participants_seen"][0]] for s in spk), f"alice never the active speaker: {spk}"
 assert "320x180" in b["sizes"].values(), b["sizes"]
 msgs = [d for d in b["data"] if d.get("payload", "").startswith("hello")]
 alice_id = b["participants_seen"][0]
@@ -87,8 +94,8 @@ assert all(d["from"] == alice_id for d in msgs), msgs
 dc = [d for d in msgs if d.get("via") != "signal"]
 assert dc, "no message came over bob's subscriber data channel"
 assert sum(a["frames"].values()) == 0, "alice got video although nobody else publishes"
-print(f"ok: bob decoded {frames} frames {list(b['sizes'].values())}, got {len(msgs)} data messages "
-      f"({len(dc)} on his data channel)")
+print(f"ok: bob decoded {frames} video frames (320x180) and {b['frames'][audio[0]]} audio frames, "
+      f"got {len(msgs)} data messages ({len(dc)} on his data channel), active speakers {spk[:2]}")
 EOF
 # The SFU counted what it did.
 sleep 0.2

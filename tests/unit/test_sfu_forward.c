@@ -349,6 +349,49 @@ START_TEST(test_mute_pause_and_resume_at_keyframes) {
 }
 END_TEST
 
+/* The subscriber's leg could not carry the first packets (not connected yet): restarting the
+ * downtrack makes it wait for (and ask for) the next keyframe, and the stream it then gets
+ * decodes from its first packet on, with continuous numbering. */
+START_TEST(test_restart_waits_for_the_next_keyframe) {
+    memset(&env, 0, sizeof env);
+    pub_t p;
+    pub_open(&p, "vp8", 2);
+    sfu_fwd_track_t *t = video_track();
+    static sink_t a;
+    sfu_downtrack_t *da = sfu_downtrack_new(t, &a);
+    sfu_downtrack_set_target(da, 0, 0);
+    uint8_t buf[1500];
+    size_t n;
+    rtc_time_t now;
+    int layer;
+    bool restarted = false;
+    while ((layer = pub_next(&p, buf, &n, &now)) >= 0) {
+        sfu_fwd_track_on_rtp(t, layer, SFU_CODEC_VP8, buf, n, now);
+        /* Everything sent in the first 200 ms was lost on the subscriber leg. */
+        if (!restarted && now >= RTC_MS(200)) {
+            sink_free(&a);
+            sfu_downtrack_restart(da, now);
+            restarted = true;
+            ck_assert_int_eq(sfu_downtrack_current(da), -1);
+        }
+    }
+    check_clean(&a);
+    ck_assert_int_eq(sfu_downtrack_current(da), 0);
+    /* The restart asked for a keyframe; the throttle absorbed it (one went out at the start,
+     * less than 500 ms before) and q's own keyframe of frame 15 came first anyway. */
+    ck_assert_uint_gt(sfu_fwd_track_layer(t, 0)->keyreq.absorbed, 0);
+    if (have_decoder()) {
+        char s[512];
+        decode(&a, "vp8", s, sizeof s);
+        /* From q's next keyframe, frame 15 (500 ms), to 59. */
+        ck_assert_str_eq(s, "80x46*45");
+    }
+    sink_free(&a);
+    sfu_fwd_track_free(t);
+    pub_close(&p);
+}
+END_TEST
+
 static size_t make_rtp(uint8_t *b, uint16_t seq, uint32_t ts, uint32_t ssrc, const uint8_t *ext,
                        size_t ext_words, size_t payload, uint8_t padding) {
     b[0] = (uint8_t)(0x80 | (ext_words ? 0x10 : 0) | (padding ? 0x20 : 0));
@@ -461,6 +504,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_three_subscribers_h264);
     tcase_add_test(tc, test_bandwidth_drop_and_recovery);
     tcase_add_test(tc, test_mute_pause_and_resume_at_keyframes);
+    tcase_add_test(tc, test_restart_waits_for_the_next_keyframe);
     tcase_add_test(tc, test_audio_levels_padding_and_malformed);
     tcase_add_test(tc, test_downtrack_lifecycle);
     suite_add_tcase(s, tc);

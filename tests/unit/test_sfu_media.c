@@ -371,16 +371,16 @@ START_TEST(test_three_peers_media_and_data_through_the_sfu) {
     /* Everyone gets a subscriber offer (data channel only so far) and answers it. */
     RUN_UNTIL(a->answers_sent && b->answers_sent && c->answers_sent, 5000);
     ck_assert_int_ge(count_msgs(c, "joined"), 1);
-    /* alice publishes VP8 video, bob Opus audio. */
-    client_publish(a, true, false);
+    /* alice publishes VP8 video and Opus audio, bob Opus audio. */
+    client_publish(a, true, true);
     client_publish(b, false, true);
     RUN_UNTIL(a->pub_state == RTC_PC_STATE_CONNECTED && b->pub_state == RTC_PC_STATE_CONNECTED &&
               a->sub_state == RTC_PC_STATE_CONNECTED && c->sub_state == RTC_PC_STATE_CONNECTED &&
               b->sub_state == RTC_PC_STATE_CONNECTED, 15000);
     ck_assert_int_eq(a->pub_state, RTC_PC_STATE_CONNECTED);
     ck_assert_int_eq(c->sub_state, RTC_PC_STATE_CONNECTED);
-    ck_assert_int_ge(count_msgs(c, "track_published"), 2);
-    ck_assert_uint_eq(sfu_room_track_count(room), 2);
+    ck_assert_int_ge(count_msgs(c, "track_published"), 3);
+    ck_assert_uint_eq(sfu_room_track_count(room), 3);
     /* The renegotiations that added the tracks are answered. */
     RUN_UNTIL(c->offers >= 2 && !c->answer_pending && b->offers >= 2 && !b->answer_pending, 5000);
     RUN_UNTIL(a->pub_dc_open && b->sub_dc_open && c->sub_dc_open, 10000);
@@ -409,6 +409,9 @@ START_TEST(test_three_peers_media_and_data_through_the_sfu) {
                 ck_assert_int_eq(rtc_pc_transceiver_send_frame(b->pub_audio, "opus", opus, 3,
                                                                (uint32_t)(rep * 48000 + i * 1600), rtc_clock_now()),
                                  RTC_OK);
+                ck_assert_int_eq(rtc_pc_transceiver_send_frame(a->pub_audio, "opus", opus, 3,
+                                                               (uint32_t)(rep * 48000 + i * 1600), rtc_clock_now()),
+                                 RTC_OK);
             }
         }
     }
@@ -432,6 +435,12 @@ START_TEST(test_three_peers_media_and_data_through_the_sfu) {
     ck_assert_uint_eq(cv->gaps, 0);
     ck_assert_uint_ge(ca->packets, 15);
     ck_assert_uint_eq(ca->gaps, 0);
+    /* alice's own audio reached the others too, on its own transceiver. */
+    rx_t *ba = rx_for(b, "PA_a", false), *caa = rx_for(c, "PA_a", false);
+    ck_assert_ptr_nonnull(ba);
+    ck_assert_ptr_nonnull(caa);
+    ck_assert_uint_ge(caa->packets, 15);
+    ck_assert_uint_eq(caa->gaps, 0);
     fx_free(&s);
     if (have_decoder()) {
         fflush(cv->dump);

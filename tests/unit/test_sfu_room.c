@@ -512,6 +512,11 @@ START_TEST(test_active_speakers) {
     ck_assert_int_eq(cJSON_GetArraySize(sp), 1);
     ck_assert_str_eq(str(cJSON_GetArrayItem(sp, 0), "participant_id"), "PA_a");
     ck_assert_ptr_nonnull(got("PA_a", "active_speakers", 0)); /* the speaker hears it too */
+    /* Someone joining now learns who is speaking, without waiting for a change. */
+    join("PA_c", "carol", NULL, RTC_SEC(2));
+    cJSON *now_speaking = got("PA_c", "active_speakers", 0);
+    ck_assert_ptr_nonnull(now_speaking);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(cJSON_GetObjectItem(now_speaking, "speakers"), 0), "participant_id"), "PA_a");
     ck_assert_uint_gt(med_of("PA_b")->rtp, 90);
     /* Muted audio is silence for the detector. */
     bus("{\"type\":\"mute\",\"room\":\"demo\",\"participant\":\"PA_a\",\"payload\":"

@@ -21,6 +21,7 @@ import aiortc.codecs.vpx
 import numpy
 import websockets
 from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc.mediastreams import AudioStreamTrack
 from av import VideoFrame
 
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
@@ -50,6 +51,18 @@ class Pattern(VideoStreamTrack):
         return frame
 
 
+class Tone(AudioStreamTrack):
+    """A 440 Hz tone at about -24 dBov, so the SFU hears a speaker (aiortc puts the
+    ssrc-audio-level extension on Opus packets when it is negotiated)."""
+
+    async def recv(self):
+        frame = await super().recv()
+        t = (numpy.arange(frame.samples) + frame.pts) / frame.sample_rate
+        data = (numpy.sin(2 * numpy.pi * 440 * t) * 3000).astype(numpy.int16)
+        frame.planes[0].update(data.tobytes())
+        return frame
+
+
 async def main():
     base, room, identity, seconds, mode = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
     token = json.loads(urllib.request.urlopen(f"{base}/token?room={room}&identity={identity}").read())["token"]
@@ -67,15 +80,18 @@ async def main():
     def on_track(track):
         key = track.id
 
+        out.setdefault("track_events", []).append(track.kind)
+
         async def consume():
             out["frames"].setdefault(key, 0)
             while True:
                 try:
                     f = await track.recv()
-                except Exception:
+                except Exception as e:
+                    out.setdefault("track_ended", []).append(f"{track.kind}: {type(e).__name__}")
                     return
                 out["frames"][key] += 1
-                out["sizes"][key] = f"{f.width}x{f.height}"
+                out["sizes"][key] = f"{f.width}x{f.height}" if track.kind == "video" else "audio"
         tasks.append(asyncio.ensure_future(consume()))
 
     @sub.on("datachannel")
@@ -89,15 +105,17 @@ async def main():
     if mode == "publish":
         pattern = Pattern()
         pub.addTrack(pattern)
+        pub.addTrack(Tone())
         dc = pub.createDataChannel("starling")
 
     await send({"type": "join", "room": room, "token": token})
 
     async def publish():
         await pub.setLocalDescription(await pub.createOffer())
-        mid = pub.getTransceivers()[0].mid
+        labels = [{"mid": t.mid, "source": "camera" if t.kind == "video" else "microphone",
+                   "name": identity + "-" + t.kind} for t in pub.getTransceivers()]
         await send({"type": "offer", "pc": "publisher", "sdp": pub.localDescription.sdp,
-                    "tracks": [{"mid": mid, "source": "camera", "name": identity + "-cam"}]})
+                    "tracks": labels})
 
     async def reader():
         async for raw in ws:
@@ -113,6 +131,7 @@ async def main():
             elif t == "answer" and m.get("pc") == "publisher":
                 await pub.setRemoteDescription(RTCSessionDescription(m["sdp"], "answer"))
             elif t == "offer" and m.get("pc") == "subscriber":
+                out["sub_offers"] = out.get("sub_offers", 0) + 1
                 await sub.setRemoteDescription(RTCSessionDescription(m["sdp"], "offer"))
                 await sub.setLocalDescription(await sub.createAnswer())
                 await send({"type": "answer", "pc": "subscriber", "sdp": sub.localDescription.sdp})
@@ -120,6 +139,8 @@ async def main():
                 out["data"].append({"from": m["from"], "payload": m["payload"], "via": "signal"})
             elif t == "layer":
                 out["layers"].append(m)
+            elif t == "active_speakers":
+                out.setdefault("speakers", []).append([s["participant_id"] for s in m["speakers"]])
             elif t == "error":
                 out["errors"].append(m)
             elif t == "ping":
