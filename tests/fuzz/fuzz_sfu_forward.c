@@ -3,7 +3,7 @@
  *   u8 control, u16 length, packet
  * where control picks the layer (bits 0-1), the codec (bits 2-4: VP8, VP9, H.264, AV1, Opus)
  * and, in bit 5, an allocation run with a budget taken from the packet length, and bit 6 a
- * subscriber keyframe request. A simulcast video track with three subscribers and an audio
+ * subscriber keyframe request (with bit 4 also a downtrack restart). A simulcast video track with three subscribers and an audio
  * track receive every packet. Nothing may crash, leak or read out of bounds, and every
  * forwarded packet must be a parsable RTP packet as long as the input was. */
 #include <stdint.h>
@@ -55,7 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (ctl & 0x20) {
             sfu_fwd_allocate(d, NULL, 4, (uint64_t)len * 1000, RTC_MS(100), now);
         }
-        if (ctl & 0x40) sfu_downtrack_request_keyframe(d[ctl & 1], now);
+        if (ctl & 0x40) {
+            sfu_downtrack_request_keyframe(d[ctl & 1], now);
+            if (ctl & 0x10) sfu_downtrack_restart(d[2], now); /* leg not carrying yet */
+        }
         if (ctl & 0x80) sfu_fwd_track_set_muted(v, !sfu_fwd_track_muted(v));
         sfu_fwd_track_on_rtp(v, layer, codec, pkt, len, now);
         sfu_fwd_track_on_rtp(a, 0, SFU_CODEC_OPUS, pkt, len, now);
