@@ -3,8 +3,8 @@
  *   u8 control, u16 length, packet
  * where control picks the layer (bits 0-1), the codec (bits 2-4: VP8, VP9, H.264, AV1, Opus)
  * and, in bit 5, an allocation run with a budget taken from the packet length, and bit 6 a
- * subscriber keyframe request (with bit 4 also a downtrack restart). A simulcast video track with three subscribers and an audio
- * track receive every packet. Nothing may crash, leak or read out of bounds, and every
+ * subscriber keyframe request (with bit 4 also a downtrack restart), bit 7 a mute toggle.
+ * A simulcast video track with three subscribers and an audio track receive every packet. Nothing may crash, leak or read out of bounds, and every
  * forwarded packet must be a parsable RTP packet as long as the input was. */
 #include <stdint.h>
 #include <stdlib.h>
