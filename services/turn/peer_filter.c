@@ -16,7 +16,8 @@ static const char *const default_deny[] = {
     "224.0.0.0/4",        /* multicast */
     "240.0.0.0/4",        /* reserved, includes 255.255.255.255 */
     /* IPv6 */
-    "::/8",               /* unspecified, loopback, IPv4-compatible/-mapped remnants */
+    "::/96",              /* unspecified, loopback and the IPv4-compatible block */
+    "::ffff:0:0:0/96",    /* IPv4-translated (SIIT, RFC 2765) */
     "100::/64",           /* discard-only */
     "64:ff9b:1::/48",     /* local-use NAT64 (RFC 8215) */
     "fc00::/7",           /* unique local */
