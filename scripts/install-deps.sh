@@ -9,7 +9,7 @@ PACKAGES="
   libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
   redis-server redis-tools coturn
   iproute2 iptables nftables procps psmisc curl python3 python3-aiortc python3-aioice python3-websockets python3-av
-  tshark valgrind
+  tshark valgrind chromium nodejs
 "
 
 missing=""
@@ -28,6 +28,19 @@ if [ -n "$missing" ]; then
   apt-get install -y -q --no-install-recommends $missing
 else
   echo "install-deps: all packages present"
+fi
+
+# npm: Debian's own npm package conflicts with a nodejs that already bundles npm (NodeSource),
+# so install it only when no npm is on PATH.
+if ! command -v npm >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
+fi
+
+# Browser-driving test dependencies (playwright-core only: it never downloads a browser; the
+# tests point it at Debian's /usr/bin/chromium).
+SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$SRC_DIR/tests/interop/package.json" ] && [ ! -d "$SRC_DIR/tests/interop/node_modules/playwright-core" ]; then
+  (cd "$SRC_DIR/tests/interop" && npm install --no-audit --no-fund --loglevel=error)
 fi
 
 # coturn's package starts a system turnserver; tests start their own, so keep it off.
