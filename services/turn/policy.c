@@ -102,14 +102,22 @@ const turn_user_t *turn_policy_find_user(const turn_policy_t *p, const char *nam
     return bsearch(&k, p->users, p->n_users, sizeof *p->users, user_cmp);
 }
 
-turn_secrets_t *turn_secrets_new(char *const *a, size_t na, char *const *b, size_t nb) {
+turn_secrets_t *turn_secrets_new(char *const *a, const int64_t *ea, size_t na, char *const *b,
+                                 const int64_t *eb, size_t nb) {
     turn_secrets_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     atomic_init(&s->refs, 1);
     s->secrets = calloc(TURN_SECRETS_MAX, sizeof *s->secrets);
-    if (!s->secrets) { free(s); return NULL; }
+    s->expires = calloc(TURN_SECRETS_MAX, sizeof *s->expires);
+    if (!s->secrets || !s->expires) {
+        free(s->secrets);
+        free(s->expires);
+        free(s);
+        return NULL;
+    }
     for (size_t list = 0; list < 2; list++) {
         char *const *src = list == 0 ? a : b;
+        const int64_t *exp = list == 0 ? ea : eb;
         size_t n = list == 0 ? na : nb;
         for (size_t i = 0; i < n && s->n < TURN_SECRETS_MAX; i++) {
             if (!src[i] || !*src[i]) continue;
@@ -117,6 +125,7 @@ turn_secrets_t *turn_secrets_new(char *const *a, size_t na, char *const *b, size
             for (size_t j = 0; j < s->n; j++) dup = dup || strcmp(s->secrets[j], src[i]) == 0;
             if (dup) continue;
             if (!(s->secrets[s->n] = strdup(src[i]))) { turn_secrets_unref(s); return NULL; }
+            s->expires[s->n] = exp ? exp[i] : 0;
             s->n++;
         }
     }
@@ -132,5 +141,6 @@ void turn_secrets_unref(turn_secrets_t *s) {
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
     for (size_t i = 0; i < s->n; i++) free(s->secrets[i]);
     free(s->secrets);
+    free(s->expires);
     free(s);
 }

@@ -90,12 +90,15 @@ typedef struct {
     atomic_int refs;
     size_t n;
     char **secrets;     /* newest first */
+    int64_t *expires;   /* wall seconds after which secrets[i] is no longer accepted; 0: never */
 } turn_secrets_t;
 
-/* Builds a snapshot from two lists (first wins on duplicates); both are copied. At most
- * TURN_SECRETS_MAX are kept. NULL if out of memory. */
+/* Builds a snapshot from two lists (first wins on duplicates); strings are copied. ea/eb
+ * give each secret's expiry (NULL: never). At most TURN_SECRETS_MAX are kept. NULL if out
+ * of memory. */
 #define TURN_SECRETS_MAX 16
-turn_secrets_t *turn_secrets_new(char *const *a, size_t na, char *const *b, size_t nb);
+turn_secrets_t *turn_secrets_new(char *const *a, const int64_t *ea, size_t na, char *const *b,
+                                 const int64_t *eb, size_t nb);
 turn_secrets_t *turn_secrets_ref(turn_secrets_t *s);
 void turn_secrets_unref(turn_secrets_t *s);
 

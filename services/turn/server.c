@@ -350,7 +350,9 @@ static bool rest_check(turn_server_t *s, const rtc_stun_msg_t *req, const char *
         *expired = true;
         return false;
     }
+    int64_t wall = wall_seconds(s, now);
     for (size_t i = 0; i < s->secrets->n; i++) {
+        if (s->secrets->expires[i] && s->secrets->expires[i] <= wall) continue; /* retired */
         uint8_t key[TURN_LT_KEY_LEN];
         if (turn_rest_key(s->secrets->secrets[i], username, s->policy->realm, key) != TURN_LT_KEY_LEN) continue;
         if (rtc_stun_msg_check_integrity(req, key, sizeof key) == RTC_OK) {

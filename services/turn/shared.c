@@ -21,7 +21,7 @@ turn_shared_t *turn_shared_new(turn_policy_t *policy, uint16_t port_min, uint16_
     sh->quota_mask = QUOTA_BUCKETS - 1;
     if (!sh->ports || !sh->quota_buckets) goto fail;
     sh->policy = policy;
-    sh->secrets = turn_secrets_new(policy->static_secrets, policy->n_static_secrets, NULL, 0);
+    sh->secrets = turn_secrets_new(policy->static_secrets, NULL, policy->n_static_secrets, NULL, NULL, 0);
     if (!sh->secrets) { sh->policy = NULL; goto fail; }
     if (rtc_random_bytes(sh->nonce_secret, sizeof sh->nonce_secret) != RTC_OK) { sh->policy = NULL; goto fail; }
     pthread_mutex_init(&sh->mu, NULL);
@@ -45,6 +45,7 @@ void turn_shared_free(turn_shared_t *sh) {
     turn_secrets_unref(sh->secrets);
     for (size_t i = 0; i < sh->n_redis_secrets; i++) free(sh->redis_secrets[i]);
     free(sh->redis_secrets);
+    free(sh->redis_expires);
     for (size_t i = 0; i <= sh->quota_mask; i++) {
         turn_quota_entry_t *e = sh->quota_buckets[i];
         while (e) { turn_quota_entry_t *n = e->next; free(e); e = n; }
@@ -57,8 +58,8 @@ void turn_shared_free(turn_shared_t *sh) {
 
 /* Under mu. Redis secrets first: they are the ones being rotated, newest first. */
 static int rebuild_secrets_locked(turn_shared_t *sh) {
-    turn_secrets_t *s = turn_secrets_new(sh->redis_secrets, sh->n_redis_secrets,
-                                         sh->policy->static_secrets, sh->policy->n_static_secrets);
+    turn_secrets_t *s = turn_secrets_new(sh->redis_secrets, sh->redis_expires, sh->n_redis_secrets,
+                                         sh->policy->static_secrets, NULL, sh->policy->n_static_secrets);
     if (!s) return RTC_ERR_NOMEM;
     turn_secrets_unref(sh->secrets);
     sh->secrets = s;
@@ -76,39 +77,53 @@ void turn_shared_set_policy(turn_shared_t *sh, turn_policy_t *policy) {
     turn_policy_unref(old);
 }
 
-int turn_shared_set_redis_secrets(turn_shared_t *sh, char *const *secrets, size_t n) {
+int turn_shared_set_redis_secrets(turn_shared_t *sh, char *const *secrets, const int64_t *expires, size_t n) {
     char **copy = n ? calloc(n, sizeof *copy) : NULL;
-    if (n && !copy) return RTC_ERR_NOMEM;
+    int64_t *exp = n ? calloc(n, sizeof *exp) : NULL;
+    if (n && (!copy || !exp)) {
+        free(copy);
+        free(exp);
+        return RTC_ERR_NOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
+        exp[i] = expires ? expires[i] : 0;
         if (!(copy[i] = strdup(secrets[i] ? secrets[i] : ""))) {
             for (size_t j = 0; j < i; j++) free(copy[j]);
             free(copy);
+            free(exp);
             return RTC_ERR_NOMEM;
         }
     }
     pthread_mutex_lock(&sh->mu);
     /* Unchanged (the common case for a periodic refresh): keep the snapshot and generation. */
     bool same = n == sh->n_redis_secrets;
-    for (size_t i = 0; same && i < n; i++) same = strcmp(copy[i], sh->redis_secrets[i]) == 0;
+    for (size_t i = 0; same && i < n; i++)
+        same = strcmp(copy[i], sh->redis_secrets[i]) == 0 && exp[i] == sh->redis_expires[i];
     char **old = sh->redis_secrets;
+    int64_t *old_exp = sh->redis_expires;
     size_t n_old = sh->n_redis_secrets;
     int rc = RTC_OK;
     if (!same) {
         sh->redis_secrets = copy;
+        sh->redis_expires = exp;
         sh->n_redis_secrets = n;
         rc = rebuild_secrets_locked(sh);
         if (rc == RTC_OK) {
             atomic_fetch_add_explicit(&sh->generation, 1, memory_order_acq_rel);
         } else {
             sh->redis_secrets = old;
+            sh->redis_expires = old_exp;
             sh->n_redis_secrets = n_old;
         }
     }
     pthread_mutex_unlock(&sh->mu);
-    char **drop = (same || rc != RTC_OK) ? copy : old;
-    size_t n_drop = (same || rc != RTC_OK) ? n : n_old;
+    bool drop_new = same || rc != RTC_OK;
+    char **drop = drop_new ? copy : old;
+    int64_t *drop_exp = drop_new ? exp : old_exp;
+    size_t n_drop = drop_new ? n : n_old;
     for (size_t i = 0; i < n_drop; i++) free(drop[i]);
     free(drop);
+    free(drop_exp);
     return rc;
 }
 

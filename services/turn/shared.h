@@ -25,6 +25,7 @@ typedef struct turn_shared {
     turn_policy_t *policy;
     turn_secrets_t *secrets;
     char **redis_secrets;
+    int64_t *redis_expires;
     size_t n_redis_secrets;
     atomic_uint_fast64_t generation;
 
@@ -48,10 +49,11 @@ void turn_shared_free(turn_shared_t *sh);
 /* Swaps in a new policy (takes the caller's reference) and rebuilds the secrets snapshot
  * (its static secrets may have changed). */
 void turn_shared_set_policy(turn_shared_t *sh, turn_policy_t *policy);
-/* Replaces the secrets learned from Redis (copied), newest first. An empty list is a valid
+/* Replaces the secrets learned from Redis (copied), newest first, with their expiries in
+ * wall seconds (expires may be NULL: never; 0 entries: never). An empty list is a valid
  * answer ("no secrets"); callers that merely lost Redis should not call this, so cached
  * secrets keep working. Returns RTC_OK or RTC_ERR_NOMEM (old snapshot kept). */
-int turn_shared_set_redis_secrets(turn_shared_t *sh, char *const *secrets, size_t n);
+int turn_shared_set_redis_secrets(turn_shared_t *sh, char *const *secrets, const int64_t *expires, size_t n);
 void turn_shared_set_nonce_secret(turn_shared_t *sh, const uint8_t *secret, size_t n);
 
 static inline uint64_t turn_shared_generation(turn_shared_t *sh) {

@@ -292,10 +292,10 @@ START_TEST(shared_quotas_and_secret_snapshots) {
     ck_assert_str_eq(sec->secrets[0], "cfg");
     /* Redis secrets come first; the generation moves only when something changed. */
     char *r[] = {"new", "old", "cfg"};
-    ck_assert_int_eq(turn_shared_set_redis_secrets(sh, r, 3), RTC_OK);
+    ck_assert_int_eq(turn_shared_set_redis_secrets(sh, r, NULL, 3), RTC_OK);
     uint64_t g2 = turn_shared_generation(sh);
     ck_assert_uint_gt(g2, gen);
-    ck_assert_int_eq(turn_shared_set_redis_secrets(sh, r, 3), RTC_OK);
+    ck_assert_int_eq(turn_shared_set_redis_secrets(sh, r, NULL, 3), RTC_OK);
     ck_assert_uint_eq(turn_shared_generation(sh), g2);
     turn_policy_t *pol2;
     turn_secrets_t *sec2;

@@ -197,7 +197,7 @@ START_TEST(rest_credentials_accepted_expired_and_wrong_secret_refused) {
     harness_t h;
     h_init(&h);
     char *secrets[] = {"s3cret"};
-    ck_assert_int_eq(turn_shared_set_redis_secrets(h.sh, secrets, 1), RTC_OK);
+    ck_assert_int_eq(turn_shared_set_redis_secrets(h.sh, secrets, NULL, 1), RTC_OK);
     int64_t wall = H_WALL_BASE + h.now / RTC_US_PER_SEC;
     h_client_t c;
     rest_client(&c, "127.0.0.1:40000", "s3cret", wall + 3600, "alice");
@@ -218,13 +218,13 @@ START_TEST(rest_secrets_rotate_without_dropping_sessions) {
     h_init(&h);
     int64_t wall = H_WALL_BASE + h.now / RTC_US_PER_SEC;
     char *old_only[] = {"old"};
-    turn_shared_set_redis_secrets(h.sh, old_only, 1);
+    turn_shared_set_redis_secrets(h.sh, old_only, NULL, 1);
     h_client_t c1;
     rest_client(&c1, "127.0.0.1:40000", "old", wall + 3600, "u1");
     ck_assert_int_eq(h_allocate(&h, &c1, NULL), 0);
     /* Rotation, phase 1: new secret added, old still valid. Both kinds of client work. */
     char *both[] = {"new", "old"};
-    turn_shared_set_redis_secrets(h.sh, both, 2);
+    turn_shared_set_redis_secrets(h.sh, both, NULL, 2);
     h_client_t c2, c3;
     rest_client(&c2, "127.0.0.1:40001", "new", wall + 3600, "u2");
     ck_assert_int_eq(h_allocate(&h, &c2, NULL), 0);
@@ -232,13 +232,32 @@ START_TEST(rest_secrets_rotate_without_dropping_sessions) {
     ck_assert_int_eq(h_allocate(&h, &c3, NULL), 0);
     /* Phase 2: old secret retired. New logins with it fail... */
     char *new_only[] = {"new"};
-    turn_shared_set_redis_secrets(h.sh, new_only, 1);
+    turn_shared_set_redis_secrets(h.sh, new_only, NULL, 1);
     h_client_t c4;
     rest_client(&c4, "127.0.0.1:40003", "old", wall + 3600, "u4");
     ck_assert_int_eq(h_allocate(&h, &c4, NULL), 401);
     /* ...but the session made with it keeps refreshing (its key is cached). */
     ck_assert_int_eq(h_refresh(&h, &c1, 600), 0);
     ck_assert_int_eq(h_permit(&h, &c1, "127.0.0.1:9"), 0);
+    h_free(&h);
+}
+END_TEST
+
+START_TEST(rest_secret_past_its_redis_expiry_is_not_accepted) {
+    harness_t h;
+    h_init(&h);
+    int64_t wall = H_WALL_BASE + h.now / RTC_US_PER_SEC;
+    char *secrets[] = {"short", "long"};
+    int64_t expires[] = {wall + 10, 0};
+    turn_shared_set_redis_secrets(h.sh, secrets, expires, 2);
+    h_client_t c;
+    rest_client(&c, "127.0.0.1:40000", "short", wall + 3600, "a");
+    ck_assert_int_eq(h_allocate(&h, &c, NULL), 0);
+    h.now += RTC_SEC(11);
+    rest_client(&c, "127.0.0.1:40001", "short", wall + 3600, "b");
+    ck_assert_int_eq(h_allocate(&h, &c, NULL), 401);
+    rest_client(&c, "127.0.0.1:40002", "long", wall + 3600, "c");
+    ck_assert_int_eq(h_allocate(&h, &c, NULL), 0);
     h_free(&h);
 }
 END_TEST
@@ -1047,6 +1066,7 @@ int main(void) {
     tcase_add_test(tc, rest_credentials_accepted_expired_and_wrong_secret_refused);
     tcase_add_test(tc, rest_secrets_rotate_without_dropping_sessions);
     tcase_add_test(tc, rest_static_secret_from_config_and_expiry_ends_refresh);
+    tcase_add_test(tc, rest_secret_past_its_redis_expiry_is_not_accepted);
     tcase_add_test(tc, wrong_integrity_on_established_allocation_is_401);
     tcase_add_test(tc, policy_reload_applies_to_new_requests);
     suite_add_tcase(s, tc);
