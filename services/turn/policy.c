@@ -20,6 +20,7 @@ turn_policy_t *turn_policy_new(void) {
     p->max_perms_per_alloc = 128;
     p->unauth_rate = 50;
     p->unauth_burst = 100;
+    p->channel_max = 0x7FFF;
     turn_peer_filter_init(&p->filter);
     return p;
 }

@@ -54,6 +54,11 @@ typedef struct turn_policy {
 
     turn_peer_filter_t filter;
 
+    /* Highest channel number accepted. RFC 8656 allows 0x4000-0x4FFF; RFC 5766 allowed up to
+     * 0x7FFF, and clients written to it (coTURN's turnutils_uclient among them) still pick
+     * numbers there, so the default accepts the old range. 0x4FFF makes the server strict. */
+    uint16_t channel_max;
+
     /* Static users (long-term credentials), sorted by name after turn_policy_finish. */
     turn_user_t *users;
     size_t n_users, cap_users;

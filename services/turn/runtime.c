@@ -337,7 +337,7 @@ static void conn_write(conn_t *c, const uint8_t *p, size_t n) {
 static void conn_frames(conn_t *c, rtc_time_t now) {
     size_t off = 0;
     while (off < c->rlen && !c->failed) {
-        int fl = rtc_turn_stream_frame_length(c->rbuf + off, c->rlen - off);
+        int fl = turn_server_frame_length(c->w->core, c->rbuf + off, c->rlen - off);
         if (fl == RTC_ERR_AGAIN) break;
         if (fl < 0 || (size_t)fl > STREAM_RBUF) {
             RTC_LOGI("turn", "closing %s connection from %s: not STUN or ChannelData",

@@ -93,6 +93,10 @@ static inline bool ip_eq(const rtc_addr_t *a, const rtc_addr_t *b) {
     return a->family == b->family && memcmp(a->ip, b->ip, 16) == 0;
 }
 
+static inline bool chan_ok(const turn_server_t *s, uint16_t num) {
+    return num >= RTC_TURN_CHANNEL_MIN && num <= s->policy->channel_max;
+}
+
 static int64_t wall_seconds(const turn_server_t *s, rtc_time_t now) {
     return (now + s->wall_offset) / RTC_US_PER_SEC;
 }
@@ -775,8 +779,10 @@ static void handle_channel_bind(turn_server_t *s, const turn_endpoint_t *ep, con
                                 turn_alloc_t *a, const auth_t *auth, rtc_time_t now) {
     uint16_t num;
     rtc_addr_t peer, canon;
-    if (rtc_stun_msg_get_channel(req, &num) != RTC_OK || !rtc_turn_channel_valid(num) ||
+    if (rtc_stun_msg_get_channel(req, &num) != RTC_OK || !chan_ok(s, num) ||
         rtc_stun_msg_get_xor_address(req, RTC_STUN_ATTR_XOR_PEER_ADDRESS, &peer) != RTC_OK) {
+        RTC_LOGD("turn", "ChannelBind from %s: channel number or peer address missing or invalid",
+                 rtc_addr_str(&ep->remote));
         send_error(s, req, ep, RTC_STUN_ERR_BAD_REQUEST, auth);
         return;
     }
@@ -787,6 +793,9 @@ static void handle_channel_bind(turn_server_t *s, const turn_endpoint_t *ep, con
     /* The number may not name another peer, nor the peer another number — bound or still in
      * its post-expiry quarantine. */
     if ((by_num && !addr_eq(&by_num->peer, &canon)) || (by_peer && by_peer->number != num)) {
+        RTC_LOGD("turn", "ChannelBind 0x%04x to %s from %s: %s", num, rtc_addr_str(&canon), rtc_addr_str(&ep->remote),
+                 by_num && !addr_eq(&by_num->peer, &canon) ? "channel bound to another peer"
+                                                            : "peer bound to another channel");
         send_error(s, req, ep, RTC_STUN_ERR_BAD_REQUEST, auth);
         return;
     }
@@ -857,7 +866,7 @@ static void client_channel_data(turn_server_t *s, const turn_endpoint_t *ep, con
     len = rtc_be16(p + 2);
     turn_alloc_t *a;
     turn_chan_t *c;
-    if (!rtc_turn_channel_valid(num) || n - RTC_TURN_CHANNEL_HEADER_LEN < len ||
+    if (!chan_ok(s, num) || n - RTC_TURN_CHANNEL_HEADER_LEN < len ||
         !(a = find_alloc(s, ep)) || !(c = find_chan_num(s, a, num)) || !c->bound || c->expires <= now ||
         !c->perm || c->perm->expires <= now) {
         s->st.dropped++;
@@ -1031,6 +1040,16 @@ void turn_server_on_client(turn_server_t *s, const turn_endpoint_t *from, const 
     } else {
         s->st.dropped++; /* responses, other indications, indications with unknown attributes */
     }
+}
+
+int turn_server_frame_length(const turn_server_t *s, const uint8_t *p, size_t n) {
+    if (n < 4) return RTC_ERR_AGAIN;
+    if ((p[0] & 0xC0) == 0) return rtc_stun_frame_length(p, n);
+    if ((p[0] & 0xC0) == 0x40) {
+        if (!chan_ok(s, rtc_be16(p))) return RTC_ERR_MALFORMED;
+        return (int)((RTC_TURN_CHANNEL_HEADER_LEN + rtc_be16(p + 2) + 3u) & ~3u);
+    }
+    return RTC_ERR_MALFORMED;
 }
 
 void turn_server_on_conn_closed(turn_server_t *s, const turn_endpoint_t *ep) {

@@ -118,6 +118,12 @@ void turn_server_on_peer(turn_server_t *s, turn_relay_t *relay, const rtc_addr_t
  * 5-tuple is gone). */
 void turn_server_on_conn_closed(turn_server_t *s, const turn_endpoint_t *ep);
 
+/* Length of the first frame at the front of a TCP/TLS stream buffer (STUN message, or
+ * ChannelData with its padding), RTC_ERR_AGAIN if more bytes are needed to know, or
+ * RTC_ERR_MALFORMED (close the connection). Like rtc_turn_stream_frame_length, but honours
+ * the policy's channel range (RFC 5766 clients use channel numbers up to 0x7FFF). */
+int turn_server_frame_length(const turn_server_t *s, const uint8_t *p, size_t n);
+
 /* When the core next needs turn_server_handle_timeout (expiries are swept once a second
  * while anything exists), or RTC_TIME_NEVER. */
 rtc_time_t turn_server_next_timeout(const turn_server_t *s);

@@ -1,5 +1,5 @@
 /* libFuzzer target: the TURN server's TCP/TLS receive path — a byte stream cut into frames
- * with rtc_turn_stream_frame_length exactly as the runtime does (arbitrary chunk sizes,
+ * with turn_server_frame_length exactly as the runtime does (arbitrary chunk sizes,
  * STUN and padded ChannelData back to back), each frame handed to a server core; plus the
  * REST username parser and the peer filter on addresses taken from the input. */
 #include <stdint.h>
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pos += chunk;
         size_t off = 0;
         while (off < rlen) {
-            int fl = rtc_turn_stream_frame_length(rbuf + off, rlen - off);
+            int fl = turn_server_frame_length(h.s, rbuf + off, rlen - off);
             if (fl == RTC_ERR_AGAIN) break;
             if (fl < 0 || (size_t)fl > RBUF) { dead = true; break; }
             if (rlen - off < (size_t)fl) break;

@@ -823,7 +823,7 @@ START_TEST(channel_bind_conflicts_and_quarantine) {
     h_client(&c, "127.0.0.1:40000", "alice", "secret");
     ck_assert_int_eq(h_allocate(&h, &c, NULL), 0);
     ck_assert_int_eq(h_bind(&h, &c, 0x3FFF, "127.0.0.1:7000"), 400);
-    ck_assert_int_eq(h_bind(&h, &c, 0x5000, "127.0.0.1:7000"), 400);
+    ck_assert_int_eq(h_bind(&h, &c, 0x8000, "127.0.0.1:7000"), 400);
     ck_assert_int_eq(h_bind(&h, &c, 0x4000, "10.0.0.1:7000"), 403);
     ck_assert_int_eq(h_bind(&h, &c, 0x4000, "127.0.0.1:7000"), 0);
     ck_assert_int_eq(h_bind(&h, &c, 0x4000, "127.0.0.1:7000"), 0);  /* refresh */
@@ -838,6 +838,36 @@ START_TEST(channel_bind_conflicts_and_quarantine) {
     /* ...and afterwards both are free. */
     ck_assert_int_eq(h_bind(&h, &c, 0x4000, "127.0.0.1:7001"), 0);
     ck_assert_int_eq(h_bind(&h, &c, 0x4001, "127.0.0.1:7000"), 0);
+    h_free(&h);
+}
+END_TEST
+
+START_TEST(channel_number_ranges_rfc5766_and_strict_rfc8656) {
+    harness_t h;
+    h_init(&h); /* default: RFC 5766's 0x4000-0x7FFF accepted */
+    h_client_t c;
+    h_client(&c, "127.0.0.1:40000", "alice", "secret");
+    rtc_addr_t r;
+    ck_assert_int_eq(h_allocate(&h, &c, &r), 0);
+    ck_assert_int_eq(h_bind(&h, &c, 0x7abc, "127.0.0.1:7000"), 0);
+    h_clear(&h);
+    uint8_t cd[16] = {0x7a, 0xbc, 0x00, 0x03, 'x', 'y', 'z'};
+    h_feed(&h, &c, cd, 7);
+    ck_assert_uint_eq(h.n_pe, 1);
+    ck_assert(h_peer_send(&h, &r, "127.0.0.1:7000", "back", 4));
+    ck_assert_uint_eq(rtc_be16(h.cl[0].data), 0x7abc);
+    uint8_t frame[8] = {0x7a, 0xbc, 0x00, 0x01, 'q', 0, 0, 0};
+    ck_assert_int_eq(turn_server_frame_length(h.s, frame, 8), 8);
+    h_free(&h);
+
+    turn_policy_t *p = h_policy();
+    p->channel_max = RTC_TURN_CHANNEL_MAX;
+    h_init_with(&h, p, 50000, 50999);
+    h_client(&c, "127.0.0.1:40000", "alice", "secret");
+    ck_assert_int_eq(h_allocate(&h, &c, &r), 0);
+    ck_assert_int_eq(h_bind(&h, &c, 0x5000, "127.0.0.1:7000"), 400);
+    ck_assert_int_eq(h_bind(&h, &c, 0x4fff, "127.0.0.1:7000"), 0);
+    ck_assert_int_eq(turn_server_frame_length(h.s, frame, 8), RTC_ERR_MALFORMED);
     h_free(&h);
 }
 END_TEST
@@ -1093,6 +1123,7 @@ int main(void) {
     tcase_add_test(tc, data_indication_for_ipv6_peer_decodes);
     tcase_add_test(tc, channel_data_both_ways_and_lifetimes);
     tcase_add_test(tc, channel_bind_conflicts_and_quarantine);
+    tcase_add_test(tc, channel_number_ranges_rfc5766_and_strict_rfc8656);
     tcase_add_test(tc, tcp_client_gets_padded_channel_data_and_close_deletes);
     tcase_add_test(tc, dont_fragment_opens_relay_with_df);
     tcase_add_test(tc, bandwidth_quota_drops_excess);
