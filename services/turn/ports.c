@@ -6,6 +6,7 @@
 
 typedef struct {
     uint64_t token;
+    int64_t hold;
     rtc_time_t expires;
     uint16_t port;
     uint8_t family;
@@ -19,6 +20,7 @@ struct turn_ports {
     size_t in_use[2];
     reservation_t *res;
     size_t n_res;
+    turn_port_hold_release_fn release_hold;
 };
 
 static int fam_index(uint8_t family) {
@@ -44,8 +46,28 @@ turn_ports_t *turn_ports_new(uint16_t min, uint16_t max) {
     return p;
 }
 
+void turn_ports_set_hold_release(turn_ports_t *p, turn_port_hold_release_fn fn) {
+    pthread_mutex_lock(&p->mu);
+    p->release_hold = fn;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void turn_ports_release_hold(turn_ports_t *p, int64_t hold) {
+    if (!p || hold < 0) return;
+    pthread_mutex_lock(&p->mu);
+    turn_port_hold_release_fn fn = p->release_hold;
+    pthread_mutex_unlock(&p->mu);
+    if (fn) fn(hold);
+}
+
+static void drop_hold(turn_ports_t *p, reservation_t *r) {
+    if (r->hold >= 0 && p->release_hold) p->release_hold(r->hold);
+    r->hold = -1;
+}
+
 void turn_ports_free(turn_ports_t *p) {
     if (!p) return;
+    for (size_t i = 0; p->res && i < p->n_res; i++) drop_hold(p, &p->res[i]);
     free(p->used[0]);
     free(p->used[1]);
     free(p->res);
@@ -66,6 +88,7 @@ static void clear_used(turn_ports_t *p, int f, size_t i) {
 static void expire_locked(turn_ports_t *p, rtc_time_t now) {
     for (size_t i = 0; i < p->n_res;) {
         if (p->res[i].expires <= now) {
+            drop_hold(p, &p->res[i]);
             clear_used(p, fam_index(p->res[i].family), (size_t)(p->res[i].port - p->min));
             p->res[i] = p->res[--p->n_res];
         } else {
@@ -99,7 +122,7 @@ int turn_ports_acquire(turn_ports_t *p, uint8_t family, bool even, bool reserve_
             uint64_t t;
             do t = rtc_random_u64(); while (t == 0);
             set_used(p, f, i + 1);
-            p->res[p->n_res++] = (reservation_t){t, now + TURN_RESERVATION_LIFETIME, (uint16_t)(port + 1), family};
+            p->res[p->n_res++] = (reservation_t){t, -1, now + TURN_RESERVATION_LIFETIME, (uint16_t)(port + 1), family};
             *token = t;
         }
         set_used(p, f, i);
@@ -119,7 +142,22 @@ void turn_ports_release(turn_ports_t *p, uint8_t family, uint16_t port) {
     pthread_mutex_unlock(&p->mu);
 }
 
-int turn_ports_claim(turn_ports_t *p, uint64_t token, rtc_time_t now, uint8_t *family, uint16_t *port) {
+int turn_ports_set_hold(turn_ports_t *p, uint64_t token, int64_t hold) {
+    int rc = RTC_ERR_NOT_FOUND;
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->n_res; i++) {
+        if (p->res[i].token == token) {
+            p->res[i].hold = hold;
+            rc = RTC_OK;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int turn_ports_claim(turn_ports_t *p, uint64_t token, rtc_time_t now, uint8_t *family, uint16_t *port,
+                     int64_t *hold) {
     if (!p || token == 0) return RTC_ERR_NOT_FOUND;
     pthread_mutex_lock(&p->mu);
     expire_locked(p, now);
@@ -128,6 +166,8 @@ int turn_ports_claim(turn_ports_t *p, uint64_t token, rtc_time_t now, uint8_t *f
         if (p->res[i].token == token) {
             *family = p->res[i].family;
             *port = p->res[i].port;
+            if (hold) *hold = p->res[i].hold;
+            else drop_hold(p, &p->res[i]);
             p->res[i] = p->res[--p->n_res]; /* the port stays taken: it is the caller's now */
             rc = RTC_OK;
             break;

@@ -271,6 +271,7 @@ static bool conn_flush(conn_t *c) {
     while (c->wlen) {
         ssize_t n;
         if (c->ssl) {
+            ERR_clear_error(); /* SSL_get_error reads the thread's queue: start it empty */
             int r = SSL_write(c->ssl, c->wbuf, (int)c->wlen);
             if (r <= 0) {
                 int e = SSL_get_error(c->ssl, r);
@@ -296,6 +297,7 @@ static void conn_write(conn_t *c, const uint8_t *p, size_t n) {
     if (c->failed || c->closed) return;
     if (c->wlen == 0 && !c->handshaking) {
         if (c->ssl) {
+            ERR_clear_error();
             int r = SSL_write(c->ssl, p, (int)n);
             if (r > 0) {
                 p += r;
@@ -360,6 +362,7 @@ static void conn_read(conn_t *c, rtc_time_t now) {
         if (c->rlen == STREAM_RBUF) { conn_fail(c); return; }
         ssize_t n;
         if (c->ssl) {
+            ERR_clear_error();
             int r = SSL_read(c->ssl, c->rbuf + c->rlen, (int)(STREAM_RBUF - c->rlen));
             if (r <= 0) {
                 int e = SSL_get_error(c->ssl, r);
@@ -405,7 +408,11 @@ static void on_conn_io(uv_poll_t *h, int status, int events) {
             if (e == SSL_ERROR_WANT_READ) conn_set_events(c, UV_READABLE);
             else if (e == SSL_ERROR_WANT_WRITE) conn_set_events(c, UV_READABLE | UV_WRITABLE);
             else {
-                RTC_LOGI("turn", "TLS handshake with %s failed", rtc_addr_str(&c->ep.remote));
+                char why[160] = "";
+                unsigned long e2 = ERR_peek_error();
+                if (e2) ERR_error_string_n(e2, why, sizeof why);
+                ERR_clear_error(); /* leave nothing behind for the next connection's SSL_get_error */
+                RTC_LOGI("turn", "TLS handshake with %s failed%s%s", rtc_addr_str(&c->ep.remote), why[0] ? ": " : "", why);
                 conn_fail(c);
             }
         }
@@ -482,9 +489,10 @@ static void on_accept(uv_poll_t *h, int status, int events) {
 
 static void on_relay_readable(uv_poll_t *h, int status, int events);
 
-static int op_relay_open(void *user, turn_relay_t *relay, const rtc_addr_t *addr, bool df, void **io) {
+static int op_relay_open(void *user, turn_relay_t *relay, const rtc_addr_t *addr, bool df, int64_t hold, void **io) {
     worker_t *w = user;
-    int fd = open_socket(addr, SOCK_DGRAM, false, 0, 0);
+    /* A held port (EVEN-PORT reservation) is already bound: adopt its socket. */
+    int fd = hold >= 0 ? (int)hold : open_socket(addr, SOCK_DGRAM, false, 0, 0);
     if (fd < 0) return RTC_ERR_IO;
     set_df(fd, addr->family, df);
     relay_sock_t *r = calloc(1, sizeof *r);
@@ -503,6 +511,17 @@ static int op_relay_open(void *user, turn_relay_t *relay, const rtc_addr_t *addr
     *io = r;
     return RTC_OK;
 }
+
+static int op_port_hold(void *user, const rtc_addr_t *addr, int64_t *hold) {
+    (void)user;
+    int fd = open_socket(addr, SOCK_DGRAM, false, 0, 0);
+    if (fd < 0) return RTC_ERR_IO;
+    *hold = fd;
+    return RTC_OK;
+}
+
+/* Called by the port pool, from any thread, for a reservation nobody claimed. */
+static void release_port_hold(int64_t hold) { close((int)hold); }
 
 static void free_handle_data(uv_handle_t *h) { free(h->data); }
 
@@ -537,7 +556,7 @@ static void op_send_peer(void *user, void *io, const rtc_addr_t *peer, const uin
     if (s < 0) w->send_drops++;
 }
 
-static const turn_server_ops_t ops = {op_relay_open, op_relay_close, op_send_client, op_send_peer};
+static const turn_server_ops_t ops = {op_relay_open, op_relay_close, op_send_client, op_send_peer, op_port_hold};
 
 /* ---- receive paths ------------------------------------------------------------------- */
 
@@ -629,6 +648,8 @@ static void on_tick(uv_timer_t *h) {
     worker_t *w = h->data;
     rtc_time_t now = rtc_clock_now();
     if (turn_server_next_timeout(w->core) <= now) turn_server_handle_timeout(w->core, now);
+    /* Unclaimed reservations lapse even on a worker with no allocation left to sweep. */
+    if (w->id == 0) turn_ports_expire(w->rt->sh->ports, now);
     /* Connections that never got (or lost) an allocation are closed when idle. */
     unsigned idle_s = w->rt->cfg.stream_idle_timeout_s ? w->rt->cfg.stream_idle_timeout_s : 60;
     for (conn_t *c = w->conns; c; c = c->next) {
@@ -777,6 +798,7 @@ turn_runtime_t *turn_runtime_new(const turn_runtime_config_t *cfg, turn_shared_t
     if (!rt) return NULL;
     rt->cfg = *cfg;
     rt->sh = sh;
+    turn_ports_set_hold_release(sh->ports, release_port_hold);
     memcpy(rt->bound[TURN_TRANSPORT_UDP], cfg->udp, sizeof cfg->udp);
     memcpy(rt->bound[TURN_TRANSPORT_TCP], cfg->tcp, sizeof cfg->tcp);
     memcpy(rt->bound[TURN_TRANSPORT_TLS], cfg->tls, sizeof cfg->tls);

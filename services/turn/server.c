@@ -13,6 +13,11 @@
  * 5 minutes after its channel expires. */
 #define CHANNEL_QUARANTINE RTC_SEC(300)
 #define MAX_RELAY_BIND_TRIES 8
+/* ADDITIONAL-ADDRESS-FAMILY and ADDRESS-ERROR-CODE as the dual-allocation draft numbered
+ * them before RFC 8656 assigned 0x8000/0x8001; coTURN (turnutils_uclient -Z) still sends
+ * these. Accepted as aliases, and answered in kind. */
+#define ATTR_ADDITIONAL_ADDRESS_FAMILY_DRAFT 0x8032
+#define ATTR_ADDRESS_ERROR_CODE_DRAFT 0x8033
 
 typedef struct turn_perm {
     turn_hnode_t node;            /* key: (alloc, ip) */
@@ -48,6 +53,7 @@ typedef struct turn_alloc {
     uint64_t token;               /* RESERVATION-TOKEN handed out by that Allocate, 0: none */
     uint8_t addr_err_family;      /* ADDRESS-ERROR-CODE of a partial dual allocation */
     uint16_t addr_err_code;
+    bool addr_err_draft;          /* the request used the draft attribute numbers */
     bool dont_fragment;
     turn_perm_t *perms;
     size_t n_perms;
@@ -474,13 +480,23 @@ static const rtc_addr_t *relay_base(const turn_policy_t *pol, uint8_t family) {
     return a->family == family ? a : NULL;
 }
 
-/* Opens a relay of family for a; port from a claimed reservation (fixed_port) or the pool.
- * Returns RTC_OK, RTC_ERR_UNSUPPORTED (family disabled) or RTC_ERR_LIMIT (no port). */
+/* Gives up a reservation just made (its hold too). */
+static void unreserve(turn_server_t *s, uint64_t token, rtc_time_t now) {
+    uint8_t f;
+    uint16_t p2;
+    if (token && turn_ports_claim(s->sh->ports, token, now, &f, &p2, NULL) == RTC_OK)
+        turn_ports_release(s->sh->ports, f, p2);
+}
+
+/* Opens a relay of family for a; port from a claimed reservation (fixed_port, with its hold)
+ * or the pool. Returns RTC_OK, RTC_ERR_UNSUPPORTED (family disabled) or RTC_ERR_LIMIT (no
+ * port). */
 static int relay_add(turn_server_t *s, turn_alloc_t *a, uint8_t family, bool even, bool reserve,
-                     uint16_t fixed_port, rtc_time_t now) {
+                     uint16_t fixed_port, int64_t hold, rtc_time_t now) {
     const rtc_addr_t *base = relay_base(s->policy, family);
     if (!base) {
         if (fixed_port) turn_ports_release(s->sh->ports, family, fixed_port);
+        turn_ports_release_hold(s->sh->ports, hold);
         return RTC_ERR_UNSUPPORTED;
     }
     const rtc_addr_t *ext = family == RTC_AF_INET4 ? &s->policy->external_v4 : &s->policy->external_v6;
@@ -491,6 +507,18 @@ static int relay_add(turn_server_t *s, turn_alloc_t *a, uint8_t family, bool eve
         if (!fixed_port) {
             port = turn_ports_acquire(s->sh->ports, family, even, reserve, &token, now);
             if (port < 0) return RTC_ERR_LIMIT;
+            if (token && s->ops.port_hold) {
+                /* Hold the reserved neighbour for real, or try another pair. */
+                rtc_addr_t next = *base;
+                next.port = (uint16_t)(port + 1);
+                int64_t h = -1;
+                if (s->ops.port_hold(s->user, &next, &h) != RTC_OK) {
+                    unreserve(s, token, now);
+                    turn_ports_release(s->sh->ports, family, (uint16_t)port);
+                    continue;
+                }
+                turn_ports_set_hold(s->sh->ports, token, h);
+            }
         }
         r->alloc = a;
         r->addr = *base;
@@ -498,7 +526,9 @@ static int relay_add(turn_server_t *s, turn_alloc_t *a, uint8_t family, bool eve
         r->advertised = ext->family == family ? *ext : *base;
         r->advertised.port = (uint16_t)port;
         r->io = NULL;
-        if (s->ops.relay_open(s->user, r, &r->addr, a->dont_fragment, &r->io) == RTC_OK) {
+        int64_t use_hold = fixed_port ? hold : -1;
+        hold = -1; /* relay_open owns it now, whatever happens */
+        if (s->ops.relay_open(s->user, r, &r->addr, a->dont_fragment, use_hold, &r->io) == RTC_OK) {
             a->relay_port[a->n_relays] = (uint16_t)port;
             a->n_relays++;
             if (token) a->token = token;
@@ -507,11 +537,7 @@ static int relay_add(turn_server_t *s, turn_alloc_t *a, uint8_t family, bool eve
         /* Another process holds the port: give it back (it may be free next time) and try
          * another. A reservation made alongside is given up too. */
         turn_ports_release(s->sh->ports, family, (uint16_t)port);
-        if (token) {
-            uint8_t f;
-            uint16_t p2;
-            if (turn_ports_claim(s->sh->ports, token, now, &f, &p2) == RTC_OK) turn_ports_release(s->sh->ports, f, p2);
-        }
+        unreserve(s, token, now);
         if (fixed_port) return RTC_ERR_LIMIT;
     }
     return RTC_ERR_LIMIT;
@@ -538,7 +564,8 @@ static void send_allocate_success(turn_server_t *s, const rtc_stun_msg_t *req, t
         v[2] = (uint8_t)(a->addr_err_code / 100);
         v[3] = (uint8_t)(a->addr_err_code % 100);
         memcpy(v + 4, reason, rl);
-        rtc_stun_add_attr(&b, RTC_STUN_ATTR_ADDRESS_ERROR_CODE, v, 4 + rl);
+        rtc_stun_add_attr(&b, a->addr_err_draft ? ATTR_ADDRESS_ERROR_CODE_DRAFT : RTC_STUN_ATTR_ADDRESS_ERROR_CODE, v,
+                          4 + rl);
     }
     resp_send(s, &b, req, &a->client, auth);
 }
@@ -562,7 +589,10 @@ static void handle_allocate(turn_server_t *s, const turn_endpoint_t *ep, const r
     bool has_token = rtc_stun_msg_has(req, RTC_STUN_ATTR_RESERVATION_TOKEN);
     bool has_even = rtc_stun_msg_has(req, RTC_STUN_ATTR_EVEN_PORT);
     bool has_rfam = rtc_stun_msg_has(req, RTC_STUN_ATTR_REQUESTED_ADDRESS_FAMILY);
-    bool has_afam = rtc_stun_msg_has(req, RTC_STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY);
+    uint16_t afam_type = RTC_STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY;
+    if (!rtc_stun_msg_has(req, afam_type) && rtc_stun_msg_has(req, ATTR_ADDITIONAL_ADDRESS_FAMILY_DRAFT))
+        afam_type = ATTR_ADDITIONAL_ADDRESS_FAMILY_DRAFT;
+    bool has_afam = rtc_stun_msg_has(req, afam_type);
     uint64_t token = 0;
     bool reserve = false;
     uint8_t family = RTC_AF_INET4, extra = RTC_AF_UNSPEC;
@@ -587,7 +617,7 @@ static void handle_allocate(turn_server_t *s, const turn_endpoint_t *ep, const r
         return;
     }
     if (has_afam) {
-        if (rtc_stun_msg_get_family(req, RTC_STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY, &extra) != RTC_OK ||
+        if (rtc_stun_msg_get_family(req, afam_type, &extra) != RTC_OK ||
             extra != RTC_AF_INET6 || (has_even && reserve)) {
             send_error(s, req, ep, RTC_STUN_ERR_BAD_REQUEST, auth);
             return;
@@ -623,26 +653,29 @@ static void handle_allocate(turn_server_t *s, const turn_endpoint_t *ep, const r
     a->dont_fragment = rtc_stun_msg_has(req, RTC_STUN_ATTR_DONT_FRAGMENT);
     if (has_token) {
         uint16_t port;
-        if (turn_ports_claim(s->sh->ports, token, now, &family, &port) != RTC_OK) {
+        int64_t hold = -1;
+        if (turn_ports_claim(s->sh->ports, token, now, &family, &port, &hold) != RTC_OK) {
+            RTC_LOGI("turn", "Allocate from %s: unknown or expired RESERVATION-TOKEN", rtc_addr_str(&ep->remote));
             rc = RTC_ERR_LIMIT;
         } else {
-            rc = relay_add(s, a, family, false, false, port, now);
+            rc = relay_add(s, a, family, false, false, port, hold, now);
         }
     } else {
-        rc = relay_add(s, a, family, has_even, reserve, 0, now);
+        rc = relay_add(s, a, family, has_even, reserve, 0, -1, now);
     }
     if (rc == RTC_OK && extra) {
-        int rc2 = relay_add(s, a, extra, false, false, 0, now);
+        int rc2 = relay_add(s, a, extra, false, false, 0, -1, now);
         if (rc2 != RTC_OK) {
             /* Partial success: the IPv4 relay stands, the client learns why IPv6 did not. */
             a->addr_err_family = extra;
+            a->addr_err_draft = afam_type == ATTR_ADDITIONAL_ADDRESS_FAMILY_DRAFT;
             a->addr_err_code = rc2 == RTC_ERR_UNSUPPORTED ? RTC_STUN_ERR_ADDRESS_FAMILY_NOT_SUPPORTED
                                                           : RTC_STUN_ERR_INSUFFICIENT_CAPACITY;
         }
     }
     if (rc != RTC_OK) {
         RTC_LOGW("turn", "no relay address for %s: %s", rtc_addr_str(&ep->remote),
-                 has_token ? "reservation token invalid" : "relay port range exhausted");
+                 has_token ? "reserved port not available" : "relay port range exhausted");
         turn_shared_quota_release(s->sh, a->username);
         free(a->username);
         free(a);

@@ -63,15 +63,22 @@ typedef struct turn_relay {
 #define TURN_SEND_DF 2u         /* send with the IP DF bit set (DONT-FRAGMENT) */
 
 typedef struct {
-    /* Opens a UDP socket bound to exactly addr for relay. On success stores the runtime's
-     * handle in *io and later passes datagrams arriving on it to turn_server_on_peer with
-     * this relay. Returns RTC_OK, or RTC_ERR_IO if the port cannot be bound (the core then
-     * tries another). dont_fragment: the allocation asked for DF on everything it sends. */
+    /* Opens a UDP socket bound to exactly addr for relay — or adopts `hold` (>= 0), a
+     * placeholder port_hold made for this address. On success stores the runtime's handle in
+     * *io and later passes datagrams arriving on it to turn_server_on_peer with this relay.
+     * Returns RTC_OK, or RTC_ERR_IO if the port cannot be bound (the core then tries
+     * another). dont_fragment: the allocation asked for DF on everything it sends. */
     int (*relay_open)(void *user, turn_relay_t *relay, const rtc_addr_t *addr, bool dont_fragment,
-                      void **io);
+                      int64_t hold, void **io);
     void (*relay_close)(void *user, void *io);
     void (*send_client)(void *user, const turn_endpoint_t *to, const uint8_t *p, size_t n, unsigned flags);
     void (*send_peer)(void *user, void *io, const rtc_addr_t *peer, const uint8_t *p, size_t n, unsigned flags);
+    /* Optional. Binds a placeholder for a port reserved by EVEN-PORT (R bit) so that it stays
+     * ours until its RESERVATION-TOKEN is claimed — possibly on another worker. Returns RTC_OK
+     * with *hold >= 0, or RTC_ERR_IO if the port is taken (the core then picks another pair).
+     * The hold comes back as relay_open's `hold` argument (relay_open then owns it, even when
+     * it fails), or through the port pool's release function if nobody claims it. */
+    int (*port_hold)(void *user, const rtc_addr_t *addr, int64_t *hold);
 } turn_server_ops_t;
 
 /* Counters since start, plus current table sizes. Plain integers: read them only from the

@@ -209,11 +209,11 @@ START_TEST(port_pool_reservations_claim_and_expire) {
     ck_assert_uint_eq(turn_ports_in_use(p, RTC_AF_INET4), 2);
     uint8_t fam;
     uint16_t got;
-    ck_assert_int_eq(turn_ports_claim(p, token + 1, 0, &fam, &got), RTC_ERR_NOT_FOUND);
-    ck_assert_int_eq(turn_ports_claim(p, token, RTC_SEC(1), &fam, &got), RTC_OK);
+    ck_assert_int_eq(turn_ports_claim(p, token + 1, 0, &fam, &got, NULL), RTC_ERR_NOT_FOUND);
+    ck_assert_int_eq(turn_ports_claim(p, token, RTC_SEC(1), &fam, &got, NULL), RTC_OK);
     ck_assert_uint_eq(got, port + 1);
     ck_assert_int_eq(fam, RTC_AF_INET4);
-    ck_assert_int_eq(turn_ports_claim(p, token, RTC_SEC(1), &fam, &got), RTC_ERR_NOT_FOUND);
+    ck_assert_int_eq(turn_ports_claim(p, token, RTC_SEC(1), &fam, &got, NULL), RTC_ERR_NOT_FOUND);
     ck_assert_uint_eq(turn_ports_in_use(p, RTC_AF_INET4), 2);
     /* A second reservation that nobody claims frees both... no: the reserved port only. */
     uint64_t t2 = 0;
@@ -222,7 +222,7 @@ START_TEST(port_pool_reservations_claim_and_expire) {
     ck_assert_uint_eq(turn_ports_in_use(p, RTC_AF_INET4), 4);
     turn_ports_expire(p, RTC_SEC(2) + TURN_RESERVATION_LIFETIME);
     ck_assert_uint_eq(turn_ports_in_use(p, RTC_AF_INET4), 3);
-    ck_assert_int_eq(turn_ports_claim(p, t2, RTC_SEC(40), &fam, &got), RTC_ERR_NOT_FOUND);
+    ck_assert_int_eq(turn_ports_claim(p, t2, RTC_SEC(40), &fam, &got, NULL), RTC_ERR_NOT_FOUND);
     turn_ports_free(p);
 }
 END_TEST

@@ -36,6 +36,13 @@ static void attr_rfam6(rtc_stun_builder_t *b, const void *arg) {
     rtc_stun_add_family(b, RTC_STUN_ATTR_REQUESTED_ADDRESS_FAMILY, RTC_AF_INET6);
 }
 
+static void attr_draft_dual(rtc_stun_builder_t *b, const void *arg) {
+    (void)arg;
+    rtc_stun_add_requested_transport(b, RTC_TURN_TRANSPORT_UDP);
+    const uint8_t v6[4] = {0x02, 0, 0, 0};
+    rtc_stun_add_attr(b, 0x8032, v6, 4);
+}
+
 static int allocate_with(harness_t *h, h_client_t *c, const alloc_opts_t *o) {
     return h_do_auth(h, c, RTC_STUN_ALLOCATE, attr_alloc, o);
 }
@@ -417,6 +424,7 @@ START_TEST(even_port_reservation_token_flow) {
     ck_assert_uint_eq(r.port % 2, 0);
     uint64_t token;
     ck_assert_int_eq(rtc_stun_msg_get_u64(&h.resp, RTC_STUN_ATTR_RESERVATION_TOKEN, &token), RTC_OK);
+    ck_assert_int_eq(h_live_holds, 1); /* the odd neighbour is held by a placeholder socket */
     /* Token together with EVEN-PORT: 400. */
     alloc_opts_t bad = opts_default();
     bad.token = token;
@@ -433,8 +441,33 @@ START_TEST(even_port_reservation_token_flow) {
     rtc_addr_t r2;
     rtc_stun_msg_get_xor_address(&h.resp, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, &r2);
     ck_assert_uint_eq(r2.port, r.port + 1);
+    ck_assert_int_eq(h_live_holds, 0); /* adopted by the new relay, not reopened */
     /* Used once only. */
     ck_assert_int_eq(allocate_with(&h, &e, &t), 508);
+    h_free(&h);
+}
+END_TEST
+
+START_TEST(reservation_skips_a_pair_whose_neighbour_is_busy) {
+    harness_t h;
+    h_init_with(&h, h_policy(), 50000, 50003);
+    h.busy_port = 50001; /* another process has it: 50000/50001 cannot be a pair */
+    h_client_t c;
+    h_client(&c, "127.0.0.1:40000", "alice", "secret");
+    alloc_opts_t o = opts_default();
+    o.even = true;
+    o.reserve = true;
+    for (int i = 0; i < 10; i++) {
+        /* The start of the port search is random: repeat to meet both orders. */
+        ck_assert_int_eq(allocate_with(&h, &c, &o), 0);
+        rtc_addr_t r;
+        rtc_stun_msg_get_xor_address(&h.resp, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, &r);
+        ck_assert_uint_eq(r.port, 50002);
+        ck_assert_int_eq(h_refresh(&h, &c, 0), 0);
+        h_advance(&h, RTC_SEC(31)); /* let the reservation of 50003 lapse */
+    }
+    turn_ports_expire(h.sh->ports, h.now); /* the runtime does this on every tick */
+    ck_assert_int_eq(h_live_holds, 0);
     h_free(&h);
 }
 END_TEST
@@ -451,7 +484,9 @@ START_TEST(reservation_expires_after_30s) {
     ck_assert_int_eq(allocate_with(&h, &c, &o), 0);
     /* Both ports taken (one allocated, one reserved). */
     ck_assert_int_eq(h_allocate(&h, &d, NULL), 508);
+    ck_assert_int_eq(h_live_holds, 1);
     h_advance(&h, RTC_SEC(31));
+    ck_assert_int_eq(h_live_holds, 0); /* the expired reservation let its placeholder go */
     ck_assert_int_eq(h_allocate(&h, &d, NULL), 0);
     h_free(&h);
 }
@@ -489,6 +524,13 @@ START_TEST(dual_stack_allocation_and_family_errors) {
     ck_assert_int_eq(h_allocate(&h, &d, NULL), 0);
     ck_assert_int_eq(h_permit(&h, &d, "[::1]:7000"), 443);
     ck_assert_int_eq(h_do_auth(&h, &d, RTC_STUN_REFRESH, attr_rfam6, NULL), 443);
+    /* The draft's attribute number gives a dual allocation too. */
+    h_client_t f;
+    h_client(&f, "127.0.0.1:40009", "alice", "secret");
+    ck_assert_int_eq(h_do_auth(&h, &f, RTC_STUN_ALLOCATE, attr_draft_dual, NULL), 0);
+    a1 = rtc_stun_msg_find(&h.resp, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS);
+    ck_assert_ptr_nonnull(rtc_stun_msg_find_next(&h.resp, a1));
+    ck_assert_int_eq(h_do_auth(&h, &f, RTC_STUN_REFRESH, attr_rfam6, NULL), 0);
     /* ADDITIONAL-ADDRESS-FAMILY = IPv4 is a 400; both family attributes: 400. */
     h_client_t e;
     h_client(&e, "127.0.0.1:40002", "alice", "secret");
@@ -529,6 +571,12 @@ START_TEST(dual_stack_without_ipv6_relay_reports_address_error) {
     const uint8_t *v = rtc_stun_attr_value(&h.resp, ae);
     ck_assert_uint_eq(v[0], 0x02);                  /* IPv6 */
     ck_assert_uint_eq(v[2] * 100 + v[3], 440);
+    /* The pre-RFC draft's attribute number (0x8032, as coTURN sends it) works alike and is
+     * answered with the draft's ADDRESS-ERROR-CODE number (0x8033). */
+    h_client_t e;
+    h_client(&e, "127.0.0.1:40003", "alice", "secret");
+    ck_assert_int_eq(h_do_auth(&h, &e, RTC_STUN_ALLOCATE, attr_draft_dual, NULL), 0);
+    ck_assert_ptr_nonnull(rtc_stun_msg_find(&h.resp, 0x8033));
     /* REQUESTED-ADDRESS-FAMILY IPv6 alone: 440. */
     h_client_t d;
     h_client(&d, "127.0.0.1:40001", "alice", "secret");
@@ -1109,6 +1157,7 @@ int main(void) {
     tcase_add_test(tc, busy_port_is_skipped);
     tcase_add_test(tc, even_port_reservation_token_flow);
     tcase_add_test(tc, reservation_expires_after_30s);
+    tcase_add_test(tc, reservation_skips_a_pair_whose_neighbour_is_busy);
     tcase_add_test(tc, dual_stack_allocation_and_family_errors);
     tcase_add_test(tc, dual_stack_without_ipv6_relay_reports_address_error);
     tcase_add_test(tc, lifetimes_default_clamped_and_refresh_zero_deletes);

@@ -61,8 +61,29 @@ typedef struct {
     bool have_resp;
 } harness_t;
 
-static int h_relay_open(void *user, turn_relay_t *relay, const rtc_addr_t *addr, bool df, void **io) {
+/* Holds made by h_port_hold and not yet adopted or released. */
+static int h_live_holds;
+
+static void h_release_hold(int64_t hold) {
+    (void)hold;
+    h_live_holds--;
+}
+
+static int h_port_hold(void *user, const rtc_addr_t *addr, int64_t *hold) {
     harness_t *h = user;
+    if (addr->port == h->busy_port && h->busy_port) return RTC_ERR_IO;
+    *hold = 1000 + addr->port;
+    h_live_holds++;
+    return RTC_OK;
+}
+
+static int h_relay_open(void *user, turn_relay_t *relay, const rtc_addr_t *addr, bool df, int64_t hold, void **io) {
+    harness_t *h = user;
+    if (hold >= 0) {
+        /* Adopting a hold: it must be the one made for this very port. */
+        if (hold != 1000 + addr->port) return RTC_ERR_INVALID_ARG;
+        h_live_holds--;
+    }
     if (addr->port == h->busy_port && h->busy_port) return RTC_ERR_IO;
     for (size_t i = 0; i < h->n_relays; i++)
         if (h->relays[i].open && rtc_addr_equal(&h->relays[i].addr, addr)) return RTC_ERR_IO;
@@ -102,7 +123,7 @@ static void h_send_peer(void *user, void *io, const rtc_addr_t *peer, const uint
     m->flags = flags;
 }
 
-static const turn_server_ops_t h_ops = {h_relay_open, h_relay_close, h_send_client, h_send_peer};
+static const turn_server_ops_t h_ops = {h_relay_open, h_relay_close, h_send_client, h_send_peer, h_port_hold};
 
 /* A policy for tests: realm "test", users alice:secret and bob:hunter2, relay 127.0.0.1,
  * 127.0.0.1 and ::1 allowed as peers. The caller may adjust it before h_init. */
@@ -122,6 +143,7 @@ static turn_policy_t *h_policy(void) {
 static void h_init_with(harness_t *h, turn_policy_t *p, uint16_t port_min, uint16_t port_max) {
     memset(h, 0, sizeof *h);
     h->sh = turn_shared_new(p, port_min, port_max);
+    turn_ports_set_hold_release(h->sh->ports, h_release_hold);
     h->s = turn_server_new(h->sh, &h_ops, h);
     h->now = RTC_SEC(1000);
     turn_server_set_wall_offset(h->s, RTC_SEC(H_WALL_BASE));
