@@ -5,4 +5,10 @@
 #include "rtc/net.h"
 #include "rtc/stun.h"
 #include "rtc/turn.h"
+#include "rtc/dtls.h"
+#include "rtc/srtp.h"
+#include "rtc/rtcp.h"
+#include "rtc/rtp.h"
+#include "rtc/sctp.h"
+#include "rtc/sdp.h"
 #endif

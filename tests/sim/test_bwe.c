@@ -1,0 +1,262 @@
+/* The send-side bandwidth estimator in a simulated network: a sender paces packets at the
+ * estimator's target through a bottleneck link (capacity, drop-tail queue, propagation delay;
+ * deterministic), the receiver records arrivals with the real TWCC receive code, feedback
+ * travels back as real RTCP bytes, the sender parses them, matches send times and feeds the
+ * estimator. Capacity: 2 Mbps, then 500 kbps, then 2 Mbps again.
+ *
+ * The bottleneck model is local to this file (link_bottleneck_*), so it cannot collide with a
+ * general simulated-network library. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "rtc/rtp.h"
+
+/* ---- bottleneck link ------------------------------------------------------------------- */
+
+#define LINK_MAX_INFLIGHT 8192
+
+typedef struct {
+    rtc_time_t arrival;   /* at the far end (after serialisation and propagation) */
+    rtc_time_t departure; /* leaves the queue */
+    uint16_t seq;
+    uint32_t size;
+} link_pkt_t;
+
+typedef struct {
+    double capacity_bps;
+    size_t queue_limit;      /* bytes waiting, not counting the one on the wire */
+    rtc_time_t prop_delay;
+    rtc_time_t free_at;      /* when the wire is free */
+    uint32_t loss_permille;  /* random (non-congestion) loss before the queue */
+    link_pkt_t q[LINK_MAX_INFLIGHT]; /* FIFO of packets not yet delivered */
+    size_t head, count;
+    uint64_t dropped, sent;
+} link_bottleneck_t;
+
+static size_t link_bottleneck_queued_bytes(const link_bottleneck_t *l, rtc_time_t now) {
+    size_t b = 0;
+    for (size_t k = 0; k < l->count; k++) {
+        const link_pkt_t *p = &l->q[(l->head + k) % LINK_MAX_INFLIGHT];
+        if (p->departure > now) b += p->size;
+    }
+    return b;
+}
+
+static uint32_t rnd(uint32_t bound);
+
+/* Offers a packet at time now; returns false when it is lost or the queue drops it. */
+static bool link_bottleneck_send(link_bottleneck_t *l, rtc_time_t now, uint16_t seq, uint32_t size) {
+    l->sent++;
+    if (l->loss_permille && rnd(1000) < l->loss_permille) {
+        l->dropped++;
+        return false;
+    }
+    if (l->count == LINK_MAX_INFLIGHT || link_bottleneck_queued_bytes(l, now) + size > l->queue_limit) {
+        l->dropped++;
+        return false;
+    }
+    rtc_time_t start = l->free_at > now ? l->free_at : now;
+    rtc_time_t tx = (rtc_time_t)((double)size * 8 * 1e6 / l->capacity_bps);
+    l->free_at = start + tx;
+    link_pkt_t *p = &l->q[(l->head + l->count) % LINK_MAX_INFLIGHT];
+    p->departure = l->free_at;
+    p->arrival = l->free_at + l->prop_delay;
+    p->seq = seq;
+    p->size = size;
+    l->count++;
+    return true;
+}
+
+/* Pops the next packet delivered at or before now. */
+static bool link_bottleneck_deliver(link_bottleneck_t *l, rtc_time_t now, link_pkt_t *out) {
+    if (!l->count || l->q[l->head].arrival > now) return false;
+    *out = l->q[l->head];
+    l->head = (l->head + 1) % LINK_MAX_INFLIGHT;
+    l->count--;
+    return true;
+}
+
+/* ---- scenario -------------------------------------------------------------------------- */
+
+typedef struct {
+    rtc_time_t at;
+    uint8_t data[1500];
+    size_t len;
+} fb_msg_t;
+
+#define SIM_SECONDS 120
+#define SAMPLE_MS 100
+
+static uint64_t lcg = 0x5eed1234abcdULL; /* deterministic seed */
+static uint32_t rnd(uint32_t bound) {
+    lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)((lcg >> 33) % bound);
+}
+
+static double capacity_steps(rtc_time_t t) {
+    if (t < RTC_SEC(40)) return 2e6;
+    if (t < RTC_SEC(70)) return 500e3;
+    return 2e6;
+}
+
+static double capacity_3m(rtc_time_t t) {
+    (void)t;
+    return 3e6;
+}
+
+static double (*capacity_at)(rtc_time_t) = capacity_steps;
+static int sim_seconds = SIM_SECONDS;
+
+static double samples[SIM_SECONDS * 1000 / SAMPLE_MS];
+
+static double mean_between(int from_s, int to_s) {
+    double sum = 0;
+    int n = 0;
+    for (int i = from_s * 1000 / SAMPLE_MS; i < to_s * 1000 / SAMPLE_MS; i++, n++) sum += samples[i];
+    return sum / n;
+}
+
+static void run_scenario(link_bottleneck_t *link) {
+    rtc_bwe_t *bwe = rtc_bwe_new(&(rtc_bwe_config_t){.start_bps = 300000});
+    rtc_rtp_twcc_sender_t *tx = rtc_rtp_twcc_sender_new(0);
+    rtc_rtp_twcc_receiver_t *rx = rtc_rtp_twcc_receiver_new(0x1111, RTC_MS(50));
+    static fb_msg_t fb[64];
+    size_t fb_head = 0, fb_count = 0;
+    static rtc_bwe_packet_t res[8192];
+    link->prop_delay = RTC_MS(20);
+    link->queue_limit = 30000;
+    rtc_bwe_set_rtt(bwe, RTC_MS(40));
+    rtc_time_t next_send = 0;
+    for (rtc_time_t now = 0; now < RTC_SEC(sim_seconds); now += RTC_MS(1)) {
+        link->capacity_bps = capacity_at(now);
+        /* sender: paced at the current target, packet sizes 900..1200 bytes */
+        while (next_send <= now) {
+            uint32_t size = 900 + rnd(301);
+            uint16_t seq = rtc_rtp_twcc_sender_next_seq(tx);
+            rtc_rtp_twcc_sender_on_sent(tx, seq, size, next_send);
+            link_bottleneck_send(link, next_send, seq, size);
+            double target = (double)rtc_bwe_target_bps(bwe);
+            next_send += (rtc_time_t)((double)size * 8 * 1e6 / target);
+        }
+        /* receiver: arrivals, then feedback when due */
+        link_pkt_t p;
+        while (link_bottleneck_deliver(link, now, &p)) rtc_rtp_twcc_receiver_on_packet(rx, p.seq, 0x2222, p.arrival);
+        if (now >= rtc_rtp_twcc_receiver_next_timeout(rx)) {
+            fb_msg_t *m = &fb[(fb_head + fb_count) % 64];
+            int n = rtc_rtp_twcc_receiver_build(rx, now, false, m->data, sizeof m->data);
+            ck_assert_int_ge(n, 0);
+            if (n > 0) {
+                ck_assert_int_lt(fb_count, 64);
+                m->len = (size_t)n;
+                m->at = now + link->prop_delay; /* the return path is not congested */
+                fb_count++;
+            }
+        }
+        /* sender: feedback that has come back */
+        while (fb_count && fb[fb_head].at <= now) {
+            rtc_rtcp_iter_t it;
+            rtc_rtcp_packet_t pkt;
+            rtc_rtcp_iter_init(&it, fb[fb_head].data, fb[fb_head].len);
+            while (rtc_rtcp_iter_next(&it, &pkt) == 1) {
+                ck_assert_int_eq(pkt.kind, RTC_RTCP_KIND_TWCC);
+                int k = rtc_rtp_twcc_sender_on_feedback(tx, &pkt.u.twcc, res, 8192);
+                ck_assert_int_ge(k, 0);
+                rtc_bwe_on_feedback(bwe, res, (size_t)k, now);
+            }
+            fb_head = (fb_head + 1) % 64;
+            fb_count--;
+        }
+        if (now % RTC_MS(SAMPLE_MS) == 0) samples[now / RTC_MS(SAMPLE_MS)] = (double)rtc_bwe_target_bps(bwe);
+        if (now % RTC_SEC(2) == 0)
+            printf("t=%3llds cap=%5.0fk target=%6.0fk delay=%6.0fk loss_based=%6.0fk acked=%6.0fk loss=%.3f queue=%zuB\n",
+                   (long long)(now / RTC_US_PER_SEC), link->capacity_bps / 1e3,
+                   (double)rtc_bwe_target_bps(bwe) / 1e3, (double)rtc_bwe_delay_based_bps(bwe) / 1e3,
+                   (double)rtc_bwe_loss_based_bps(bwe) / 1e3, (double)rtc_bwe_acked_bps(bwe) / 1e3,
+                   rtc_bwe_loss_ratio(bwe), link_bottleneck_queued_bytes(link, now));
+    }
+    rtc_bwe_free(bwe);
+    rtc_rtp_twcc_sender_free(tx);
+    rtc_rtp_twcc_receiver_free(rx);
+}
+
+START_TEST(bwe_converges_backs_off_and_recovers) {
+    static link_bottleneck_t link;
+    memset(&link, 0, sizeof link);
+    lcg = 0x5eed1234abcdULL;
+    capacity_at = capacity_steps;
+    sim_seconds = SIM_SECONDS;
+    run_scenario(&link);
+    double m1 = mean_between(30, 40), m2 = mean_between(60, 70), m3 = mean_between(110, 120);
+    printf("mean target: %.0f kbps (2 Mbps), %.0f kbps (500 kbps), %.0f kbps (2 Mbps again); dropped %llu of %llu\n",
+           m1 / 1e3, m2 / 1e3, m3 / 1e3, (unsigned long long)link.dropped, (unsigned long long)link.sent);
+    /* converges to within 15% of the bottleneck */
+    ck_assert_double_ge(m1, 2e6 * 0.85);
+    ck_assert_double_le(m1, 2e6 * 1.15);
+    /* backs off when the capacity drops: below 115% of 500 kbps within 3 s ... */
+    double after_drop = mean_between(43, 44);
+    ck_assert_double_le(after_drop, 500e3 * 1.15);
+    /* ... and settles within 15% of it */
+    ck_assert_double_ge(m2, 500e3 * 0.85);
+    ck_assert_double_le(m2, 500e3 * 1.15);
+    /* recovers when it rises again */
+    ck_assert_double_ge(m3, 2e6 * 0.85);
+    ck_assert_double_le(m3, 2e6 * 1.15);
+    /* and never runs away above the link for long in any phase */
+    for (int s = 10; s < SIM_SECONDS; s++) {
+        double m = mean_between(s, s + 1), cap = capacity_at(RTC_SEC(s) + RTC_MS(500));
+        if (s >= 40 && s < 44) continue; /* the drop itself */
+        ck_assert_double_le(m, cap * 1.3);
+    }
+}
+END_TEST
+
+/* 1% random loss is below GCC's 2% "no action" threshold: the delay-based estimate still
+ * finds the 3 Mbps link. */
+START_TEST(bwe_ignores_light_random_loss) {
+    static link_bottleneck_t link;
+    memset(&link, 0, sizeof link);
+    link.loss_permille = 10;
+    lcg = 0xfeedULL;
+    capacity_at = capacity_3m;
+    sim_seconds = 60;
+    run_scenario(&link);
+    double m = mean_between(50, 60);
+    printf("1%% random loss on 3 Mbps: mean target %.0f kbps\n", m / 1e3);
+    ck_assert_double_ge(m, 3e6 * 0.85);
+    ck_assert_double_le(m, 3e6 * 1.15);
+}
+END_TEST
+
+/* 15% random loss (over GCC's 10% threshold) makes the loss-based controller cut the rate
+ * even though the link is not congested. */
+START_TEST(bwe_backs_off_under_heavy_loss) {
+    static link_bottleneck_t link;
+    memset(&link, 0, sizeof link);
+    link.loss_permille = 150;
+    lcg = 0xbeefULL;
+    capacity_at = capacity_3m;
+    sim_seconds = 30;
+    run_scenario(&link);
+    double m = mean_between(20, 30);
+    printf("15%% random loss on 3 Mbps: mean target %.0f kbps\n", m / 1e3);
+    ck_assert_double_lt(m, 300e3 * 0.5); /* well below the 300 kbps start */
+    ck_assert_double_ge(m, 30e3);        /* but not below the configured minimum */
+}
+END_TEST
+
+int main(void) {
+    rtc_log_set_level(RTC_LOG_OFF);
+    Suite *s = suite_create("bwe");
+    TCase *tc = tcase_create("sim");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, bwe_converges_backs_off_and_recovers);
+    tcase_add_test(tc, bwe_ignores_light_random_loss);
+    tcase_add_test(tc, bwe_backs_off_under_heavy_loss);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
