@@ -79,8 +79,33 @@ struct turn_server {
     uint64_t prng;                /* for Data indication transaction IDs: unique, not secret */
     turn_server_stats_t st;
     turn_ratelimit_t rl;
+    /* Lines about individual refused requests are rate-limited: an attacker must not be able
+     * to turn each datagram into a log line. */
+    rtc_time_t log_window;
+    unsigned log_lines;
+    uint64_t log_suppressed;
     uint8_t out[1280];
 };
+
+#define LOG_LINES_PER_SEC 20
+
+/* May a line about one refused request be written now? */
+static bool log_ok(turn_server_t *s, rtc_time_t now) {
+    if (now - s->log_window >= RTC_SEC(1)) {
+        if (s->log_suppressed)
+            RTC_LOGW("turn", "%llu similar log lines suppressed in the last second",
+                     (unsigned long long)s->log_suppressed);
+        s->log_window = now;
+        s->log_lines = 0;
+        s->log_suppressed = 0;
+    }
+    if (s->log_lines < LOG_LINES_PER_SEC) {
+        s->log_lines++;
+        return true;
+    }
+    s->log_suppressed++;
+    return false;
+}
 
 /* Credentials of an authenticated request. */
 typedef struct {
@@ -430,7 +455,8 @@ static bool authenticate(turn_server_t *s, const turn_endpoint_t *ep, const rtc_
     }
     if (!ok) {
         s->st.auth_failures++;
-        RTC_LOGI("turn", "authentication failed for user \"%s\" from %s%s", out->username,
+        if (log_ok(s, now))
+            RTC_LOGI("turn", "authentication failed for user \"%s\" from %s%s", out->username,
                  rtc_addr_str(&ep->remote), expired ? " (credentials expired)" : "");
         send_challenge(s, req, ep, RTC_STUN_ERR_UNAUTHORIZED, now);
         return false;
@@ -633,7 +659,7 @@ static void handle_allocate(turn_server_t *s, const turn_endpoint_t *ep, const r
     bool per_user;
     rc = turn_shared_quota_acquire(s->sh, pol, auth->username, &per_user);
     if (rc != RTC_OK) {
-        if (rc == RTC_ERR_LIMIT)
+        if (rc == RTC_ERR_LIMIT && log_ok(s, now))
             RTC_LOGI("turn", "allocation quota reached (%s) for user \"%s\" from %s", per_user ? "per user" : "total",
                      auth->username, rtc_addr_str(&ep->remote));
         send_error(s, req, ep, rc == RTC_ERR_LIMIT ? RTC_STUN_ERR_ALLOCATION_QUOTA : RTC_STUN_ERR_SERVER_ERROR, auth);
@@ -655,7 +681,8 @@ static void handle_allocate(turn_server_t *s, const turn_endpoint_t *ep, const r
         uint16_t port;
         int64_t hold = -1;
         if (turn_ports_claim(s->sh->ports, token, now, &family, &port, &hold) != RTC_OK) {
-            RTC_LOGI("turn", "Allocate from %s: unknown or expired RESERVATION-TOKEN", rtc_addr_str(&ep->remote));
+            if (log_ok(s, now))
+                RTC_LOGI("turn", "Allocate from %s: unknown or expired RESERVATION-TOKEN", rtc_addr_str(&ep->remote));
             rc = RTC_ERR_LIMIT;
         } else {
             rc = relay_add(s, a, family, false, false, port, hold, now);
@@ -674,7 +701,8 @@ static void handle_allocate(turn_server_t *s, const turn_endpoint_t *ep, const r
         }
     }
     if (rc != RTC_OK) {
-        RTC_LOGW("turn", "no relay address for %s: %s", rtc_addr_str(&ep->remote),
+        if (log_ok(s, now))
+            RTC_LOGW("turn", "no relay address for %s: %s", rtc_addr_str(&ep->remote),
                  has_token ? "reserved port not available" : "relay port range exhausted");
         turn_shared_quota_release(s->sh, a->username);
         free(a->username);
@@ -757,11 +785,13 @@ static void handle_refresh(turn_server_t *s, const turn_endpoint_t *ep, const rt
 
 /* Checks one peer address for a permission or channel: 443 when no relay has its family,
  * 403 when policy refuses it. Returns 0 when fine; *canon gets the address to use. */
-static int check_peer(turn_server_t *s, turn_alloc_t *a, const rtc_addr_t *peer, rtc_addr_t *canon) {
+static int check_peer(turn_server_t *s, turn_alloc_t *a, const rtc_addr_t *peer, rtc_addr_t *canon,
+                      rtc_time_t now) {
     *canon = peer_canonical(peer);
     if (!relay_for_family(a, canon->family)) return RTC_STUN_ERR_PEER_ADDRESS_FAMILY_MISMATCH;
     if (turn_peer_filter_check(&s->policy->filter, peer, NULL) != RTC_OK) {
-        RTC_LOGI("turn", "peer %s refused for %s (user %s): denied range", rtc_addr_str(peer),
+        if (log_ok(s, now))
+            RTC_LOGI("turn", "peer %s refused for %s (user %s): denied range", rtc_addr_str(peer),
                  rtc_addr_str(&a->client.remote), a->username);
         return RTC_STUN_ERR_FORBIDDEN;
     }
@@ -781,7 +811,7 @@ static void handle_create_permission(turn_server_t *s, const turn_endpoint_t *ep
             send_error(s, req, ep, RTC_STUN_ERR_BAD_REQUEST, auth);
             return;
         }
-        int code = check_peer(s, a, &peer, &peers[n]);
+        int code = check_peer(s, a, &peer, &peers[n], now);
         if (code) { send_error(s, req, ep, code, auth); return; }
         rtc_addr_t ip = peers[n];
         ip.port = 0;
@@ -819,7 +849,7 @@ static void handle_channel_bind(turn_server_t *s, const turn_endpoint_t *ep, con
         send_error(s, req, ep, RTC_STUN_ERR_BAD_REQUEST, auth);
         return;
     }
-    int code = check_peer(s, a, &peer, &canon);
+    int code = check_peer(s, a, &peer, &canon, now);
     if (code) { send_error(s, req, ep, code, auth); return; }
     turn_chan_t *by_num = find_chan_num(s, a, num);
     turn_chan_t *by_peer = find_chan_peer(s, a, &canon);
