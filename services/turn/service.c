@@ -245,8 +245,11 @@ static void on_redis_connect(st_redis_t *r, void *user) {
 static void on_redis_disconnect(st_redis_t *r, void *user) {
     (void)r;
     app_t *a = user;
-    /* Still healthy for relaying: cached secrets keep authenticating REST users. */
-    st_health_set(a->health, "redis", false, "disconnected (cached REST secrets in use)");
+    /* Still healthy once secrets were loaded: the cache keeps authenticating REST users and
+     * allocations keep relaying, so restarting this server would only hurt. */
+    st_health_set(a->health, "redis", a->secrets_loaded,
+                  a->secrets_loaded ? "disconnected (cached REST secrets in use)"
+                                    : "disconnected (no REST secrets loaded yet)");
 }
 
 static void on_secrets_timer(uv_timer_t *t) { refresh_secrets(t->data); }
