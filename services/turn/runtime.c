@@ -29,6 +29,35 @@
 enum { KIND_UDP = 1, KIND_STREAM = 2 };
 
 typedef struct worker worker_t;
+struct relay_sock;
+
+typedef struct {
+    struct relay_sock *r;
+    const uint8_t *p;
+    size_t n;
+    struct sockaddr_storage to;
+    socklen_t tolen;
+} peer_out_t;
+
+typedef struct {
+    struct mmsghdr mm[BATCH];
+    struct iovec iov[BATCH];
+    struct sockaddr_storage from[BATCH];
+} recv_ring_t;
+
+static recv_ring_t *ring_new(uint8_t *slots, size_t headroom) {
+    recv_ring_t *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    for (unsigned i = 0; i < BATCH; i++) {
+        r->iov[i].iov_base = slots + (size_t)i * SLOT_STRIDE + headroom;
+        r->iov[i].iov_len = SLOT_DATA;
+        r->mm[i].msg_hdr.msg_name = &r->from[i];
+        r->mm[i].msg_hdr.msg_namelen = sizeof r->from[i];
+        r->mm[i].msg_hdr.msg_iov = &r->iov[i];
+        r->mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    return r;
+}
 
 typedef struct {
     int kind; /* KIND_UDP: first, so a turn_endpoint_t.conn can be told apart */
@@ -71,7 +100,7 @@ typedef struct conn {
     struct conn *prev, *next;
 } conn_t;
 
-typedef struct {
+typedef struct relay_sock {
     uv_poll_t poll;
     worker_t *w;
     int fd;
@@ -98,6 +127,13 @@ struct worker {
     uint8_t *lrx;               /* listener receive slots */
     uint8_t *rrx;               /* relay receive slots, filled across sockets until a flush */
     unsigned rrx_next;
+    /* recvmmsg descriptors, set up once: entry i always points at slot i. After a call only
+     * the address lengths of the entries the kernel filled need resetting. */
+    recv_ring_t *lring, *rring;
+    /* Client→peer datagrams of the current receive batch, sent grouped by relay socket with
+     * one sendmmsg each; the payloads stay in the receive slots until then. */
+    peer_out_t pq[QUEUE_MAX];
+    unsigned pq_n;
     conn_t *conns;
     unsigned n_conns;
     bool any_failed;
@@ -158,6 +194,17 @@ static int open_socket(const rtc_addr_t *addr, int type, bool reuseport, int rcv
     return fd;
 }
 
+/* SO_REUSEPORT lets any process of the same user share a port, so a forgotten second server
+ * would silently take part of the traffic. Before the first worker binds with it, check
+ * that nobody holds the address already: a plain bind fails if anyone does. */
+static bool address_free(const rtc_addr_t *addr, int type) {
+    if (addr->port == 0) return true;
+    int fd = open_socket(addr, type, false, 0, 0);
+    if (fd < 0) return false;
+    close(fd);
+    return true;
+}
+
 static void bound_addr(int fd, rtc_addr_t *out) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -187,7 +234,50 @@ static void lq_flush(udp_listener_t *l) {
     l->arena_used = 0;
 }
 
+/* Sends the queued client→peer datagrams, one sendmmsg per relay socket. */
+static void pq_flush(worker_t *w) {
+    unsigned n = w->pq_n;
+    if (!n) return;
+    bool done[QUEUE_MAX] = {false};
+    struct mmsghdr mm[QUEUE_MAX];
+    struct iovec iov[QUEUE_MAX];
+    for (unsigned i = 0; i < n; i++) {
+        if (done[i]) continue;
+        relay_sock_t *r = w->pq[i].r;
+        unsigned k = 0;
+        for (unsigned j = i; j < n; j++) {
+            if (done[j] || w->pq[j].r != r) continue;
+            done[j] = true;
+            iov[k].iov_base = (void *)w->pq[j].p;
+            iov[k].iov_len = w->pq[j].n;
+            memset(&mm[k].msg_hdr, 0, sizeof mm[k].msg_hdr);
+            mm[k].msg_hdr.msg_name = &w->pq[j].to;
+            mm[k].msg_hdr.msg_namelen = w->pq[j].tolen;
+            mm[k].msg_hdr.msg_iov = &iov[k];
+            mm[k].msg_hdr.msg_iovlen = 1;
+            k++;
+        }
+        unsigned sent = 0;
+        while (sent < k) {
+            int rc = sendmmsg(r->fd, mm + sent, k - sent, MSG_DONTWAIT);
+            if (rc < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+                    w->send_drops += k - sent;
+                    break;
+                }
+                sent++; /* this destination refused it (unreachable, too big): skip it */
+                w->send_drops++;
+                continue;
+            }
+            sent += (unsigned)rc;
+        }
+    }
+    w->pq_n = 0;
+}
+
 static void flush_all(worker_t *w) {
+    pq_flush(w);
     for (size_t i = 0; i < w->n_udp; i++)
         if (w->udp[i]->q_n) lq_flush(w->udp[i]);
     w->rrx_next = 0;
@@ -351,6 +441,7 @@ static void conn_frames(conn_t *c, rtc_time_t now) {
         turn_server_on_client(c->w->core, &c->ep, c->rbuf + off, (size_t)fl, now);
         off += (size_t)fl;
     }
+    pq_flush(c->w); /* payloads queued for peers point into rbuf, which moves now */
     if (off) {
         memmove(c->rbuf, c->rbuf + off, c->rlen - off);
         c->rlen -= off;
@@ -526,8 +617,8 @@ static void release_port_hold(int64_t hold) { close((int)hold); }
 static void free_handle_data(uv_handle_t *h) { free(h->data); }
 
 static void op_relay_close(void *user, void *io) {
-    (void)user;
     relay_sock_t *r = io;
+    pq_flush(user); /* nothing queued may outlive the socket (or reach a reused fd) */
     uv_poll_stop(&r->poll);
     close(r->fd);
     uv_close((uv_handle_t *)&r->poll, free_handle_data);
@@ -544,16 +635,24 @@ static void op_send_peer(void *user, void *io, const rtc_addr_t *peer, const uin
     relay_sock_t *r = io;
     bool df = (flags & TURN_SEND_DF) != 0;
     if (df != r->df) {
+        pq_flush(w); /* what is queued goes out with the socket's current DF setting */
         set_df(r->fd, r->family, df);
         r->df = df;
     }
-    struct sockaddr_storage ss;
-    int sl = rtc_addr_to_sockaddr(peer, &ss, sizeof ss);
+    if (w->pq_n == QUEUE_MAX) pq_flush(w);
+    peer_out_t *o = &w->pq[w->pq_n];
+    int sl = rtc_addr_to_sockaddr(peer, &o->to, sizeof o->to);
     if (sl < 0) return;
-    ssize_t s;
-    do s = sendto(r->fd, p, n, MSG_DONTWAIT, (struct sockaddr *)&ss, (socklen_t)sl);
-    while (s < 0 && errno == EINTR);
-    if (s < 0) w->send_drops++;
+    o->r = r;
+    o->p = p;
+    o->n = n;
+    o->tolen = (socklen_t)sl;
+    if (flags & TURN_SEND_BORROWED) {
+        w->pq_n++;
+        return;
+    }
+    /* Not borrowed (never the case today): send now, the bytes will not stay. */
+    if (sendto(r->fd, p, n, MSG_DONTWAIT, (struct sockaddr *)&o->to, o->tolen) < 0) w->send_drops++;
 }
 
 static const turn_server_ops_t ops = {op_relay_open, op_relay_close, op_send_client, op_send_peer, op_port_hold};
@@ -566,30 +665,20 @@ static void on_relay_readable(uv_poll_t *h, int status, int events) {
     worker_t *w = r->w;
     if (status < 0) return;
     if (BATCH - w->rrx_next < 8) flush_all(w);
-    unsigned want = BATCH - w->rrx_next;
+    unsigned first = w->rrx_next, want = BATCH - first;
     if (want > RELAY_READ_MAX) want = RELAY_READ_MAX;
-    struct mmsghdr mm[RELAY_READ_MAX];
-    struct iovec iov[RELAY_READ_MAX];
-    struct sockaddr_storage from[RELAY_READ_MAX];
-    for (unsigned i = 0; i < want; i++) {
-        uint8_t *slot = w->rrx + (size_t)(w->rrx_next + i) * SLOT_STRIDE;
-        iov[i].iov_base = slot + TURN_PEER_HEADROOM;
-        iov[i].iov_len = SLOT_DATA;
-        memset(&mm[i].msg_hdr, 0, sizeof mm[i].msg_hdr);
-        mm[i].msg_hdr.msg_name = &from[i];
-        mm[i].msg_hdr.msg_namelen = sizeof from[i];
-        mm[i].msg_hdr.msg_iov = &iov[i];
-        mm[i].msg_hdr.msg_iovlen = 1;
-    }
+    struct mmsghdr *mm = &w->rring->mm[first];
     int got = recvmmsg(r->fd, mm, want, MSG_DONTWAIT, NULL);
     if (got <= 0) return; /* EAGAIN, or an ICMP error from an earlier send: nothing to read */
     rtc_time_t now = rtc_clock_now();
     turn_relay_t *relay = r->relay;
     for (int i = 0; i < got; i++) {
-        if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
+        struct msghdr *m = &mm[i].msg_hdr;
         rtc_addr_t peer;
-        if (rtc_addr_from_sockaddr(&peer, (struct sockaddr *)&from[i], mm[i].msg_hdr.msg_namelen) != RTC_OK) continue;
-        turn_server_on_peer(w->core, relay, &peer, iov[i].iov_base, mm[i].msg_len, now);
+        if (!(m->msg_flags & MSG_TRUNC) &&
+            rtc_addr_from_sockaddr(&peer, (struct sockaddr *)m->msg_name, m->msg_namelen) == RTC_OK)
+            turn_server_on_peer(w->core, relay, &peer, m->msg_iov->iov_base, mm[i].msg_len, now);
+        m->msg_namelen = sizeof(struct sockaddr_storage);
     }
     w->rrx_next += (unsigned)got;
 }
@@ -599,29 +688,20 @@ static void on_udp_readable(uv_poll_t *h, int status, int events) {
     udp_listener_t *l = h->data;
     worker_t *w = l->w;
     if (status < 0) return;
-    struct mmsghdr mm[BATCH];
-    struct iovec iov[BATCH];
-    struct sockaddr_storage from[BATCH];
+    struct mmsghdr *mm = w->lring->mm;
     turn_endpoint_t ep = {.conn = l, .local = l->local, .transport = TURN_TRANSPORT_UDP};
     for (int round = 0; round < LISTEN_ROUNDS; round++) {
-        for (unsigned i = 0; i < BATCH; i++) {
-            iov[i].iov_base = w->lrx + (size_t)i * SLOT_STRIDE;
-            iov[i].iov_len = SLOT_DATA;
-            memset(&mm[i].msg_hdr, 0, sizeof mm[i].msg_hdr);
-            mm[i].msg_hdr.msg_name = &from[i];
-            mm[i].msg_hdr.msg_namelen = sizeof from[i];
-            mm[i].msg_hdr.msg_iov = &iov[i];
-            mm[i].msg_hdr.msg_iovlen = 1;
-        }
         int got = recvmmsg(l->fd, mm, BATCH, MSG_DONTWAIT, NULL);
         if (got <= 0) return;
         rtc_time_t now = rtc_clock_now();
         for (int i = 0; i < got; i++) {
-            if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
-            if (rtc_addr_from_sockaddr(&ep.remote, (struct sockaddr *)&from[i], mm[i].msg_hdr.msg_namelen) != RTC_OK)
-                continue;
-            turn_server_on_client(w->core, &ep, iov[i].iov_base, mm[i].msg_len, now);
+            struct msghdr *m = &mm[i].msg_hdr;
+            if (!(m->msg_flags & MSG_TRUNC) &&
+                rtc_addr_from_sockaddr(&ep.remote, (struct sockaddr *)m->msg_name, m->msg_namelen) == RTC_OK)
+                turn_server_on_client(w->core, &ep, m->msg_iov->iov_base, mm[i].msg_len, now);
+            m->msg_namelen = sizeof(struct sockaddr_storage);
         }
+        pq_flush(w); /* before the next recvmmsg reuses the slots the payloads are in */
         if (got < BATCH) return; /* drained: skip the recvmmsg that would say EAGAIN */
     }
 }
@@ -740,8 +820,11 @@ static int worker_init(turn_runtime_t *rt, worker_t *w, unsigned id) {
     uv_check_start(&w->check, on_check);
     w->lrx = malloc((size_t)BATCH * SLOT_STRIDE);
     w->rrx = malloc((size_t)BATCH * SLOT_STRIDE);
+    if (!w->lrx || !w->rrx) return RTC_ERR_NOMEM;
+    w->lring = ring_new(w->lrx, 0);
+    w->rring = ring_new(w->rrx, TURN_PEER_HEADROOM);
     w->core = turn_server_new(rt->sh, &ops, w);
-    if (!w->lrx || !w->rrx || !w->core) return RTC_ERR_NOMEM;
+    if (!w->lring || !w->rring || !w->core) return RTC_ERR_NOMEM;
     return RTC_OK;
 }
 
@@ -749,6 +832,10 @@ static int add_listeners(turn_runtime_t *rt, worker_t *w) {
     const turn_runtime_config_t *cfg = &rt->cfg;
     for (size_t i = 0; i < cfg->n_udp; i++) {
         rtc_addr_t a = rt->bound[TURN_TRANSPORT_UDP][i];
+        if (w->id == 0 && !address_free(&a, SOCK_DGRAM)) {
+            RTC_LOGE("turn", "cannot bind UDP %s: %s", rtc_addr_str(&a), strerror(errno));
+            return RTC_ERR_IO;
+        }
         int fd = open_socket(&a, SOCK_DGRAM, true, cfg->udp_recv_buffer, cfg->udp_send_buffer);
         if (fd < 0) {
             RTC_LOGE("turn", "cannot bind UDP %s: %s", rtc_addr_str(&a), strerror(errno));
@@ -770,6 +857,11 @@ static int add_listeners(turn_runtime_t *rt, worker_t *w) {
         size_t n = t == TURN_TRANSPORT_TCP ? cfg->n_tcp : cfg->n_tls;
         for (size_t i = 0; i < n; i++) {
             rtc_addr_t a = rt->bound[t][i];
+            if (w->id == 0 && !address_free(&a, SOCK_STREAM)) {
+                RTC_LOGE("turn", "cannot listen on %s %s: %s", t == TURN_TRANSPORT_TCP ? "TCP" : "TLS",
+                         rtc_addr_str(&a), strerror(errno));
+                return RTC_ERR_IO;
+            }
             int fd = open_socket(&a, SOCK_STREAM, true, 0, 0);
             if (fd < 0 || listen(fd, 1024) != 0) {
                 RTC_LOGE("turn", "cannot listen on %s %s: %s", t == TURN_TRANSPORT_TCP ? "TCP" : "TLS",
@@ -868,6 +960,8 @@ void turn_runtime_free(turn_runtime_t *rt) {
     for (unsigned i = 0; rt->workers && i < rt->n; i++) {
         free(rt->workers[i].lrx);
         free(rt->workers[i].rrx);
+        free(rt->workers[i].lring);
+        free(rt->workers[i].rring);
         pthread_mutex_destroy(&rt->workers[i].mu);
     }
     free(rt->workers);

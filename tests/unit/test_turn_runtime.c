@@ -372,6 +372,25 @@ START_TEST(garbage_on_tcp_closes_only_that_connection) {
 }
 END_TEST
 
+START_TEST(second_server_on_the_same_port_refuses_to_start) {
+    /* SO_REUSEPORT would let it share the port and take part of the traffic. */
+    turn_shared_t *sh = make_shared();
+    turn_runtime_config_t cfg = {.workers = 2};
+    cfg.udp[cfg.n_udp++] = A("127.0.0.1:0");
+    cfg.tcp[cfg.n_tcp++] = A("127.0.0.1:0");
+    turn_runtime_t *rt = turn_runtime_new(&cfg, sh);
+    ck_assert_ptr_nonnull(rt);
+    turn_runtime_config_t again = {.workers = 1};
+    turn_runtime_listen_addr(rt, TURN_TRANSPORT_UDP, 0, &again.udp[again.n_udp++]);
+    ck_assert_ptr_null(turn_runtime_new(&again, sh));
+    turn_runtime_config_t again_tcp = {.workers = 1};
+    turn_runtime_listen_addr(rt, TURN_TRANSPORT_TCP, 0, &again_tcp.tcp[again_tcp.n_tcp++]);
+    ck_assert_ptr_null(turn_runtime_new(&again_tcp, sh));
+    turn_runtime_free(rt);
+    turn_shared_free(sh);
+}
+END_TEST
+
 START_TEST(bind_conflict_is_reported) {
     turn_shared_t *sh = make_shared();
     int fd = udp_open("127.0.0.1:0"); /* without SO_REUSEPORT: nobody can share it */
@@ -395,6 +414,7 @@ int main(void) {
     tcase_add_test(tc, tls_without_certificate_fails_cleanly);
     tcase_add_test(tc, garbage_on_tcp_closes_only_that_connection);
     tcase_add_test(tc, bind_conflict_is_reported);
+    tcase_add_test(tc, second_server_on_the_same_port_refuses_to_start);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
