@@ -39,10 +39,17 @@ typedef struct {
     socklen_t tolen;
 } peer_out_t;
 
+/* Room for one IP_PKTINFO / IPV6_PKTINFO control message. */
+typedef union {
+    char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+    struct cmsghdr align;
+} pktinfo_ctl_t;
+
 typedef struct {
     struct mmsghdr mm[BATCH];
     struct iovec iov[BATCH];
     struct sockaddr_storage from[BATCH];
+    pktinfo_ctl_t ctl[BATCH];
 } recv_ring_t;
 
 static recv_ring_t *ring_new(uint8_t *slots, size_t headroom) {
@@ -55,6 +62,8 @@ static recv_ring_t *ring_new(uint8_t *slots, size_t headroom) {
         r->mm[i].msg_hdr.msg_namelen = sizeof r->from[i];
         r->mm[i].msg_hdr.msg_iov = &r->iov[i];
         r->mm[i].msg_hdr.msg_iovlen = 1;
+        r->mm[i].msg_hdr.msg_control = r->ctl[i].buf;
+        r->mm[i].msg_hdr.msg_controllen = sizeof r->ctl[i].buf;
     }
     return r;
 }
@@ -65,10 +74,15 @@ typedef struct {
     int fd;
     uv_poll_t poll;
     rtc_addr_t local;
+    /* Bound to 0.0.0.0 / [::]: learn each datagram's destination address (IP_PKTINFO) and
+     * answer from that same address, or a multi-homed host would reply from whichever
+     * address routing picks and the client would drop the answer. */
+    bool wildcard;
     unsigned q_n;
     struct mmsghdr q_msg[QUEUE_MAX];
     struct iovec q_iov[QUEUE_MAX];
     struct sockaddr_storage q_addr[QUEUE_MAX];
+    pktinfo_ctl_t q_ctl[QUEUE_MAX];
     size_t arena_used;
     uint8_t arena[ARENA_SIZE];
 } udp_listener_t;
@@ -283,7 +297,51 @@ static void flush_all(worker_t *w) {
     w->rrx_next = 0;
 }
 
-static void lq_push(udp_listener_t *l, const rtc_addr_t *to, const uint8_t *p, size_t n, bool borrowed) {
+/* Sets the source address of a datagram to be sent (wildcard listeners). */
+static void set_source(struct msghdr *m, pktinfo_ctl_t *ctl, const rtc_addr_t *src) {
+    memset(ctl, 0, sizeof *ctl);
+    m->msg_control = ctl->buf;
+    struct cmsghdr *c = (struct cmsghdr *)ctl->buf;
+    if (src->family == RTC_AF_INET4) {
+        struct in_pktinfo pi = {0};
+        memcpy(&pi.ipi_spec_dst, src->ip, 4);
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof pi);
+        memcpy(CMSG_DATA(c), &pi, sizeof pi);
+        m->msg_controllen = CMSG_SPACE(sizeof pi);
+    } else {
+        struct in6_pktinfo pi = {0};
+        memcpy(&pi.ipi6_addr, src->ip, 16);
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof pi);
+        memcpy(CMSG_DATA(c), &pi, sizeof pi);
+        m->msg_controllen = CMSG_SPACE(sizeof pi);
+    }
+}
+
+/* The destination address of a received datagram, from its IP_PKTINFO control message. */
+static bool read_destination(const struct msghdr *m, uint16_t port, rtc_addr_t *out) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof pi);
+            rtc_addr_set_v4(out, (const uint8_t *)&pi.ipi_addr, port);
+            return true;
+        }
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof pi);
+            rtc_addr_set_v6(out, pi.ipi6_addr.s6_addr, port);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void lq_push(udp_listener_t *l, const rtc_addr_t *to, const rtc_addr_t *from, const uint8_t *p, size_t n,
+                    bool borrowed) {
     if (l->q_n == QUEUE_MAX) lq_flush(l);
     if (!borrowed) {
         if (n > ARENA_SIZE) return;
@@ -302,6 +360,8 @@ static void lq_push(udp_listener_t *l, const rtc_addr_t *to, const uint8_t *p, s
     l->q_msg[i].msg_hdr.msg_namelen = (socklen_t)sl;
     l->q_msg[i].msg_hdr.msg_iov = &l->q_iov[i];
     l->q_msg[i].msg_hdr.msg_iovlen = 1;
+    if (l->wildcard && from->family == to->family && !rtc_addr_is_any(from))
+        set_source(&l->q_msg[i].msg_hdr, &l->q_ctl[i], from);
     l->q_n++;
 }
 
@@ -626,7 +686,7 @@ static void op_relay_close(void *user, void *io) {
 
 static void op_send_client(void *user, const turn_endpoint_t *to, const uint8_t *p, size_t n, unsigned flags) {
     (void)user;
-    if (*(const int *)to->conn == KIND_UDP) lq_push(to->conn, &to->remote, p, n, flags & TURN_SEND_BORROWED);
+    if (*(const int *)to->conn == KIND_UDP) lq_push(to->conn, &to->remote, &to->local, p, n, flags & TURN_SEND_BORROWED);
     else conn_write(to->conn, p, n);
 }
 
@@ -679,6 +739,7 @@ static void on_relay_readable(uv_poll_t *h, int status, int events) {
             rtc_addr_from_sockaddr(&peer, (struct sockaddr *)m->msg_name, m->msg_namelen) == RTC_OK)
             turn_server_on_peer(w->core, relay, &peer, m->msg_iov->iov_base, mm[i].msg_len, now);
         m->msg_namelen = sizeof(struct sockaddr_storage);
+        m->msg_controllen = sizeof(pktinfo_ctl_t);
     }
     w->rrx_next += (unsigned)got;
 }
@@ -696,10 +757,12 @@ static void on_udp_readable(uv_poll_t *h, int status, int events) {
         rtc_time_t now = rtc_clock_now();
         for (int i = 0; i < got; i++) {
             struct msghdr *m = &mm[i].msg_hdr;
+            if (l->wildcard && !read_destination(m, l->local.port, &ep.local)) ep.local = l->local;
             if (!(m->msg_flags & MSG_TRUNC) &&
                 rtc_addr_from_sockaddr(&ep.remote, (struct sockaddr *)m->msg_name, m->msg_namelen) == RTC_OK)
                 turn_server_on_client(w->core, &ep, m->msg_iov->iov_base, mm[i].msg_len, now);
             m->msg_namelen = sizeof(struct sockaddr_storage);
+            m->msg_controllen = sizeof(pktinfo_ctl_t);
         }
         pq_flush(w); /* before the next recvmmsg reuses the slots the payloads are in */
         if (got < BATCH) return; /* drained: skip the recvmmsg that would say EAGAIN */
@@ -847,6 +910,12 @@ static int add_listeners(turn_runtime_t *rt, worker_t *w) {
         l->w = w;
         l->fd = fd;
         bound_addr(fd, &l->local);
+        if (rtc_addr_is_any(&l->local)) {
+            int one = 1;
+            l->wildcard = true;
+            if (l->local.family == RTC_AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+            else setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+        }
         if (a.port == 0) rt->bound[TURN_TRANSPORT_UDP][i] = l->local; /* later workers share it */
         uv_poll_init(&w->loop, &l->poll, fd);
         l->poll.data = l;

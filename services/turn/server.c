@@ -169,7 +169,11 @@ static inline turn_alloc_t *find_alloc(const turn_server_t *s, const turn_endpoi
     for (turn_hnode_t *n = turn_htab_bucket(&s->allocs, h); n; n = n->next) {
         if (n->hash != h) continue;
         turn_alloc_t *a = TURN_CONTAINER(n, turn_alloc_t, node);
-        if (a->client.conn == ep->conn && addr_eq(&a->client.remote, &ep->remote)) return a;
+        /* The local address matters for wildcard listeners: the same client port may talk
+         * to two of the server's addresses, which are two 5-tuples. */
+        if (a->client.conn == ep->conn && addr_eq(&a->client.remote, &ep->remote) &&
+            ip_eq(&a->client.local, &ep->local))
+            return a;
     }
     return NULL;
 }

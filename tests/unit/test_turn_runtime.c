@@ -372,6 +372,39 @@ START_TEST(garbage_on_tcp_closes_only_that_connection) {
 }
 END_TEST
 
+START_TEST(wildcard_listener_answers_from_the_address_it_was_asked_on) {
+    turn_shared_t *sh = make_shared();
+    turn_runtime_config_t cfg = {.workers = 1};
+    cfg.udp[cfg.n_udp++] = A("0.0.0.0:0");
+    turn_runtime_t *rt = turn_runtime_new(&cfg, sh);
+    ck_assert_ptr_nonnull(rt);
+    turn_runtime_start(rt);
+    rtc_addr_t bound;
+    turn_runtime_listen_addr(rt, TURN_TRANSPORT_UDP, 0, &bound);
+    /* Ask on 127.0.0.2 from 127.0.0.1: routing alone would answer from 127.0.0.1. */
+    rtc_addr_t server = A("127.0.0.2:0");
+    server.port = bound.port;
+    int fd = udp_open("127.0.0.1:0");
+    uint8_t req[64], rb[512];
+    rtc_stun_builder_t b;
+    rtc_stun_builder_init(&b, req, sizeof req, RTC_STUN_BINDING, RTC_STUN_REQUEST, NULL);
+    int n = rtc_stun_builder_finish(&b);
+    struct sockaddr_storage ss;
+    int sl = rtc_addr_to_sockaddr(&server, &ss, sizeof ss);
+    ck_assert_int_eq(sendto(fd, req, (size_t)n, 0, (struct sockaddr *)&ss, (socklen_t)sl), n);
+    ck_assert(wait_readable(fd, 2000));
+    struct sockaddr_storage from;
+    socklen_t fl = sizeof from;
+    ck_assert_int_gt(recvfrom(fd, rb, sizeof rb, 0, (struct sockaddr *)&from, &fl), 0);
+    rtc_addr_t src;
+    rtc_addr_from_sockaddr(&src, (struct sockaddr *)&from, fl);
+    ck_assert_msg(rtc_addr_equal(&src, &server), "answer came from %s", rtc_addr_str(&src));
+    close(fd);
+    turn_runtime_free(rt);
+    turn_shared_free(sh);
+}
+END_TEST
+
 START_TEST(second_server_on_the_same_port_refuses_to_start) {
     /* SO_REUSEPORT would let it share the port and take part of the traffic. */
     turn_shared_t *sh = make_shared();
@@ -415,6 +448,7 @@ int main(void) {
     tcase_add_test(tc, garbage_on_tcp_closes_only_that_connection);
     tcase_add_test(tc, bind_conflict_is_reported);
     tcase_add_test(tc, second_server_on_the_same_port_refuses_to_start);
+    tcase_add_test(tc, wildcard_listener_answers_from_the_address_it_was_asked_on);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
