@@ -94,7 +94,13 @@ START_TEST(symmetric_nats_on_both_sides_connect_through_turn) {
     bool a_rel = a.local.type == RTC_ICE_CANDIDATE_RELAY;
     ck_assert_str_eq(rtc_addr_str(a_rel ? &a.local.addr : &a.remote.addr), rtc_addr_str(a_rel ? &a.local.addr : &b.local.addr));
     uint64_t relayed_before = netsim_turn_stats(w.turn)->relayed_to_peer + netsim_turn_stats(w.turn)->relayed_to_client;
+    uint64_t ind_before = netsim_turn_stats(w.turn)->send_indications_from_client;
+    uint64_t chan_before = netsim_turn_stats(w.turn)->channel_data_from_client;
     exchange_data(&w, 5);
+    /* With a channel bound on the selected relayed pair, data leaves as ChannelData, never as
+     * Send indications. */
+    ck_assert_uint_ge(netsim_turn_stats(w.turn)->channel_data_from_client, chan_before + 5);
+    ck_assert_uint_eq(netsim_turn_stats(w.turn)->send_indications_from_client, ind_before);
     const netsim_turn_stats_t *ts = netsim_turn_stats(w.turn);
     ck_assert_uint_ge(ts->allocations, 2);
     ck_assert_uint_ge(ts->relayed_to_peer + ts->relayed_to_client, relayed_before + 10);

@@ -113,8 +113,10 @@ static void relay_lost(ice_relay_t *r) {
     r->base->usable = false;
     for (size_t i = 0; i < a->pairs.n; i++) {
         ice_pair_t *p = a->pairs.v[i];
-        if (p->local->base == r->base && p->state != RTC_ICE_PAIR_SUCCEEDED) p->state = RTC_ICE_PAIR_FAILED;
+        if (p->local->base == r->base) p->state = RTC_ICE_PAIR_FAILED;
     }
+    /* If the selected pair went through this relay, move to the best pair still working. */
+    ice_update_selected(a, a->now);
 }
 
 
