@@ -12,4 +12,5 @@
 #include "rtc/rtp.h"
 #include "rtc/sctp.h"
 #include "rtc/sdp.h"
+#include "rtc/pc.h"
 #endif
