@@ -220,10 +220,24 @@ static inline turn_chan_t *find_chan_peer(const turn_server_t *s, const turn_all
     return NULL;
 }
 
+/* Relay slots keep their place for the allocation's life (the runtime holds pointers to
+ * them); a slot whose family was deleted by Refresh has family UNSPEC. */
 static turn_relay_t *relay_for_family(turn_alloc_t *a, uint8_t family) {
     for (size_t i = 0; i < a->n_relays; i++)
-        if (a->relay[i].addr.family == family) return &a->relay[i];
+        if (a->relay[i].addr.family == family && family != RTC_AF_UNSPEC) return &a->relay[i];
     return NULL;
+}
+
+static size_t active_relays(const turn_alloc_t *a) {
+    size_t n = 0;
+    for (size_t i = 0; i < a->n_relays; i++) n += a->relay[i].addr.family != RTC_AF_UNSPEC;
+    return n;
+}
+
+static const rtc_addr_t *first_relayed(const turn_alloc_t *a) {
+    for (size_t i = 0; i < a->n_relays; i++)
+        if (a->relay[i].addr.family != RTC_AF_UNSPEC) return &a->relay[i].advertised;
+    return &a->relay[0].advertised;
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
@@ -275,7 +289,7 @@ static void relay_release(turn_server_t *s, turn_relay_t *r, uint16_t port) {
 }
 
 static void alloc_delete(turn_server_t *s, turn_alloc_t *a, const char *why) {
-    RTC_LOGI("turn", "allocation %s for %s (user %s) deleted: %s", rtc_addr_str(&a->relay[0].advertised),
+    RTC_LOGI("turn", "allocation %s for %s (user %s) deleted: %s", rtc_addr_str(first_relayed(a)),
              rtc_addr_str(&a->client.remote), a->username, why);
     while (a->chans) {
         turn_chan_t *c = a->chans;
@@ -289,7 +303,8 @@ static void alloc_delete(turn_server_t *s, turn_alloc_t *a, const char *why) {
         s->st.permissions--;
         free(p);
     }
-    for (size_t i = 0; i < a->n_relays; i++) relay_release(s, &a->relay[i], a->relay_port[i]);
+    for (size_t i = 0; i < a->n_relays; i++)
+        if (a->relay[i].addr.family != RTC_AF_UNSPEC) relay_release(s, &a->relay[i], a->relay_port[i]);
     turn_htab_remove(&s->allocs, &a->node);
     if (a->prev) a->prev->next = a->next;
     else s->all = a->next;
@@ -578,7 +593,8 @@ static void send_allocate_success(turn_server_t *s, const rtc_stun_msg_t *req, t
     rtc_stun_builder_t b;
     resp_begin(s, &b, req, RTC_STUN_SUCCESS);
     for (size_t i = 0; i < a->n_relays; i++)
-        rtc_stun_add_xor_address(&b, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, &a->relay[i].advertised);
+        if (a->relay[i].addr.family != RTC_AF_UNSPEC)
+            rtc_stun_add_xor_address(&b, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, &a->relay[i].advertised);
     int64_t left = (a->expires - now + RTC_US_PER_SEC - 1) / RTC_US_PER_SEC;
     rtc_stun_add_u32(&b, RTC_STUN_ATTR_LIFETIME, left > 0 ? (uint32_t)left : 0);
     if (a->token) rtc_stun_add_u64(&b, RTC_STUN_ATTR_RESERVATION_TOKEN, a->token);
@@ -754,15 +770,11 @@ static void handle_refresh(turn_server_t *s, const turn_endpoint_t *ep, const rt
     bool has = rtc_stun_msg_get_u32(req, RTC_STUN_ATTR_LIFETIME, &requested) == RTC_OK;
     uint32_t granted = 0;
     if (has && requested == 0) {
-        if (family != RTC_AF_UNSPEC && a->n_relays > 1) {
-            /* Delete one family of a dual allocation. */
-            size_t i = a->relay[0].addr.family == family ? 0 : 1;
-            relay_release(s, &a->relay[i], a->relay_port[i]);
-            if (i == 0) {
-                a->relay[0] = a->relay[1];
-                a->relay_port[0] = a->relay_port[1];
-            }
-            a->n_relays = 1;
+        if (family != RTC_AF_UNSPEC && active_relays(a) > 1) {
+            /* Delete one family of a dual allocation; its slot stays, retired. */
+            turn_relay_t *r = relay_for_family(a, family);
+            relay_release(s, r, a->relay_port[r - a->relay]);
+            r->addr.family = RTC_AF_UNSPEC;
             int64_t left = (a->expires - now) / RTC_US_PER_SEC;
             granted = left > 0 ? (uint32_t)left : 0;
         } else {
@@ -1169,8 +1181,8 @@ int turn_server_alloc_info(const turn_server_t *s, const turn_endpoint_t *client
     const turn_alloc_t *a = find_alloc(s, client);
     if (!a) return RTC_ERR_NOT_FOUND;
     memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < a->n_relays; i++) out->relayed[i] = a->relay[i].advertised;
-    out->n_relayed = a->n_relays;
+    for (size_t i = 0; i < a->n_relays; i++)
+        if (a->relay[i].addr.family != RTC_AF_UNSPEC) out->relayed[out->n_relayed++] = a->relay[i].advertised;
     out->expires = a->expires;
     out->n_permissions = a->n_perms;
     out->n_channels = a->n_chans_bound;

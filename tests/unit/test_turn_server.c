@@ -558,6 +558,48 @@ START_TEST(dual_stack_allocation_and_family_errors) {
 }
 END_TEST
 
+static void attr_delete_v4(rtc_stun_builder_t *b, const void *arg) {
+    (void)arg;
+    rtc_stun_add_u32(b, RTC_STUN_ATTR_LIFETIME, 0);
+    rtc_stun_add_family(b, RTC_STUN_ATTR_REQUESTED_ADDRESS_FAMILY, RTC_AF_INET4);
+}
+
+START_TEST(refresh_zero_with_family_deletes_one_half_of_a_dual_allocation) {
+    harness_t h;
+    turn_policy_t *p = h_policy();
+    rtc_addr_parse(&p->relay_v6, "::1", 0);
+    h_init_with(&h, p, 50000, 50999);
+    h_client_t c;
+    h_client(&c, "127.0.0.1:40000", "alice", "secret");
+    alloc_opts_t o = opts_default();
+    o.afam = RTC_AF_INET6;
+    ck_assert_int_eq(allocate_with(&h, &c, &o), 0);
+    const rtc_stun_attr_t *a1 = rtc_stun_msg_find(&h.resp, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS);
+    rtc_addr_t v4, v6;
+    rtc_stun_attr_get_xor_address(&h.resp, a1, &v4);
+    rtc_stun_attr_get_xor_address(&h.resp, rtc_stun_msg_find_next(&h.resp, a1), &v6);
+    ck_assert_int_eq(h_permit(&h, &c, "[::1]:1"), 0);
+    ck_assert_int_eq(h_do_auth(&h, &c, RTC_STUN_REFRESH, attr_delete_v4, NULL), 0);
+    ck_assert_ptr_null(h_find_relay(&h, &v4));
+    ck_assert_ptr_nonnull(h_find_relay(&h, &v6));
+    turn_alloc_info_t info;
+    ck_assert_int_eq(turn_server_alloc_info(h.s, &c.ep, &info), RTC_OK);
+    ck_assert_uint_eq(info.n_relayed, 1);
+    ck_assert(rtc_addr_equal(&info.relayed[0], &v6));
+    /* The IPv6 half still relays; IPv4 peers now have no relay. */
+    h_clear(&h);
+    ck_assert(h_peer_send(&h, &v6, "[::1]:7000", "six", 3));
+    ck_assert_uint_eq(h.n_cl, 1);
+    ck_assert_int_eq(h_permit(&h, &c, "127.0.0.1:1"), 443);
+    /* Deleting the last family deletes the allocation; the retired slot's port is not freed
+     * twice (a double release would hand the v4 port to two allocations). */
+    ck_assert_int_eq(h_refresh(&h, &c, 0), 0);
+    ck_assert_uint_eq(turn_ports_in_use(h.sh->ports, RTC_AF_INET4), 0);
+    ck_assert_uint_eq(turn_ports_in_use(h.sh->ports, RTC_AF_INET6), 0);
+    h_free(&h);
+}
+END_TEST
+
 START_TEST(dual_stack_without_ipv6_relay_reports_address_error) {
     harness_t h;
     h_init(&h); /* IPv4 relay only */
@@ -1160,6 +1202,7 @@ int main(void) {
     tcase_add_test(tc, reservation_skips_a_pair_whose_neighbour_is_busy);
     tcase_add_test(tc, dual_stack_allocation_and_family_errors);
     tcase_add_test(tc, dual_stack_without_ipv6_relay_reports_address_error);
+    tcase_add_test(tc, refresh_zero_with_family_deletes_one_half_of_a_dual_allocation);
     tcase_add_test(tc, lifetimes_default_clamped_and_refresh_zero_deletes);
     tcase_add_test(tc, allocation_expires_on_fake_clock);
     tcase_add_test(tc, draining_refuses_new_allocations_but_keeps_relaying);
