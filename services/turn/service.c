@@ -408,6 +408,9 @@ static void on_reload(void *user) {
         a->uris = uris;
     }
     st_config_free(&turn_options_spec, &old);
+    if (a->redis)
+        uv_timer_start(&a->secrets_timer, on_secrets_timer, (uint64_t)a->opts.rest_refresh_ms,
+                       (uint64_t)a->opts.rest_refresh_ms);
     RTC_LOGI("turn", "configuration reloaded");
     refresh_secrets(a);
 }
