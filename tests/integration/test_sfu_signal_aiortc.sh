@@ -60,11 +60,11 @@ PIDS="$PIDS $!"
 wait_for 10 sh -c "redis-cli -p $RPORT hget starling:node:sfu-aiortc state | grep -q up" || fail "SFU did not register"
 wait_for 10 curl -sf "http://127.0.0.1:$WPORT/healthz" || fail "signal not healthy"
 
-$PY "$SRC_DIR/tests/unit/sfu/aiortc_client.py" "http://127.0.0.1:$WPORT" e2e alice 12 publish >"$TMP/alice.json" 2>"$TMP/alice.err" &
+$PY "$SRC_DIR/tests/unit/sfu/aiortc_client.py" "http://127.0.0.1:$WPORT" e2e alice 16 publish >"$TMP/alice.json" 2>"$TMP/alice.err" &
 A=$!
 PIDS="$PIDS $A"
 sleep 1
-$PY "$SRC_DIR/tests/unit/sfu/aiortc_client.py" "http://127.0.0.1:$WPORT" e2e bob 10 watch >"$TMP/bob.json" 2>"$TMP/bob.err" &
+$PY "$SRC_DIR/tests/unit/sfu/aiortc_client.py" "http://127.0.0.1:$WPORT" e2e bob 14 watch >"$TMP/bob.json" 2>"$TMP/bob.err" &
 B=$!
 PIDS="$PIDS $B"
 wait "$A" || { tail -20 "$TMP/alice.err"; fail "alice's client failed"; }

@@ -154,6 +154,7 @@ async def main():
             dc.send(f"hello {out['sent_data']} from {identity}")
             out["sent_data"] += 1
     out["frames_sent"] = pattern.n if pattern else 0
+    out["states"] = {"pub": pub.connectionState, "sub": sub.connectionState}
     for name, pc in (("pub", pub), ("sub", sub)):
         for st in (await pc.getStats()).values():
             if st.type in ("inbound-rtp", "outbound-rtp"):
