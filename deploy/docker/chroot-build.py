@@ -246,9 +246,11 @@ def smoke(st):
                 time.sleep(0.2)
             green = healthz(health[svc])
             pid = procs[("turn", "sfu", "signal").index(svc) + 1].pid
-            # The image's own HEALTHCHECK command, run inside the image as its user.
+            # The image's own HEALTHCHECK command, run inside the image as its user. A chroot
+            # shares the host's PID namespace, so name the process (in a container it is the
+            # only starling-* process and the check finds it alone).
             hc = subprocess.run(["chroot", "--userspec=%s:%s" % (uid, gid or uid), root,
-                                 "/usr/local/bin/starling-healthcheck", svc], env=common)
+                                 "/usr/local/bin/starling-healthcheck", str(pid)], env=common)
             log("smoke: %s /healthz %s; image HEALTHCHECK exit %d (pid %d)" % (svc, "green" if green else "NOT green",
                                                                                 hc.returncode, pid))
             ok = ok and green and hc.returncode == 0

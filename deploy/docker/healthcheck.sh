@@ -13,13 +13,17 @@ set -u
 target=${1:-}
 pid=""
 case $target in
+  # Only processes whose environment we may read (in a container: the service, as the
+  # image's user; a check run as another user could not see how that process was started).
   '') for d in /proc/[0-9]*; do
+        [ -r "$d/environ" ] || continue
         case $(cat "$d/comm" 2>/dev/null) in
           starling-signal|starling-sfu|starling-turn) pid=${d#/proc/}; break ;;
         esac
       done ;;
   signal|sfu|turn)
       for d in /proc/[0-9]*; do
+        [ -r "$d/environ" ] || continue
         [ "$(cat "$d/comm" 2>/dev/null)" = "starling-$target" ] && { pid=${d#/proc/}; break; }
       done ;;
   *[!0-9]*) echo "usage: starling-healthcheck [signal|sfu|turn|PID]" >&2; exit 2 ;;
@@ -29,6 +33,7 @@ esac
 url=${STARLING_HEALTH_URL:-}
 if [ -z "$url" ]; then
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || { echo "starling-healthcheck: no Starling service running" >&2; exit 2; }
+  [ -r "/proc/$pid/environ" ] || { echo "starling-healthcheck: cannot read how pid $pid was started (run as its user)" >&2; exit 2; }
   case $(cat "/proc/$pid/comm") in
     starling-signal) svc=SIGNAL; key=listen; def=127.0.0.1:8080 ;;
     starling-sfu) svc=SFU; key=http.listen; def=127.0.0.1:9642 ;;
