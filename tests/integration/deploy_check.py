@@ -549,6 +549,41 @@ def boot_compose(src, build, bins, tmp, doc, values):
     return maps
 
 
+def check_turn_tls(src, bins, tmp):
+    """docs/deployment.md's TLS recipe for compose: turn.docker.conf plus STARLING_TURN_TLS_*
+    with a certificate file; coTURN's turnutils_uclient allocates and relays over TLS."""
+    if not shutil.which("turnutils_uclient") or not shutil.which("openssl"):
+        print("note: turnutils_uclient or openssl missing: TURN TLS recipe not checked")
+        return
+    key, crt = os.path.join(tmp, "tls.key"), os.path.join(tmp, "tls.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=turn.example.com"],
+                   capture_output=True, check=True)
+    cl = Cluster(tmp, "tls-test-password")
+    try:
+        base, relay = free_block(4), free_block(20)
+        http = "127.0.0.1:%d" % (base + 2)
+        cl.start("turn", bins.path["turn"], {
+            "STARLING_TURN_CONFIG": os.path.join(src, "deploy/config/turn.docker.conf"),
+            "STARLING_TURN_LISTEN": "127.0.0.1:%d" % base, "STARLING_TURN_TCP_LISTEN": "127.0.0.1:%d" % base,
+            "STARLING_TURN_TLS_LISTEN": "127.0.0.1:%d" % (base + 1),
+            "STARLING_TURN_TLS_CERT": crt, "STARLING_TURN_TLS_KEY": key,
+            "STARLING_TURN_HTTP_LISTEN": http, "STARLING_TURN_RELAY_IPV4": "127.0.0.1",
+            "STARLING_TURN_PEERS_ALLOW": "127.0.0.1", "STARLING_TURN_USERS": "tls:tls-pass",
+            "STARLING_TURN_RELAY_MIN_PORT": str(relay), "STARLING_TURN_RELAY_MAX_PORT": str(relay + 19),
+            "STARLING_TURN_REDIS_PORT": str(cl.redis_port), "STARLING_TURN_REDIS_PASSWORD": "tls-test-password"})
+        green, detail = cl.wait_green("turn", http)
+        r = subprocess.run(["timeout", "60", "turnutils_uclient", "-t", "-S", "-p", str(base + 1), "-u", "tls", "-w", "tls-pass",
+                            "-e", "127.0.0.1", "-y", "-m", "1", "-n", "5", "-l", "100", "127.0.0.1"],
+                           capture_output=True, text=True)
+        out = r.stdout + r.stderr
+        check(green and r.returncode == 0 and "Total lost packets 0 " in out and re.search(r"tot_recv_msgs=[1-9]", out),
+              "TURN over TLS with turn.docker.conf + STARLING_TURN_TLS_*: turnutils_uclient -t -S relays",
+              detail + " " + out[-300:])
+    finally:
+        cl.close()
+
+
 def check_entrypoint(src):
     ep = os.path.join(src, "deploy/docker/entrypoint.sh")
     r = subprocess.run(["sh", ep], capture_output=True, text=True)
@@ -570,6 +605,7 @@ def mode_docker(src, build):
         check_entrypoint(src)
         doc, values = check_compose(src, tmp, bins)
         maps = boot_compose(src, build, bins, tmp, doc, values)
+        check_turn_tls(src, bins, tmp)
         if len(maps) == 3:
             check_dockerfile(src, maps)
         else:

@@ -8,6 +8,8 @@
 #    than each drain timeout, health checks;
 #  * the three services started with their *.docker.conf and compose's environment (addresses
 #    moved to 127.0.0.1) all report green /healthz, serve the demo page and exit 0 on SIGTERM;
+#  * the TLS recipe of docs/deployment.md: turn.docker.conf + STARLING_TURN_TLS_* relays for
+#    coTURN's turnutils_uclient over TLS;
 #  * deploy/docker/healthcheck.sh (the image's HEALTHCHECK) finds each service's /healthz from
 #    the process's environment or config file, and fails for a stopped one;
 #  * the Dockerfile: bases, non-root USER, COPY sources, package names, the build stage's
