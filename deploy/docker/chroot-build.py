@@ -11,7 +11,8 @@ repository root) or from an earlier stage (--from=), RUN runs /bin/sh -c in the 
 the ENV variables. USER, HEALTHCHECK, ENTRYPOINT, CMD, EXPOSE, LABEL and STOPSIGNAL are
 recorded. The last stage's tree is the "image" (printed at the end).
 
---smoke then starts the three services inside the image tree as the image's USER, on
+--smoke then starts the three services inside the image tree (mounted read-only) as the
+image's USER, on
 loopback ports, with a redis-server of the host, and runs the image's HEALTHCHECK for each:
 the runtime stage's libraries, users, paths, configs and health check are all exercised.
 
@@ -72,14 +73,15 @@ class Chroot:
         self.root = root
         self.mounted = []
 
-    def mount(self):
+    def mount(self, resolv=True):
         for what, where, args in (("proc", "proc", ["-t", "proc"]), ("/dev", "dev", ["--bind"]),
                                   ("/dev/pts", "dev/pts", ["--bind"])):
             target = os.path.join(self.root, where)
             os.makedirs(target, exist_ok=True)
             subprocess.run(["mount"] + args + [what, target], check=True)
             self.mounted.append(target)
-        shutil.copy("/etc/resolv.conf", os.path.join(self.root, "etc/resolv.conf"))
+        if resolv:
+            shutil.copy("/etc/resolv.conf", os.path.join(self.root, "etc/resolv.conf"))
 
     def umount(self):
         for target in reversed(self.mounted):
@@ -127,7 +129,9 @@ def copy_into(src, root, dest, cwd):
         shutil.copy2(src, target)
 
 
-def build(dockerfile, work):
+def build(dockerfile, work, execute=True):
+    """Runs the Dockerfile; with execute=False only reads it (ENV, USER...) and takes the
+    stage trees an earlier run left in `work`."""
     instrs = parse_dockerfile(dockerfile)
     global_args = {}
     stages = {}
@@ -143,10 +147,13 @@ def build(dockerfile, work):
             parts = rest.split()
             image = subst(parts[0], global_args)
             name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else str(len(stages))
-            root = base_tree(work, name, image)
+            root = base_tree(work, name, image) if execute else os.path.join(work, "stage-" + name)
+            if not os.path.isdir(root):
+                sys.exit("chroot-build: no %s from an earlier run" % root)
             st = {"name": name, "root": root, "env": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                   "HOME": "/root"}, "args": {}, "cwd": "/", "chroot": Chroot(root), "meta": {}}
-            st["chroot"].mount()
+            if execute:
+                st["chroot"].mount()
             stages[name] = st
             log("FROM %s AS %s -> %s" % (image, name, root))
             continue
@@ -161,6 +168,8 @@ def build(dockerfile, work):
         elif kw == "WORKDIR":
             st["cwd"] = subst(rest, vars_)
             os.makedirs(os.path.join(st["root"], st["cwd"].lstrip("/")), exist_ok=True)
+        elif kw in ("COPY", "RUN") and not execute:
+            pass
         elif kw == "COPY":
             toks = shlex.split(rest)
             frm = None
@@ -208,11 +217,16 @@ def healthz(port):
 
 
 def smoke(st):
-    root = st["root"]
+    # The image tree, bind-mounted read-only (as compose's read_only: true and the pods'
+    # readOnlyRootFilesystem run it).
+    root = st["root"] + "-ro"
+    os.makedirs(root, exist_ok=True)
+    subprocess.run(["mount", "--bind", st["root"], root], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", root], check=True)
     user = st["meta"].get("USER", "0:0")
     uid, _, gid = user.partition(":")
     ch = Chroot(root)
-    ch.mount()
+    ch.mount(resolv=False)
     procs = []
     try:
         rport = free_port()
@@ -270,6 +284,7 @@ def smoke(st):
                 p.kill()
                 p.wait()
         ch.umount()
+        subprocess.run(["umount", root])
 
 
 def main():
@@ -277,13 +292,14 @@ def main():
     ap.add_argument("--work", default="/tmp/starling-chroot-build")
     ap.add_argument("--dockerfile", default=os.path.join(SRC, "deploy/docker/Dockerfile"))
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--smoke-only", action="store_true", help="smoke-test the trees of an earlier run")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("chroot-build: run as root (debootstrap, chroot, mount)")
     os.makedirs(a.work, exist_ok=True)
-    st = build(a.dockerfile, a.work)
+    st = build(a.dockerfile, a.work, execute=not a.smoke_only)
     log("image tree: %s (USER %s, ENTRYPOINT %s)" % (st["root"], st["meta"].get("USER"), st["meta"].get("ENTRYPOINT")))
-    if a.smoke:
+    if a.smoke or a.smoke_only:
         ok = smoke(st)
         log("smoke: %s" % ("PASS" if ok else "FAIL"))
         sys.exit(0 if ok else 1)
