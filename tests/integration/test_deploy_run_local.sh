@@ -181,10 +181,10 @@ echo "ok: every socket of the $(echo "$pids" | wc -w) processes is on 127.0.0.1"
 # her video and get her data messages.
 CLIENT=$SRC_DIR/tests/unit/sfu/aiortc_client.py
 if [ -f "$CLIENT" ] && $PY -c 'import aiortc, websockets, numpy' 2>/dev/null; then
-  $PY "$CLIENT" "http://127.0.0.1:$SIGNAL_PORT" deploymedia alice 10 publish >"$TMP/alice.json" 2>"$TMP/alice.err" &
+  $PY "$CLIENT" "http://127.0.0.1:$SIGNAL_PORT" deploymedia alice 12 publish >"$TMP/alice.json" 2>"$TMP/alice.err" &
   a=$!
   sleep 1
-  $PY "$CLIENT" "http://127.0.0.1:$SIGNAL_PORT" deploymedia bob 8 watch >"$TMP/bob.json" 2>"$TMP/bob.err" &
+  $PY "$CLIENT" "http://127.0.0.1:$SIGNAL_PORT" deploymedia bob 10 watch >"$TMP/bob.json" 2>"$TMP/bob.err" &
   b=$!
   wait $a || { tail -5 "$TMP/alice.err"; fail "aiortc publisher failed against make run"; }
   wait $b || { tail -5 "$TMP/bob.err"; fail "aiortc subscriber failed against make run"; }
