@@ -10,6 +10,7 @@ PACKAGES="
   redis-server redis-tools coturn
   iproute2 iptables nftables procps psmisc curl python3 python3-aiortc python3-aioice python3-websockets python3-av
   python3-prometheus-client python3-jwt python3-redis
+  python3-yaml python3-kubernetes docker-compose
   tshark valgrind chromium nodejs
   golang-go golang-github-pion-rtcp-dev golang-github-pion-interceptor-dev golang-github-pion-srtp.v2-dev
   golang-github-pion-webrtc.v3-dev libvpx-dev
