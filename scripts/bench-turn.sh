@@ -10,7 +10,7 @@
 # Environment: DURATION (s per run, default 20), THREADS (relay threads, default 1),
 # SCENARIOS ("clients:kbps:bytes ...", default the three below), SERVERS (default
 # "floor coturn starling"), NICE (niceness for servers and loadtest, default -10 so other work
-# on a shared machine disturbs the runs less; 0 to disable), MODE (channel|send), TRANSPORT (udp|tcp; the floor is UDP-only
+# on a shared machine disturbs the runs less; 0 to disable), MODE (channel|send), TRANSPORT (udp|tcp|tls; the floor is UDP-only
 # and is skipped for tcp), RCVBUF (SO_RCVBUF asked for the floor's and starling-turn's
 # listening sockets; default 2 MiB, which the kernel doubles to the 4 MiB coTURN gives its own
 # listening sockets (`ss -uam` shows rb4194304); 0 = system default), NO_DOCS=1 to skip writing the doc.
