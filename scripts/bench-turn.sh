@@ -10,7 +10,7 @@
 # Environment: DURATION (s per run, default 20), THREADS (relay threads, default 1),
 # SCENARIOS ("clients:kbps:bytes ...", default the three below), SERVERS (default
 # "floor coturn starling"), NICE (niceness for servers and loadtest, default -10 so other work
-# on a shared machine disturbs the runs less; 0 to disable), MODE (channel|send), TRANSPORT (udp|tcp|tls; the floor is UDP-only
+# on a shared machine disturbs the runs less; 0 to disable), MODE (channel|send), TRANSPORT (udp|tcp; the floor is UDP-only
 # and is skipped for tcp), RCVBUF (SO_RCVBUF asked for the floor's and starling-turn's
 # listening sockets; default 2 MiB, which the kernel doubles to the 4 MiB coTURN gives its own
 # listening sockets (`ss -uam` shows rb4194304); 0 = system default), NO_DOCS=1 to skip writing the doc.
@@ -37,6 +37,7 @@ SCENARIOS=${SCENARIOS:-"2000:50:150 2000:50:1200 1000:1500:1200"}
 SERVERS=${SERVERS:-"floor coturn starling"}
 DOC="$SRC_DIR/docs/benchmarks.md"
 
+case $TRANSPORT in udp|tcp) ;; *) echo "bench-turn: TRANSPORT must be udp or tcp"; exit 2 ;; esac
 [ -x "$LT" ] && [ -x "$FLOOR" ] || { echo "bench-turn: build first ($LT, $FLOOR missing)"; exit 1; }
 
 TMP=$(mktemp -d)
