@@ -3,7 +3,7 @@
 
 BUILD      ?= build
 JOBS       ?= $(shell nproc)
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 15
 
 .PHONY: all deps build build-asan build-fuzz test test-unit test-asan test-fuzz test-integration \
         test-interop run bench bench-turn clean
@@ -17,13 +17,14 @@ build:
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build $(BUILD)/release -j $(JOBS)
 
+# The sanitizer and fuzz builds compile only what their runs need (suites, fuzz targets).
 build-asan:
 	cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=asan >/dev/null
-	cmake --build $(BUILD)/asan -j $(JOBS)
+	cmake --build $(BUILD)/asan -j $(JOBS) --target all_suites
 
 build-fuzz:
 	CC=clang cmake -S . -B $(BUILD)/fuzz -DCMAKE_BUILD_TYPE=Debug -DRTC_FUZZ=ON >/dev/null
-	cmake --build $(BUILD)/fuzz -j $(JOBS)
+	cmake --build $(BUILD)/fuzz -j $(JOBS) --target all_fuzzers
 
 # Everything: unit + sim + integration + interop on the release build, unit + sim again
 # under AddressSanitizer/UBSan, then every fuzz target for FUZZ_SECONDS on its corpus.

@@ -9,9 +9,10 @@ PACKAGES="
   libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
   redis-server redis-tools coturn
   iproute2 iptables nftables procps psmisc curl python3 python3-aiortc python3-aioice python3-websockets python3-av
-  python3-prometheus-client python3-jwt
+  python3-prometheus-client python3-jwt python3-redis
   tshark valgrind chromium nodejs
-  golang-go golang-github-pion-rtcp-dev golang-github-pion-interceptor-dev
+  golang-go golang-github-pion-rtcp-dev golang-github-pion-interceptor-dev golang-github-pion-srtp.v2-dev
+  golang-github-pion-webrtc.v3-dev libvpx-dev
 "
 
 missing=""

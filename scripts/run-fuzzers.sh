@@ -1,33 +1,42 @@
 #!/bin/sh
-# Runs every libFuzzer target in BUILD_DIR for SECONDS each, starting from its checked-in
-# corpus (tests/fuzz/corpus/<target>/). New inputs go to a scratch dir, so the checked-in
-# corpus changes only when someone copies a finding in on purpose. Any crash fails the run.
+# Runs every libFuzzer target in BUILD_DIR for SECONDS each, two at a time (one per core),
+# starting from its checked-in corpus (tests/fuzz/corpus/<target>/). New inputs go to a
+# scratch dir, so the checked-in corpus changes only when someone copies a finding in on
+# purpose. Any crash, leak or sanitizer report fails the run and prints the crashing input.
 set -eu
 BUILD_DIR=${1:?build dir}
-SECONDS_EACH=${2:-20}
+SECONDS_EACH=${2:-15}
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
-status=0
-found=0
-for bin in "$BUILD_DIR"/tests/fuzz_*; do
-  [ -x "$bin" ] || continue
-  found=1
-  name=$(basename "$bin")
+RESULTS=$(mktemp -d)
+trap 'rm -rf "$RESULTS"' EXIT
+
+run_one() { # bin
+  bin=$1; name=$(basename "$bin")
   corpus="$SRC_DIR/tests/fuzz/corpus/$name"
-  scratch=$(mktemp -d)
-  artifacts=$(mktemp -d)
-  echo "fuzz: $name for ${SECONDS_EACH}s"
-  if [ -d "$corpus" ]; then seeds="$corpus"; else seeds=""; fi
-  if ! "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
-        -artifact_prefix="$artifacts/" "$scratch" $seeds >"$scratch.log" 2>&1; then
-    echo "fuzz: $name FAILED; log tail and crashing inputs:"
-    tail -40 "$scratch.log"
-    ls -l "$artifacts"
-    status=1
+  scratch=$(mktemp -d); artifacts=$(mktemp -d)
+  seeds=""; [ -d "$corpus" ] && seeds="$corpus"
+  if "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+       -artifact_prefix="$artifacts/" "$scratch" $seeds >"$RESULTS/$name.log" 2>&1; then
+    echo "fuzz: $name ok ($(grep -Eo 'Done [0-9]+ runs' "$RESULTS/$name.log" | tail -1))"
   else
-    grep -E "^(#[0-9]+.*DONE|Done)" "$scratch.log" | tail -1 || true
+    echo "fuzz: $name FAILED"; tail -40 "$RESULTS/$name.log"
+    for f in "$artifacts"/*; do [ -f "$f" ] && { echo "crashing input $f:"; od -An -tx1 "$f" | head -20; }; done
+    touch "$RESULTS/$name.failed"
   fi
-  rm -rf "$scratch" "$scratch.log"
-  [ $status -eq 0 ] && rm -rf "$artifacts"
-done
-[ $found -eq 1 ] || { echo "fuzz: no targets built in $BUILD_DIR"; exit 1; }
-exit $status
+  rm -rf "$scratch" "$artifacts"
+}
+
+targets=$(ls "$BUILD_DIR"/tests/fuzz_* 2>/dev/null || true)
+[ -n "$targets" ] || { echo "fuzz: no targets built in $BUILD_DIR"; exit 1; }
+n=$(echo "$targets" | wc -l)
+echo "fuzz: $n targets, ${SECONDS_EACH}s each, 2 at a time"
+# Two workers over the list: each takes every other target.
+i=0; set --
+for t in $targets; do i=$((i+1)); if [ $((i % 2)) -eq 1 ]; then set -- "$@" "$t"; fi; done
+( for t in "$@"; do run_one "$t"; done ) &
+w1=$!
+i=0
+for t in $targets; do i=$((i+1)); if [ $((i % 2)) -eq 0 ]; then run_one "$t"; fi; done
+wait $w1 || true
+if ls "$RESULTS"/*.failed >/dev/null 2>&1; then echo "fuzz: FAILED: $(cd "$RESULTS" && ls *.failed | sed 's/.failed//')"; exit 1; fi
+echo "fuzz: all $n targets clean"

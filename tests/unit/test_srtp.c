@@ -1,6 +1,8 @@
-/* SRTP/SRTCP sessions: known-answer packets, round trips in both profiles, replay and
- * tamper rejection counted in stats, SSRCs appearing on the fly, malformed input, and keys
- * from a real DTLS handshake protecting media end to end. */
+/* SRTP/SRTCP sessions through the public API, every test on both backends (OpenSSL EVP, the
+ * default, and libsrtp2): known-answer packets, round trips, replay and tamper rejection
+ * counted in stats, SSRCs appearing on the fly, malformed input, and keys from a real DTLS
+ * handshake protecting media end to end. Vectors and the differential test against libsrtp
+ * live in test_srtp_evp.c. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +44,19 @@ static const uint8_t kat_gcm_srtcp[44] = {
 
 static const rtc_srtp_profile_t profiles[2] = {RTC_SRTP_AES128_CM_SHA1_80, RTC_SRTP_AEAD_AES_128_GCM};
 
+/* Every test runs on both backends: loop index i picks profile i % 2 and backend i / 2. */
+static rtc_srtp_backend_t backend;
+static rtc_srtp_profile_t pick(int i) {
+    backend = i / 2 ? RTC_SRTP_BACKEND_LIBSRTP : RTC_SRTP_BACKEND_OPENSSL;
+    return profiles[i % 2];
+}
+
 /* A session that sends with key A and receives with key B, and its mirror. */
 static void make_pair(rtc_srtp_profile_t p, rtc_srtp_session_t **alice, rtc_srtp_session_t **bob) {
     rtc_srtp_config_t a, b;
     memset(&a, 0, sizeof a);
     a.profile = p;
+    a.backend = backend;
     for (int i = 0; i < RTC_SRTP_KEY_LEN; i++) {
         a.local_key[i] = (uint8_t)(i + 1);
         a.remote_key[i] = (uint8_t)(0x80 + i);
@@ -62,6 +72,7 @@ static void make_pair(rtc_srtp_profile_t p, rtc_srtp_session_t **alice, rtc_srtp
     memcpy(b.remote_salt, a.local_salt, sizeof b.remote_salt);
     ck_assert_int_eq(rtc_srtp_session_create(&a, alice), RTC_OK);
     ck_assert_int_eq(rtc_srtp_session_create(&b, bob), RTC_OK);
+    ck_assert_int_eq(rtc_srtp_session_backend(*alice), backend);
 }
 
 static size_t make_rtp(uint8_t *buf, uint16_t seq, uint32_t ssrc, size_t payload) {
@@ -91,6 +102,7 @@ static rtc_srtp_session_t *kat_session(rtc_srtp_profile_t p, bool receive) {
     rtc_srtp_config_t c;
     memset(&c, 0, sizeof c);
     c.profile = p;
+    c.backend = backend;
     memcpy(receive ? c.remote_key : c.local_key, key, 16);
     memcpy(receive ? c.remote_salt : c.local_salt, key + 16, rtc_srtp_salt_len(p));
     c.replay_window = 128;
@@ -100,7 +112,7 @@ static rtc_srtp_session_t *kat_session(rtc_srtp_profile_t p, bool receive) {
 }
 
 START_TEST(protect_matches_libsrtp_reference_packets) {
-    rtc_srtp_profile_t p = profiles[_i];
+    rtc_srtp_profile_t p = pick(_i);
     const uint8_t *srtp = p == RTC_SRTP_AEAD_AES_128_GCM ? kat_gcm_srtp : kat_cm_srtp;
     const uint8_t *srtcp = p == RTC_SRTP_AEAD_AES_128_GCM ? kat_gcm_srtcp : kat_cm_srtcp;
     size_t srtp_len = 28 + rtc_srtp_overhead(p, false), srtcp_len = 24 + rtc_srtp_overhead(p, true);
@@ -137,7 +149,7 @@ START_TEST(protect_matches_libsrtp_reference_packets) {
 END_TEST
 
 START_TEST(rtp_round_trip_in_place_with_exact_buffer) {
-    rtc_srtp_profile_t p = profiles[_i];
+    rtc_srtp_profile_t p = pick(_i);
     rtc_srtp_session_t *a, *b;
     make_pair(p, &a, &b);
     size_t sizes[] = {0, 1, 160, 1200};
@@ -171,7 +183,7 @@ START_TEST(rtp_round_trip_in_place_with_exact_buffer) {
 END_TEST
 
 START_TEST(both_directions_use_their_own_keys) {
-    rtc_srtp_profile_t p = profiles[_i];
+    rtc_srtp_profile_t p = pick(_i);
     rtc_srtp_session_t *a, *b;
     make_pair(p, &a, &b);
     uint8_t buf[256];
@@ -188,7 +200,7 @@ START_TEST(both_directions_use_their_own_keys) {
 END_TEST
 
 START_TEST(replayed_rtp_and_rtcp_are_rejected_and_counted) {
-    rtc_srtp_profile_t p = profiles[_i];
+    rtc_srtp_profile_t p = pick(_i);
     rtc_srtp_session_t *a, *b;
     make_pair(p, &a, &b);
     uint8_t pkt[256], copy[256];
@@ -233,7 +245,7 @@ START_TEST(replayed_rtp_and_rtcp_are_rejected_and_counted) {
 END_TEST
 
 START_TEST(tampered_packets_are_rejected_counted_and_not_fatal) {
-    rtc_srtp_profile_t p = profiles[_i];
+    rtc_srtp_profile_t p = pick(_i);
     rtc_srtp_session_t *a, *b;
     make_pair(p, &a, &b);
     uint8_t pkt[256];
@@ -275,7 +287,7 @@ START_TEST(tampered_packets_are_rejected_counted_and_not_fatal) {
 END_TEST
 
 START_TEST(rtcp_round_trip_compound) {
-    rtc_srtp_profile_t p = profiles[_i];
+    rtc_srtp_profile_t p = pick(_i);
     rtc_srtp_session_t *a, *b;
     make_pair(p, &a, &b);
     for (int k = 0; k < 50; k++) {
@@ -304,7 +316,7 @@ START_TEST(rtcp_round_trip_compound) {
 END_TEST
 
 START_TEST(new_ssrcs_are_accepted_as_they_appear) {
-    rtc_srtp_profile_t p = profiles[_i];
+    rtc_srtp_profile_t p = pick(_i);
     rtc_srtp_session_t *a, *b;
     make_pair(p, &a, &b);
     /* Interleave 20 SSRCs, each with its own sequence space starting anywhere. */
@@ -328,7 +340,7 @@ START_TEST(new_ssrcs_are_accepted_as_they_appear) {
 END_TEST
 
 START_TEST(malformed_and_short_packets_are_refused) {
-    rtc_srtp_profile_t p = profiles[_i];
+    rtc_srtp_profile_t p = pick(_i);
     rtc_srtp_session_t *a, *b;
     make_pair(p, &a, &b);
     uint8_t pkt[300];
@@ -372,7 +384,7 @@ START_TEST(bad_configs_are_refused) {
     rtc_srtp_config_t c;
     memset(&c, 0, sizeof c);
     rtc_srtp_session_t *s = NULL;
-    c.profile = (rtc_srtp_profile_t)2;
+    c.profile = (rtc_srtp_profile_t)3;
     ck_assert_int_eq(rtc_srtp_session_create(&c, &s), RTC_ERR_INVALID_ARG);
     c.profile = RTC_SRTP_AEAD_AES_128_GCM;
     c.replay_window = 10;
@@ -382,6 +394,26 @@ START_TEST(bad_configs_are_refused) {
     ck_assert_int_eq(rtc_srtp_init(), RTC_OK);
     ck_assert_uint_eq(rtc_srtp_overhead(RTC_SRTP_AES128_CM_SHA1_80, false), 10);
     ck_assert_uint_eq(rtc_srtp_overhead(RTC_SRTP_AEAD_AES_128_GCM, true), 20);
+    ck_assert_uint_eq(rtc_srtp_overhead(RTC_SRTP_AES128_CM_SHA1_32, false), 4);
+    ck_assert_uint_eq(rtc_srtp_overhead(RTC_SRTP_AES128_CM_SHA1_32, true), 14);
+    ck_assert_uint_eq(rtc_srtp_key_len(RTC_SRTP_AEAD_AES_256_GCM), 32);
+    ck_assert_uint_eq(rtc_srtp_salt_len(RTC_SRTP_AEAD_AES_256_GCM), 12);
+    /* MKI is refused by name, an unknown backend as a bad argument. */
+    c.replay_window = 0;
+    c.mki_len = 4;
+    ck_assert_int_eq(rtc_srtp_session_create(&c, &s), RTC_ERR_UNSUPPORTED);
+    c.mki_len = 0;
+    c.backend = (rtc_srtp_backend_t)9;
+    ck_assert_int_eq(rtc_srtp_session_create(&c, &s), RTC_ERR_INVALID_ARG);
+    ck_assert_ptr_null(s);
+    /* The default is the OpenSSL backend (unless RTC_SRTP_BACKEND says otherwise). */
+    c.backend = RTC_SRTP_BACKEND_DEFAULT;
+    ck_assert_int_eq(rtc_srtp_session_create(&c, &s), RTC_OK);
+    const char *env = getenv("RTC_SRTP_BACKEND");
+    ck_assert_int_eq(rtc_srtp_session_backend(s),
+                     env && !strcmp(env, "libsrtp") ? RTC_SRTP_BACKEND_LIBSRTP : RTC_SRTP_BACKEND_OPENSSL);
+    ck_assert_str_eq(rtc_srtp_backend_name(RTC_SRTP_BACKEND_OPENSSL), "openssl");
+    rtc_srtp_session_destroy(s);
 }
 END_TEST
 
@@ -397,6 +429,7 @@ static void pump(rtc_dtls_t *from, rtc_dtls_t *to, rtc_time_t now) {
 static void srtp_config_from_dtls(const rtc_dtls_srtp_keys_t *k, rtc_srtp_config_t *c) {
     memset(c, 0, sizeof *c);
     c->profile = (rtc_srtp_profile_t)k->profile;
+    c->backend = backend;
     memcpy(c->local_key, k->local_key, k->key_len);
     memcpy(c->local_salt, k->local_salt, k->salt_len);
     memcpy(c->remote_key, k->remote_key, k->key_len);
@@ -404,7 +437,7 @@ static void srtp_config_from_dtls(const rtc_dtls_srtp_keys_t *k, rtc_srtp_config
 }
 
 START_TEST(keys_from_dtls_handshake_protect_media_end_to_end) {
-    rtc_srtp_profile_t p = profiles[_i];
+    rtc_srtp_profile_t p = pick(_i);
     rtc_dtls_cert_t *ca, *cb;
     ck_assert_int_eq(rtc_dtls_cert_generate("alice", 0, &ca), RTC_OK);
     ck_assert_int_eq(rtc_dtls_cert_generate("bob", 0, &cb), RTC_OK);
@@ -486,16 +519,16 @@ int main(void) {
     rtc_log_set_level(RTC_LOG_ERROR);
     Suite *s = suite_create("srtp");
     TCase *tc = tcase_create("core");
-    tcase_add_loop_test(tc, protect_matches_libsrtp_reference_packets, 0, 2);
-    tcase_add_loop_test(tc, rtp_round_trip_in_place_with_exact_buffer, 0, 2);
-    tcase_add_loop_test(tc, both_directions_use_their_own_keys, 0, 2);
-    tcase_add_loop_test(tc, replayed_rtp_and_rtcp_are_rejected_and_counted, 0, 2);
-    tcase_add_loop_test(tc, tampered_packets_are_rejected_counted_and_not_fatal, 0, 2);
-    tcase_add_loop_test(tc, rtcp_round_trip_compound, 0, 2);
-    tcase_add_loop_test(tc, new_ssrcs_are_accepted_as_they_appear, 0, 2);
-    tcase_add_loop_test(tc, malformed_and_short_packets_are_refused, 0, 2);
+    tcase_add_loop_test(tc, protect_matches_libsrtp_reference_packets, 0, 4);
+    tcase_add_loop_test(tc, rtp_round_trip_in_place_with_exact_buffer, 0, 4);
+    tcase_add_loop_test(tc, both_directions_use_their_own_keys, 0, 4);
+    tcase_add_loop_test(tc, replayed_rtp_and_rtcp_are_rejected_and_counted, 0, 4);
+    tcase_add_loop_test(tc, tampered_packets_are_rejected_counted_and_not_fatal, 0, 4);
+    tcase_add_loop_test(tc, rtcp_round_trip_compound, 0, 4);
+    tcase_add_loop_test(tc, new_ssrcs_are_accepted_as_they_appear, 0, 4);
+    tcase_add_loop_test(tc, malformed_and_short_packets_are_refused, 0, 4);
     tcase_add_test(tc, bad_configs_are_refused);
-    tcase_add_loop_test(tc, keys_from_dtls_handshake_protect_media_end_to_end, 0, 2);
+    tcase_add_loop_test(tc, keys_from_dtls_handshake_protect_media_end_to_end, 0, 4);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

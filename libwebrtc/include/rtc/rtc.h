@@ -5,10 +5,12 @@
 #include "rtc/net.h"
 #include "rtc/stun.h"
 #include "rtc/turn.h"
+#include "rtc/ice.h"
 #include "rtc/dtls.h"
 #include "rtc/srtp.h"
 #include "rtc/rtcp.h"
 #include "rtc/rtp.h"
 #include "rtc/sctp.h"
 #include "rtc/sdp.h"
+#include "rtc/pc.h"
 #endif

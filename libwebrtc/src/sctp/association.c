@@ -479,7 +479,8 @@ static void on_notification(rtc_sctp_t *a, const uint8_t *p, size_t n) {
  * Receiving. The chunk buffer is per thread; a nested drain (an on_message that calls into
  * another association) gets its own heap buffer, since the outer one is still in use.
  */
-static _Thread_local uint8_t tls_rx[RECV_CHUNK];
+/* Aligned: notifications are read from it as union sctp_notification. */
+static _Thread_local _Alignas(16) uint8_t tls_rx[RECV_CHUNK];
 static _Thread_local bool tls_rx_busy;
 
 static bool drain_socket(rtc_sctp_t *a) {

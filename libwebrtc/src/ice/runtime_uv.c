@@ -1,0 +1,493 @@
+/* The ICE layer's I/O glue on libuv, for tools and tests (the PeerConnection runtime will have
+ * its own): one non-blocking UDP socket per local address the configured filter allows, read
+ * in batches from a uv_poll_t, one uv_timer_t following rtc_ice_agent_next_timeout, the
+ * agent's `send` callback mapped to sendto, and TCP or TLS connections to TURN servers when the
+ * agent asks for them (uv_tcp_t, OpenSSL over memory BIOs). This is the only file of src/ice/
+ * that touches sockets, TLS or the clock; the agent itself stays sans-I/O. */
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "rtc/ice.h"
+#include "rtc/net.h"
+
+#define LOG "ice"
+#define MAX_SOCKS 16
+#define BATCH 16
+
+/* Every handle given to the agent starts with its kind, so `send` knows what it got. */
+enum { HANDLE_UDP = 1, HANDLE_STREAM = 2 };
+
+typedef struct {
+    int kind;                   /* HANDLE_UDP */
+    rtc_ice_uv_t *owner;
+    rtc_udp_socket_t *sock;
+    uv_poll_t poll;
+    bool polling;
+} uv_sock_t;
+
+/* A TCP (optionally TLS) connection to a TURN server. */
+typedef struct uv_stream_conn {
+    int kind;                   /* HANDLE_STREAM */
+    rtc_ice_uv_t *owner;
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    SSL *ssl;                   /* NULL for plain TCP */
+    BIO *rbio, *wbio;           /* network side of the TLS engine */
+    bool connected;             /* reported to the agent */
+    bool closing;
+    struct uv_stream_conn *next;
+    uint8_t rbuf[16384];
+} uv_stream_conn_t;
+
+struct rtc_ice_uv {
+    uv_loop_t *loop;
+    rtc_ice_agent_t *agent;
+    rtc_ice_callbacks_t user_cb;
+    void *user;
+    uv_sock_t socks[MAX_SOCKS];
+    size_t n_socks;
+    uv_timer_t timer;
+    bool timer_init;
+    int open_handles;
+    bool destroying;
+    SSL_CTX *ssl_ctx;           /* verifying, created on first TLS connection */
+    SSL_CTX *ssl_ctx_insecure;  /* tls_no_verify (tests) */
+    uv_stream_conn_t *streams;
+    uint8_t bufs[BATCH][2048];
+};
+
+static void rearm(rtc_ice_uv_t *u);
+static void finish_destroy(rtc_ice_uv_t *u);
+
+/* ---- agent callbacks: forward to the user's, then rearm the timer (a callback may have
+ *      called the agent) ------------------------------------------------------------------ */
+static void stream_write(uv_stream_conn_t *c, const uint8_t *p, size_t n);
+
+static void cb_send(void *user, void *handle, const rtc_addr_t *dest, const uint8_t *p, size_t n) {
+    (void)user;
+    if (!handle) return;
+    if (*(int *)handle == HANDLE_STREAM) {
+        stream_write(handle, p, n);
+        return;
+    }
+    uv_sock_t *s = handle;
+    int rc = rtc_udp_send(s->sock, dest, p, n);
+    if (rc != RTC_OK) RTC_LOGD(LOG, "send to %s failed: %s", rtc_addr_str(dest), rtc_strerror(rc));
+}
+
+/* ---- TCP/TLS streams to TURN servers ---------------------------------------------------- */
+static void on_stream_closed(uv_handle_t *h) {
+    uv_stream_conn_t *c = h->data;
+    rtc_ice_uv_t *u = c->owner;
+    uv_stream_conn_t **pp = &u->streams;
+    while (*pp && *pp != c) pp = &(*pp)->next;
+    if (*pp) *pp = c->next;
+    if (c->ssl) SSL_free(c->ssl); /* frees both BIOs */
+    free(c);
+    if (--u->open_handles == 0 && u->destroying) finish_destroy(u); /* the last handle */
+}
+
+static void stream_shutdown(uv_stream_conn_t *c) {
+    if (c->closing) return;
+    c->closing = true;
+    uv_close((uv_handle_t *)&c->tcp, on_stream_closed);
+}
+
+/* The agent is done with it, or it failed: tell the agent (unless it asked) and close. */
+static void stream_fail(uv_stream_conn_t *c, const char *why) {
+    rtc_ice_uv_t *u = c->owner;
+    if (c->closing) return;
+    RTC_LOGI(LOG, "TURN stream closed: %s", why);
+    if (!u->destroying) {
+        rtc_ice_agent_stream_closed(u->agent, c, rtc_clock_now());
+        rearm(u);
+    }
+    stream_shutdown(c);
+}
+
+static void on_written(uv_write_t *req, int status) {
+    (void)status;
+    free(req);
+}
+
+static void tcp_write(uv_stream_conn_t *c, const uint8_t *p, size_t n) {
+    if (c->closing || n == 0) return;
+    uv_write_t *req = malloc(sizeof *req + n);
+    if (!req) return;
+    uint8_t *copy = (uint8_t *)(req + 1);
+    memcpy(copy, p, n);
+    uv_buf_t buf = uv_buf_init((char *)copy, (unsigned)n);
+    if (uv_write(req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) free(req);
+}
+
+/* Moves whatever TLS produced for the network onto the TCP connection. */
+static void tls_flush(uv_stream_conn_t *c) {
+    uint8_t buf[16384];
+    int n;
+    while ((n = BIO_read(c->wbio, buf, sizeof buf)) > 0) tcp_write(c, buf, (size_t)n);
+}
+
+static void stream_write(uv_stream_conn_t *c, const uint8_t *p, size_t n) {
+    if (c->closing) return;
+    if (!c->ssl) {
+        tcp_write(c, p, n);
+        return;
+    }
+    if (SSL_write(c->ssl, p, (int)n) <= 0) {
+        stream_fail(c, "TLS write failed");
+        return;
+    }
+    tls_flush(c);
+}
+
+static void stream_connected(uv_stream_conn_t *c) {
+    rtc_ice_uv_t *u = c->owner;
+    c->connected = true;
+    rtc_ice_agent_stream_connected(u->agent, c, rtc_clock_now());
+    rearm(u);
+}
+
+static void tls_handshake(uv_stream_conn_t *c) {
+    int r = SSL_do_handshake(c->ssl);
+    tls_flush(c);
+    if (r == 1) {
+        stream_connected(c);
+        return;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        char why[160];
+        unsigned long err = ERR_get_error();
+        long v = SSL_get_verify_result(c->ssl);
+        snprintf(why, sizeof why, "TLS handshake failed: %s%s%s", err ? ERR_reason_error_string(err) : "error",
+                 v != X509_V_OK ? ", certificate: " : "", v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+        stream_fail(c, why);
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    uv_stream_conn_t *c = h->data;
+    (void)suggested;
+    *buf = uv_buf_init((char *)c->rbuf, sizeof c->rbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    uv_stream_conn_t *c = s->data;
+    rtc_ice_uv_t *u = c->owner;
+    if (nread == 0) return;
+    if (nread < 0) {
+        stream_fail(c, nread == UV_EOF ? "closed by the server" : uv_strerror((int)nread));
+        return;
+    }
+    if (!c->ssl) {
+        if (rtc_ice_agent_handle_stream(u->agent, c, (const uint8_t *)buf->base, (size_t)nread, rtc_clock_now()) ==
+            RTC_ERR_MALFORMED)
+            stream_fail(c, "garbage on the stream");
+        rearm(u);
+        return;
+    }
+    BIO_write(c->rbio, buf->base, (int)nread);
+    if (!c->connected) {
+        tls_handshake(c);
+        if (!c->connected) return;
+    }
+    uint8_t plain[16384];
+    int n;
+    while (!c->closing && (n = SSL_read(c->ssl, plain, sizeof plain)) > 0) {
+        if (rtc_ice_agent_handle_stream(u->agent, c, plain, (size_t)n, rtc_clock_now()) == RTC_ERR_MALFORMED) {
+            stream_fail(c, "garbage on the stream");
+            break;
+        }
+    }
+    if (!c->closing) tls_flush(c); /* TLS may answer (key updates, alerts) */
+    rearm(u);
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+    uv_stream_conn_t *c = req->data;
+    if (c->closing) return;
+    if (status < 0) {
+        stream_fail(c, uv_strerror(status));
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (c->ssl) tls_handshake(c);
+    else stream_connected(c);
+}
+
+static SSL_CTX *tls_context(rtc_ice_uv_t *u, bool verify) {
+    SSL_CTX **slot = verify ? &u->ssl_ctx : &u->ssl_ctx_insecure;
+    if (*slot) return *slot;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (verify) {
+        SSL_CTX_set_default_verify_paths(ctx);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    }
+    *slot = ctx;
+    return ctx;
+}
+
+static void *cb_stream_open(void *user, const rtc_ice_server_t *server) {
+    rtc_ice_uv_t *u = user;
+    if (u->destroying) return NULL;
+    /* Leave from an allowed address of the server's family, like everything else. */
+    const uv_sock_t *from = NULL;
+    for (size_t i = 0; i < u->n_socks && !from; i++)
+        if (rtc_udp_socket_local(u->socks[i].sock)->family == server->addr.family) from = &u->socks[i];
+    if (!from) return NULL;
+    uv_stream_conn_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->kind = HANDLE_STREAM;
+    c->owner = u;
+    if (uv_tcp_init(u->loop, &c->tcp) != 0) { free(c); return NULL; }
+    c->tcp.data = c;
+    c->connect.data = c;
+    u->open_handles++;
+    c->next = u->streams;
+    u->streams = c;
+    if (server->protocol == RTC_ICE_RELAY_TLS) {
+        SSL_CTX *ctx = tls_context(u, !server->tls_no_verify);
+        c->ssl = ctx ? SSL_new(ctx) : NULL;
+        c->rbio = BIO_new(BIO_s_mem());
+        c->wbio = BIO_new(BIO_s_mem());
+        if (!c->ssl || !c->rbio || !c->wbio) {
+            BIO_free(c->rbio);
+            BIO_free(c->wbio);
+            c->rbio = c->wbio = NULL;
+            stream_shutdown(c);
+            return NULL;
+        }
+        SSL_set_bio(c->ssl, c->rbio, c->wbio);
+        SSL_set_connect_state(c->ssl);
+        if (server->tls_name[0]) {
+            SSL_set_tlsext_host_name(c->ssl, server->tls_name);
+            if (!server->tls_no_verify) SSL_set1_host(c->ssl, server->tls_name);
+        }
+    }
+    struct sockaddr_storage local, remote;
+    rtc_addr_t bind = *rtc_udp_socket_local(from->sock);
+    bind.port = 0;
+    if (rtc_addr_to_sockaddr(&bind, &local, sizeof local) < 0 ||
+        rtc_addr_to_sockaddr(&server->addr, &remote, sizeof remote) < 0 ||
+        uv_tcp_bind(&c->tcp, (struct sockaddr *)&local, 0) != 0 ||
+        uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&remote, on_connect) != 0) {
+        stream_shutdown(c);
+        return NULL;
+    }
+    RTC_LOGD(LOG, "connecting to TURN server %s over %s", rtc_addr_str(&server->addr), c->ssl ? "TLS" : "TCP");
+    return c;
+}
+
+static void cb_stream_close(void *user, void *stream) {
+    (void)user;
+    stream_shutdown(stream);
+}
+
+static void cb_candidate(void *user, const rtc_ice_candidate_t *c) {
+    rtc_ice_uv_t *u = user;
+    if (u->user_cb.candidate) u->user_cb.candidate(u->user, c);
+}
+
+static void cb_state(void *user, rtc_ice_state_t s) {
+    rtc_ice_uv_t *u = user;
+    if (u->user_cb.state_change) u->user_cb.state_change(u->user, s);
+}
+
+static void cb_gathering(void *user, rtc_ice_gathering_state_t s) {
+    rtc_ice_uv_t *u = user;
+    if (u->user_cb.gathering_state_change) u->user_cb.gathering_state_change(u->user, s);
+}
+
+static void cb_selected(void *user, const rtc_ice_pair_info_t *p) {
+    rtc_ice_uv_t *u = user;
+    if (u->user_cb.selected_pair_change) u->user_cb.selected_pair_change(u->user, p);
+}
+
+static void cb_data(void *user, const uint8_t *p, size_t n, const rtc_ice_pair_info_t *pair) {
+    rtc_ice_uv_t *u = user;
+    if (u->user_cb.data) u->user_cb.data(u->user, p, n, pair);
+}
+
+/* ---- timer and sockets ---------------------------------------------------------------- */
+static void on_timer(uv_timer_t *t) {
+    rtc_ice_uv_t *u = t->data;
+    rtc_ice_agent_handle_timeout(u->agent, rtc_clock_now());
+    rearm(u);
+}
+
+static void rearm(rtc_ice_uv_t *u) {
+    if (u->destroying || !u->timer_init) return;
+    rtc_time_t next = rtc_ice_agent_next_timeout(u->agent);
+    if (next == RTC_TIME_NEVER) {
+        uv_timer_stop(&u->timer);
+        return;
+    }
+    rtc_time_t now = rtc_clock_now();
+    uint64_t ms = next <= now ? 0 : (uint64_t)((next - now + RTC_US_PER_MS - 1) / RTC_US_PER_MS);
+    uv_timer_start(&u->timer, on_timer, ms, 0);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+    uv_sock_t *s = h->data;
+    rtc_ice_uv_t *u = s->owner;
+    if (status < 0 || !(events & UV_READABLE)) return;
+    rtc_datagram_t msgs[BATCH];
+    for (;;) {
+        for (int i = 0; i < BATCH; i++) {
+            memset(&msgs[i], 0, sizeof msgs[i]);
+            msgs[i].data = u->bufs[i];
+            msgs[i].cap = sizeof u->bufs[i];
+        }
+        int n = rtc_udp_recv_batch(s->sock, msgs, BATCH);
+        if (n <= 0) break;
+        rtc_time_t now = rtc_clock_now();
+        for (int i = 0; i < n && !u->destroying; i++) {
+            if (msgs[i].truncated) continue;
+            rtc_addr_unmap(&msgs[i].peer);
+            rtc_ice_agent_handle_datagram(u->agent, s, &msgs[i].peer, msgs[i].data, msgs[i].len, now);
+        }
+        if (n < BATCH || u->destroying) break;
+    }
+    rearm(u);
+}
+
+/* The interface carrying `a`, for interface-name filters. */
+static void ifname_of(const rtc_addr_t *a, char *out, size_t cap) {
+    out[0] = '\0';
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs) != 0) return;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr) continue;
+        int fam = i->ifa_addr->sa_family;
+        if (fam != AF_INET && fam != AF_INET6) continue;
+        rtc_addr_t x;
+        size_t len = fam == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+        if (rtc_addr_from_sockaddr(&x, i->ifa_addr, len) == RTC_OK && rtc_addr_equal_ip(&x, a)) {
+            snprintf(out, cap, "%s", i->ifa_name);
+            break;
+        }
+    }
+    freeifaddrs(ifs);
+    if (!out[0] && rtc_addr_is_loopback(a)) snprintf(out, cap, "lo");
+}
+
+rtc_ice_uv_t *rtc_ice_uv_create(struct uv_loop_s *loop, const rtc_ice_config_t *cfg, uint16_t port,
+                                const rtc_ice_callbacks_t *cb, void *user) {
+    if (!loop || !cfg) return NULL;
+    rtc_ice_uv_t *u = calloc(1, sizeof *u);
+    if (!u) return NULL;
+    u->loop = loop;
+    if (cb) u->user_cb = *cb;
+    u->user = user;
+    rtc_ice_callbacks_t mine = {
+        .send = cb_send, .candidate = cb_candidate, .state_change = cb_state,
+        .gathering_state_change = cb_gathering, .selected_pair_change = cb_selected, .data = cb_data,
+        .stream_open = cb_stream_open, .stream_close = cb_stream_close,
+    };
+    u->agent = rtc_ice_agent_create(cfg, &mine, u);
+    if (!u->agent) { free(u); return NULL; }
+
+    rtc_addr_t addrs[MAX_SOCKS];
+    int n = rtc_ice_gather_addresses(cfg, addrs, MAX_SOCKS);
+    if (n <= 0) {
+        RTC_LOGE(LOG, "no local address allowed by the filter");
+        rtc_ice_agent_destroy(u->agent);
+        free(u);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        rtc_addr_t bind = addrs[i];
+        bind.port = port;
+        rtc_udp_options_t opts = {.v6_only = true};
+        rtc_udp_socket_t *s;
+        if (rtc_udp_socket_open(&bind, &opts, &s) != RTC_OK) {
+            RTC_LOGW(LOG, "cannot bind %s; skipping it", rtc_addr_str(&bind));
+            continue;
+        }
+        char ifname[IF_NAMESIZE + 1];
+        ifname_of(&bind, ifname, sizeof ifname);
+        uv_sock_t *us = &u->socks[u->n_socks];
+        if (rtc_ice_agent_add_socket(u->agent, us, rtc_udp_socket_local(s), ifname[0] ? ifname : NULL) != RTC_OK) {
+            rtc_udp_socket_close(s);
+            continue;
+        }
+        u->n_socks++;
+        us->kind = HANDLE_UDP;
+        us->owner = u;
+        us->sock = s;
+    }
+    if (u->n_socks == 0) {
+        RTC_LOGE(LOG, "could not open any socket");
+        rtc_ice_agent_destroy(u->agent);
+        free(u);
+        return NULL;
+    }
+    return u;
+}
+
+rtc_ice_agent_t *rtc_ice_uv_agent(rtc_ice_uv_t *u) { return u ? u->agent : NULL; }
+
+int rtc_ice_uv_start(rtc_ice_uv_t *u) {
+    if (!u || u->timer_init) return RTC_ERR_STATE;
+    uv_timer_init(u->loop, &u->timer);
+    u->timer.data = u;
+    u->timer_init = true;
+    u->open_handles++;
+    for (size_t i = 0; i < u->n_socks; i++) {
+        uv_sock_t *s = &u->socks[i];
+        if (uv_poll_init(u->loop, &s->poll, rtc_udp_socket_fd(s->sock)) != 0) return RTC_ERR_IO;
+        s->poll.data = s;
+        s->polling = true;
+        u->open_handles++;
+        uv_poll_start(&s->poll, UV_READABLE, on_readable);
+    }
+    int rc = rtc_ice_agent_gather(u->agent, rtc_clock_now());
+    rearm(u);
+    return rc;
+}
+
+void rtc_ice_uv_kick(rtc_ice_uv_t *u) {
+    if (u) rearm(u);
+}
+
+static void finish_destroy(rtc_ice_uv_t *u) {
+    for (size_t i = 0; i < u->n_socks; i++) rtc_udp_socket_close(u->socks[i].sock);
+    rtc_ice_agent_destroy(u->agent);
+    SSL_CTX_free(u->ssl_ctx);
+    SSL_CTX_free(u->ssl_ctx_insecure);
+    free(u);
+}
+
+static void on_closed(uv_handle_t *h) {
+    rtc_ice_uv_t *u = h->type == UV_TIMER ? h->data : ((uv_sock_t *)h->data)->owner;
+    if (--u->open_handles == 0) finish_destroy(u);
+}
+
+void rtc_ice_uv_destroy(rtc_ice_uv_t *u) {
+    if (!u || u->destroying) return;
+    u->destroying = true;
+    if (u->open_handles == 0) {
+        finish_destroy(u);
+        return;
+    }
+    /* The agent first: releases TURN allocations while the sockets still exist. */
+    rtc_ice_agent_close(u->agent);
+    uv_timer_stop(&u->timer);
+    uv_close((uv_handle_t *)&u->timer, on_closed);
+    for (uv_stream_conn_t *c = u->streams; c; c = c->next) stream_shutdown(c);
+    for (size_t i = 0; i < u->n_socks; i++) {
+        if (!u->socks[i].polling) continue;
+        uv_poll_stop(&u->socks[i].poll);
+        uv_close((uv_handle_t *)&u->socks[i].poll, on_closed);
+    }
+}

@@ -1,0 +1,116 @@
+// Drives Debian's Chromium (playwright-core) through starling-signal's demo page, run by
+// test_signal_chromium.sh inside the browser-side network namespace:
+//   node chromium_demo.js http://10.200.0.1:PORT
+// Two pages (Alice, Bob) join one room through the page's own form and client library:
+// dev token, join, camera+microphone published with h/m/l simulcast (the scripted SFU test
+// double answers the offer; no media flows), tiles for both, chat over the WebSocket `data`
+// fallback, mute reaching the other side, the stats overlay, a dropped WebSocket resumed, and
+// leave. Prints one JSON object with what it saw; the shell script judges it.
+const { chromium } = require('playwright-core');
+
+const base = process.argv[2];
+const out = { steps: [] };
+const step = (name, data) => out.steps.push(Object.assign({ name }, data || {}));
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync',
+           '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+           '--autoplay-policy=no-user-gesture-required',
+           `--unsafely-treat-insecure-origin-as-secure=${base}`],
+  });
+  const open = async (name) => {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    page.on('pageerror', (e) => step('pageerror', { who: name, error: String(e) }));
+    page.on('console', (m) => { if (m.type() === 'error') step('console', { who: name, text: m.text() }); });
+    await page.goto(`${base}/?room=e2e-room&name=${name}&autojoin=1`);
+    await page.waitForFunction(() => window.starling && window.starling.client &&
+                                     window.starling.client.state === 'joined', null, { timeout: 15000 });
+    // Published: the answer applied, three simulcast encodings kept.
+    await page.waitForFunction(() => {
+      const c = window.starling.client;
+      return c.pub && c.pub.signalingState === 'stable' && c.pub.remoteDescription;
+    }, null, { timeout: 15000 });
+    return page;
+  };
+  try {
+    const alice = await open('Alice');
+    const a = await alice.evaluate(() => {
+      const c = window.starling.client;
+      const video = c.pub.getSenders().find((s) => s.track && s.track.kind === 'video');
+      return {
+        id: c.me.id, displayName: c.me.name, room: c.roomInfo.name,
+        rids: video ? video.getParameters().encodings.map((e) => e.rid) : [],
+        kinds: c.pub.getSenders().filter((s) => s.track).map((s) => s.track.kind).sort(),
+        lobbyHidden: document.getElementById('lobby').hidden,
+        tiles: [...document.querySelectorAll('.tile .name')].map((n) => n.textContent),
+        localVideo: !!document.querySelector('.tile.local video').srcObject,
+      };
+    });
+    step('alice joined and published', a);
+
+    const bob = await open('Bob');
+    await alice.waitForFunction(() => document.querySelectorAll('.tile').length === 2, null, { timeout: 10000 });
+    const tilesA = await alice.evaluate(() => [...document.querySelectorAll('.tile .name')].map((n) => n.textContent));
+    const tilesB = await bob.evaluate(() => [...document.querySelectorAll('.tile .name')].map((n) => n.textContent));
+    step('tiles', { alice: tilesA, bob: tilesB });
+
+    // Chat: typed into Bob's page, shown in Alice's.
+    await bob.fill('#chat-input', 'hello from Bob');
+    await bob.click('#chat-form button');
+    await alice.waitForFunction(() => document.getElementById('chat-log').textContent.includes('hello from Bob'),
+                                null, { timeout: 10000 });
+    const via = await bob.evaluate(() => window.starling.client.sendData('second line'));
+    await alice.waitForFunction(() => document.getElementById('chat-log').textContent.includes('second line'),
+                                null, { timeout: 10000 });
+    step('chat', { via });
+
+    // Mute: Alice mutes her microphone; Bob's tile for Alice shows it.
+    await alice.click('#mute-mic');
+    await bob.waitForFunction((id) => {
+      const t = document.querySelector(`.tile[data-participant="${id}"]`);
+      return t && t.classList.contains('muted');
+    }, a.id, { timeout: 10000 });
+    const micLabel = await alice.textContent('#mute-mic');
+    step('mute', { micLabel });
+
+    // Stats overlay.
+    await alice.click('#stats-toggle');
+    await alice.waitForFunction(() => {
+      const s = document.querySelector('.tile.local .stats');
+      return s && !s.hidden && s.textContent.includes('RTT');
+    }, null, { timeout: 10000 });
+    await alice.waitForTimeout(1500); // a second stats sample gives bitrates
+    step('stats', { text: await alice.textContent('.tile.local .stats') });
+    if (process.env.SCREENSHOT) await alice.screenshot({ path: process.env.SCREENSHOT.replace(/\.png$/, '-call.png') });
+
+    // Resume: Alice's WebSocket drops; the client reconnects and resumes the same participant.
+    await alice.evaluate(() => {
+      window.__resumed = false;
+      window.starling.client.on('resumed', () => { window.__resumed = true; });
+      window.starling.client.ws.close(4000, 'test drop');
+    });
+    await alice.waitForFunction(() => window.__resumed && window.starling.client.state === 'joined',
+                                null, { timeout: 15000 });
+    const after = await alice.evaluate(() => window.starling.client.me.id);
+    await bob.evaluate(() => window.starling.client.sendData('after resume'));
+    await alice.waitForFunction(() => document.getElementById('chat-log').textContent.includes('after resume'),
+                                null, { timeout: 10000 });
+    step('resume', { sameId: after === a.id });
+
+    // Leave: Bob leaves, Alice's tile for Bob goes away.
+    await bob.click('#leave');
+    await alice.waitForFunction(() => document.querySelectorAll('.tile').length === 1, null, { timeout: 10000 });
+    step('leave', { bobState: await bob.evaluate(() => window.starling.client.state) });
+    if (process.env.SCREENSHOT) await alice.screenshot({ path: process.env.SCREENSHOT });
+    out.ok = true;
+  } catch (e) {
+    out.ok = false;
+    out.error = String(e && e.stack || e);
+  }
+  console.log(JSON.stringify(out, null, 1));
+  await browser.close();
+})();

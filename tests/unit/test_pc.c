@@ -1,0 +1,539 @@
+/* PeerConnection suite: two of our PeerConnections on one libuv loop over real UDP sockets on
+ * 127.0.0.1, signalling in-process. Data channels (ordered delivery, binary/string, sizes up to
+ * max-message-size, negotiated channels, close), media (VP8 frames through SRTP, reflection,
+ * RTCP), renegotiation, ICE restart, the fingerprint check in both DTLS roles, the shared-port
+ * runtime with ICE-lite and getStats. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#include "rtc/pc.h"
+#include "rtc/rtp.h"
+
+typedef struct peer {
+    const char *name;
+    rtc_pc_runtime_t *rt;
+    rtc_peer_connection_t *pc;
+    rtc_pc_state_t state;
+    rtc_ice_gathering_state_t gathering;
+    rtc_pc_datachannel_t *dc;      /* ours or the one the peer opened */
+    int dc_opened, dc_closed;
+    int n_msgs;
+    size_t bytes;
+    int order_errors;
+    bool echo;
+    int tracks;
+    int rtp_packets;
+    int rtp_reflected;
+    rtc_pc_transceiver_t *track_t;
+    int negotiation_needed;
+    int keyframe_requests;
+    size_t last_len;
+    bool last_string;
+    uint8_t last_first;
+} peer_t;
+
+static uv_loop_t loop;
+
+static void on_state(void *u, rtc_pc_state_t s) { ((peer_t *)u)->state = s; }
+static void on_gath(void *u, rtc_ice_gathering_state_t s) { ((peer_t *)u)->gathering = s; }
+static void on_negneeded(void *u) { ((peer_t *)u)->negotiation_needed++; }
+
+static void dc_open(void *u, rtc_pc_datachannel_t *d) { (void)d; ((peer_t *)u)->dc_opened++; }
+static void dc_close(void *u, rtc_pc_datachannel_t *d) { (void)d; ((peer_t *)u)->dc_closed++; }
+static void dc_msg(void *u, rtc_pc_datachannel_t *d, const uint8_t *p, size_t n, bool is_string) {
+    peer_t *pe = u;
+    /* Messages carry their index in the first 4 bytes (when long enough). */
+    if (n >= 4) {
+        uint32_t idx = rtc_be32(p);
+        if ((int)idx != pe->n_msgs) pe->order_errors++;
+        for (size_t i = 4; i < n; i++)
+            if (p[i] != (uint8_t)(idx + i)) { pe->order_errors++; break; }
+    }
+    pe->n_msgs++;
+    pe->bytes += n;
+    pe->last_len = n;
+    pe->last_string = is_string;
+    pe->last_first = n ? p[0] : 0;
+    if (pe->echo) rtc_pc_datachannel_send(d, p, n, is_string);
+}
+static const rtc_pc_datachannel_callbacks_t dc_cb = {
+    .on_open = dc_open, .on_message = dc_msg, .on_close = dc_close,
+};
+static void on_dc(void *u, rtc_pc_datachannel_t *d) {
+    peer_t *pe = u;
+    pe->dc = d;
+    rtc_pc_datachannel_set_callbacks(d, &dc_cb, pe);
+}
+static void on_track(void *u, rtc_pc_transceiver_t *t) {
+    peer_t *pe = u;
+    pe->tracks++;
+    pe->track_t = t;
+}
+static void on_rtp(void *u, rtc_pc_transceiver_t *t, const uint8_t *p, size_t n, const rtc_pc_rtp_info_t *info) {
+    peer_t *pe = u;
+    pe->rtp_packets++;
+    ck_assert_ptr_nonnull(info->codec);
+    if (pe->echo && rtc_pc_transceiver_send_rtp(t, p, n, rtc_clock_now()) == RTC_OK) pe->rtp_reflected++;
+}
+static void on_kf(void *u, rtc_pc_transceiver_t *t, bool fir) {
+    (void)t;
+    (void)fir;
+    ((peer_t *)u)->keyframe_requests++;
+}
+
+static const rtc_pc_callbacks_t cbs = {
+    .on_connection_state = on_state, .on_ice_gathering_state = on_gath, .on_datachannel = on_dc,
+    .on_track = on_track, .on_rtp = on_rtp, .on_negotiation_needed = on_negneeded,
+    .on_keyframe_request = on_kf,
+};
+
+static void guard_cb(uv_timer_t *t) { (void)t; }
+
+/* Runs the loop until *flag becomes true (checked via cond) or timeout. */
+#define RUN_UNTIL(cond, ms)                                                        \
+    do {                                                                           \
+        uv_timer_t g_;                                                             \
+        uv_timer_init(&loop, &g_);                                                 \
+        uv_timer_start(&g_, guard_cb, 5, 5);                                       \
+        uint64_t end_ = uv_now(&loop) + (ms);                                      \
+        while (!(cond) && uv_now(&loop) < end_) uv_run(&loop, UV_RUN_ONCE);        \
+        uv_timer_stop(&g_);                                                        \
+        uv_close((uv_handle_t *)&g_, NULL);                                        \
+        uv_run(&loop, UV_RUN_NOWAIT);                                              \
+    } while (0)
+
+static rtc_pc_runtime_t *rt_plain;
+
+static void peer_init(peer_t *p, const char *name, rtc_pc_runtime_t *rt, bool lite) {
+    memset(p, 0, sizeof *p);
+    p->name = name;
+    p->rt = rt;
+    rtc_pc_config_t cfg;
+    rtc_pc_config_init(&cfg);
+    rtc_net_filter_add_prefix(&cfg.filter, "127.0.0.1");
+    cfg.filter.ipv6 = false;
+    cfg.ice_lite = lite;
+    snprintf(cfg.log_id, sizeof cfg.log_id, "%s", name);
+    p->pc = rtc_pc_runtime_create_pc(rt, &cfg, &cbs, p);
+    ck_assert_ptr_nonnull(p->pc);
+}
+
+static char *local_desc(peer_t *p) {
+    rtc_buf_t b;
+    rtc_buf_init(&b);
+    ck_assert_int_eq(rtc_peer_connection_local_description(p->pc, &b, NULL), RTC_OK);
+    return (char *)b.data;
+}
+
+/* Full (non-trickle) exchange: offer from a, answer from b. `tamper` may edit either text. */
+static void exchange(peer_t *a, peer_t *b, void (*tamper_offer)(char *), void (*tamper_answer)(char *)) {
+    rtc_time_t now = rtc_clock_now();
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a->pc, RTC_PC_SDP_OFFER, NULL, now), RTC_OK);
+    RUN_UNTIL(rtc_peer_connection_ice_gathering_state(a->pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
+    char *offer = local_desc(a);
+    if (tamper_offer) tamper_offer(offer);
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(b->pc, RTC_PC_SDP_OFFER, offer, rtc_clock_now()), RTC_OK);
+    free(offer);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(b->pc, RTC_PC_SDP_ANSWER, NULL, rtc_clock_now()), RTC_OK);
+    RUN_UNTIL(rtc_peer_connection_ice_gathering_state(b->pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
+    char *answer = local_desc(b);
+    if (tamper_answer) tamper_answer(answer);
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(a->pc, RTC_PC_SDP_ANSWER, answer, rtc_clock_now()), RTC_OK);
+    free(answer);
+    ck_assert_int_eq(rtc_peer_connection_signaling_state(a->pc), RTC_PC_SIGNALING_STABLE);
+    ck_assert_int_eq(rtc_peer_connection_signaling_state(b->pc), RTC_PC_SIGNALING_STABLE);
+}
+
+static void setup(void) {
+    uv_loop_init(&loop);
+    rt_plain = rtc_pc_runtime_create(&loop, NULL);
+    ck_assert_ptr_nonnull(rt_plain);
+}
+
+static void teardown(void) {
+    rtc_pc_runtime_destroy(rt_plain);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+
+static void send_numbered(rtc_pc_datachannel_t *d, uint32_t idx, size_t n) {
+    uint8_t *m = malloc(n);
+    rtc_put_be32(m, idx);
+    for (size_t i = 4; i < n; i++) m[i] = (uint8_t)(idx + i);
+    int rc;
+    do {
+        rc = rtc_pc_datachannel_send(d, m, n, false);
+        if (rc == RTC_ERR_AGAIN) uv_run(&loop, UV_RUN_NOWAIT);
+    } while (rc == RTC_ERR_AGAIN);
+    ck_assert_int_eq(rc, RTC_OK);
+    free(m);
+}
+
+START_TEST(datachannel_ordered_mixed_sizes_echo) {
+    peer_t a, b;
+    peer_init(&a, "A", rt_plain, false);
+    peer_init(&b, "B", rt_plain, false);
+    b.echo = true;
+    a.dc = rtc_peer_connection_create_data_channel(a.pc, "chat", NULL);
+    ck_assert_ptr_nonnull(a.dc);
+    rtc_pc_datachannel_set_callbacks(a.dc, &dc_cb, &a);
+    ck_assert_int_eq(rtc_pc_datachannel_state(a.dc), RTC_DC_CONNECTING);
+    exchange(&a, &b, NULL, NULL);
+    RUN_UNTIL(a.state == RTC_PC_STATE_CONNECTED && b.state == RTC_PC_STATE_CONNECTED && a.dc_opened, 10000);
+    ck_assert_int_eq(a.state, RTC_PC_STATE_CONNECTED);
+    ck_assert_int_eq(b.state, RTC_PC_STATE_CONNECTED);
+    ck_assert_int_eq(a.dc_opened, 1);
+    RUN_UNTIL(b.dc != NULL, 2000);
+    ck_assert_ptr_nonnull(b.dc);
+    ck_assert_str_eq(rtc_pc_datachannel_label(b.dc), "chat");
+    /* Our a=max-message-size (256 KiB) is the peer's limit. */
+    ck_assert_uint_eq(rtc_peer_connection_max_message_size(a.pc), 262144);
+    const int N = 300;
+    size_t total = 0;
+    for (int i = 0; i < N; i++) {
+        size_t n = 4 + (size_t)((i * 7919) % 65533);
+        total += n;
+        send_numbered(a.dc, (uint32_t)i, n);
+        if (i % 20 == 0) uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    RUN_UNTIL(a.n_msgs == N, 20000);
+    ck_assert_int_eq(b.n_msgs, N);
+    ck_assert_int_eq(a.n_msgs, N);
+    ck_assert_int_eq(b.order_errors, 0);
+    ck_assert_int_eq(a.order_errors, 0);
+    ck_assert_uint_eq(a.bytes, total);
+    /* A string, an empty message and one at the 256 KiB limit. */
+    ck_assert_int_eq(rtc_pc_datachannel_send(a.dc, "hi", 2, true), RTC_OK);
+    RUN_UNTIL(a.n_msgs == N + 1, 3000);
+    ck_assert(a.last_string);
+    ck_assert_uint_eq(a.last_len, 2);
+    uint8_t *big = calloc(1, 262144);
+    big[0] = 0; /* index N+1 in the first 4 bytes */
+    rtc_put_be32(big, (uint32_t)(N + 1));
+    for (size_t i = 4; i < 262144; i++) big[i] = (uint8_t)(N + 1 + i);
+    ck_assert_int_eq(rtc_pc_datachannel_send(a.dc, big, 262144, false), RTC_OK);
+    ck_assert_int_eq(rtc_pc_datachannel_send(a.dc, big, 262145, false), RTC_ERR_LIMIT);
+    free(big);
+    RUN_UNTIL(a.n_msgs == N + 2, 5000);
+    ck_assert_uint_eq(a.last_len, 262144);
+    ck_assert_int_eq(a.order_errors, 0);
+
+    /* getStats. */
+    rtc_buf_t st;
+    rtc_buf_init(&st);
+    ck_assert_int_eq(rtc_peer_connection_get_stats(a.pc, rtc_clock_now(), &st), RTC_OK);
+    const char *js = (const char *)st.data;
+    ck_assert_ptr_nonnull(strstr(js, "\"type\":\"data-channel\""));
+    ck_assert_ptr_nonnull(strstr(js, "\"type\":\"candidate-pair\""));
+    ck_assert_ptr_nonnull(strstr(js, "\"type\":\"transport\""));
+    ck_assert_ptr_nonnull(strstr(js, "\"dtlsState\":\"connected\""));
+    ck_assert_ptr_nonnull(strstr(js, "\"type\":\"certificate\""));
+    ck_assert_ptr_nonnull(strstr(js, "\"dataChannelsOpened\":1"));
+    rtc_buf_free(&st);
+
+    /* Clean close: both ends see close. */
+    rtc_pc_datachannel_close(a.dc);
+    RUN_UNTIL(a.dc_closed && b.dc_closed, 5000);
+    ck_assert_int_eq(a.dc_closed, 1);
+    ck_assert_int_eq(b.dc_closed, 1);
+    ck_assert_int_eq(rtc_pc_datachannel_state(b.dc), RTC_DC_CLOSED);
+    rtc_peer_connection_close(a.pc, rtc_clock_now());
+    ck_assert_int_eq(a.state, RTC_PC_STATE_CLOSED);
+    RUN_UNTIL(b.state != RTC_PC_STATE_CONNECTED, 200);
+}
+END_TEST
+
+START_TEST(datachannel_negotiated_and_unordered) {
+    peer_t a, b;
+    peer_init(&a, "A", rt_plain, false);
+    peer_init(&b, "B", rt_plain, false);
+    rtc_dc_init_t init;
+    rtc_dc_init_defaults(&init);
+    init.negotiated = true;
+    init.id = 7;
+    init.ordered = false;
+    init.max_retransmits = 3;
+    a.dc = rtc_peer_connection_create_data_channel(a.pc, "neg", &init);
+    b.dc = rtc_peer_connection_create_data_channel(b.pc, "neg", &init);
+    ck_assert_ptr_nonnull(a.dc);
+    ck_assert_ptr_nonnull(b.dc);
+    rtc_pc_datachannel_set_callbacks(a.dc, &dc_cb, &a);
+    rtc_pc_datachannel_set_callbacks(b.dc, &dc_cb, &b);
+    /* Both exclusive reliability options are refused. */
+    rtc_dc_init_t bad = init;
+    bad.max_packet_life_time = 100;
+    ck_assert_ptr_null(rtc_peer_connection_create_data_channel(a.pc, "bad", &bad));
+    exchange(&a, &b, NULL, NULL);
+    RUN_UNTIL(a.dc_opened && b.dc_opened, 10000);
+    ck_assert_int_eq(rtc_pc_datachannel_id(a.dc), 7);
+    ck_assert_int_eq(rtc_pc_datachannel_id(b.dc), 7);
+    ck_assert(!rtc_pc_datachannel_ordered(b.dc));
+    ck_assert_int_eq(rtc_pc_datachannel_max_retransmits(b.dc), 3);
+    ck_assert_int_eq(rtc_pc_datachannel_send(b.dc, "xyz", 3, true), RTC_OK);
+    RUN_UNTIL(a.n_msgs == 1, 3000);
+    ck_assert_int_eq(a.n_msgs, 1);
+    ck_assert(a.last_string);
+    ck_assert_int_eq(a.last_first, 'x');
+}
+END_TEST
+
+/* A VP8 "frame" of n bytes (not decodable; the layers below do not care). */
+START_TEST(media_vp8_frames_reflected_with_rtcp) {
+    peer_t a, b;
+    peer_init(&a, "A", rt_plain, false);
+    peer_init(&b, "B", rt_plain, false);
+    b.echo = true;
+    rtc_pc_transceiver_t *ta = rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_VIDEO, NULL);
+    ck_assert_ptr_nonnull(ta);
+    rtc_time_t now = rtc_clock_now();
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, now), RTC_OK);
+    RUN_UNTIL(a.gathering == RTC_ICE_GATHERING_COMPLETE, 3000);
+    char *offer = local_desc(&a);
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(b.pc, RTC_PC_SDP_OFFER, offer, rtc_clock_now()), RTC_OK);
+    free(offer);
+    ck_assert_int_eq(b.tracks, 1);
+    /* The offer's sendrecv section made a recvonly transceiver; addTrack reuses it. */
+    ck_assert_ptr_eq(rtc_peer_connection_add_track(b.pc, RTC_PC_MEDIA_VIDEO, "echo", "s"), b.track_t);
+    ck_assert_int_eq(rtc_pc_transceiver_direction(b.track_t), RTC_SDP_DIR_SENDRECV);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(b.pc, RTC_PC_SDP_ANSWER, NULL, rtc_clock_now()), RTC_OK);
+    RUN_UNTIL(b.gathering == RTC_ICE_GATHERING_COMPLETE, 3000);
+    char *answer = local_desc(&b);
+    ck_assert_ptr_nonnull(strstr(answer, "a=sendrecv"));
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(a.pc, RTC_PC_SDP_ANSWER, answer, rtc_clock_now()), RTC_OK);
+    free(answer);
+    ck_assert_int_eq(a.tracks, 1);
+    RUN_UNTIL(a.state == RTC_PC_STATE_CONNECTED && b.state == RTC_PC_STATE_CONNECTED, 10000);
+    ck_assert_int_eq(a.state, RTC_PC_STATE_CONNECTED);
+    ck_assert_int_eq(rtc_pc_transceiver_current_direction(ta), RTC_SDP_DIR_SENDRECV);
+    ck_assert_int_ge(rtc_pc_transceiver_payload_type(ta, "VP8"), 96);
+    uint8_t frame[3000];
+    for (size_t i = 0; i < sizeof frame; i++) frame[i] = (uint8_t)i;
+    for (int f = 0; f < 30; f++) {
+        ck_assert_int_eq(rtc_pc_transceiver_send_frame(ta, "VP8", frame, f % 5 ? 500 : sizeof frame,
+                                                       (uint32_t)(f * 3000), rtc_clock_now()), RTC_OK);
+        RUN_UNTIL(false, 10);
+    }
+    /* 6 frames of 3 packets + 24 of 1 = 42 packets, all reflected back. */
+    RUN_UNTIL(a.rtp_packets >= 42, 5000);
+    ck_assert_int_eq(b.rtp_packets, 42);
+    ck_assert_int_eq(b.rtp_reflected, 42);
+    ck_assert_int_eq(a.rtp_packets, 42);
+    /* A PLI reaches the sender as a keyframe request. */
+    ck_assert_int_eq(rtc_pc_transceiver_request_keyframe(b.track_t, rtc_clock_now()), RTC_OK);
+    RUN_UNTIL(a.keyframe_requests > 0, 2000);
+    ck_assert_int_eq(a.keyframe_requests, 1);
+    /* Receiver reports flow within ~1.5 s: remote-inbound-rtp appears. */
+    rtc_buf_t st;
+    rtc_buf_init(&st);
+    RUN_UNTIL(false, 1600);
+    ck_assert_int_eq(rtc_peer_connection_get_stats(a.pc, rtc_clock_now(), &st), RTC_OK);
+    const char *js = (const char *)st.data;
+    ck_assert_ptr_nonnull(strstr(js, "\"type\":\"outbound-rtp\""));
+    ck_assert_ptr_nonnull(strstr(js, "\"type\":\"inbound-rtp\""));
+    ck_assert_ptr_nonnull(strstr(js, "\"type\":\"remote-inbound-rtp\""));
+    ck_assert_ptr_nonnull(strstr(js, "\"packetsSent\":42"));
+    ck_assert_ptr_nonnull(strstr(js, "\"mimeType\":\"video/VP8\""));
+    rtc_buf_free(&st);
+}
+END_TEST
+
+/* Renegotiation: a data-only session adds audio later, from the answerer's side. */
+START_TEST(renegotiation_from_answerer_adds_audio) {
+    peer_t a, b;
+    peer_init(&a, "A", rt_plain, false);
+    peer_init(&b, "B", rt_plain, false);
+    a.dc = rtc_peer_connection_create_data_channel(a.pc, "d", NULL);
+    rtc_pc_datachannel_set_callbacks(a.dc, &dc_cb, &a);
+    exchange(&a, &b, NULL, NULL);
+    RUN_UNTIL(a.dc_opened, 10000);
+    ck_assert_int_eq(a.dc_opened, 1);
+    rtc_pc_transceiver_t *tb = rtc_peer_connection_add_transceiver(b.pc, RTC_PC_MEDIA_AUDIO, NULL);
+    ck_assert_ptr_nonnull(tb);
+    RUN_UNTIL(b.negotiation_needed, 1000);
+    ck_assert_int_eq(b.negotiation_needed, 1);
+    exchange(&b, &a, NULL, NULL);
+    ck_assert_int_eq(a.tracks, 1);
+    ck_assert_int_eq(rtc_pc_transceiver_current_direction(tb), RTC_SDP_DIR_SENDONLY);
+    uint8_t opus[3] = {0xf8, 0xff, 0xfe};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(rtc_pc_transceiver_send_frame(tb, "opus", opus, 3, (uint32_t)i * 960, rtc_clock_now()), RTC_OK);
+    }
+    RUN_UNTIL(a.rtp_packets == 5, 3000);
+    ck_assert_int_eq(a.rtp_packets, 5);
+    /* The data channel kept working across the renegotiation. */
+    ck_assert_int_eq(rtc_pc_datachannel_send(a.dc, "still", 5, true), RTC_OK);
+    RUN_UNTIL(b.n_msgs == 1, 3000);
+    ck_assert_int_eq(b.n_msgs, 1);
+}
+END_TEST
+
+START_TEST(ice_restart_keeps_data_flowing) {
+    peer_t a, b;
+    peer_init(&a, "A", rt_plain, false);
+    peer_init(&b, "B", rt_plain, false);
+    a.dc = rtc_peer_connection_create_data_channel(a.pc, "d", NULL);
+    rtc_pc_datachannel_set_callbacks(a.dc, &dc_cb, &a);
+    exchange(&a, &b, NULL, NULL);
+    RUN_UNTIL(a.dc_opened && b.dc, 10000);
+    const char *old = strdup(rtc_peer_connection_local_ufrag(a.pc));
+    a.negotiation_needed = 0;
+    rtc_peer_connection_restart_ice(a.pc);
+    RUN_UNTIL(a.negotiation_needed, 1000);
+    ck_assert_int_eq(a.negotiation_needed, 1);
+    exchange(&a, &b, NULL, NULL);
+    ck_assert_str_ne(old, rtc_peer_connection_local_ufrag(a.pc));
+    free((void *)old);
+    RUN_UNTIL(false, 1500);
+    ck_assert_int_eq(a.state, RTC_PC_STATE_CONNECTED);
+    rtc_pc_datachannel_set_callbacks(b.dc, &dc_cb, &b);
+    ck_assert_int_eq(rtc_pc_datachannel_send(a.dc, "after", 5, true), RTC_OK);
+    RUN_UNTIL(b.n_msgs == 1, 3000);
+    ck_assert_int_eq(b.n_msgs, 1);
+}
+END_TEST
+
+/* Replace the last hex pair of the first a=fingerprint line. */
+static void tamper_fp(char *sdp) {
+    char *f = strstr(sdp, "a=fingerprint:");
+    ck_assert_ptr_nonnull(f);
+    char *eol = strstr(f, "\r\n");
+    eol[-1] = eol[-1] == '0' ? '1' : '0';
+}
+
+/* B answers active (DTLS client): a wrong fingerprint in B's answer fails A, the server. */
+START_TEST(fingerprint_mismatch_fails_dtls_server) {
+    peer_t a, b;
+    peer_init(&a, "A", rt_plain, false);
+    peer_init(&b, "B", rt_plain, false);
+    a.dc = rtc_peer_connection_create_data_channel(a.pc, "d", NULL);
+    rtc_pc_datachannel_set_callbacks(a.dc, &dc_cb, &a);
+    exchange(&a, &b, NULL, tamper_fp);
+    RUN_UNTIL(a.state == RTC_PC_STATE_FAILED, 10000);
+    ck_assert_int_eq(a.state, RTC_PC_STATE_FAILED);
+    ck_assert_int_eq(a.dc_opened, 0);
+    ck_assert(!rtc_peer_connection_dtls_client(a.pc));
+}
+END_TEST
+
+/* A wrong fingerprint in A's offer fails B, the DTLS client. */
+START_TEST(fingerprint_mismatch_fails_dtls_client) {
+    peer_t a, b;
+    peer_init(&a, "A", rt_plain, false);
+    peer_init(&b, "B", rt_plain, false);
+    a.dc = rtc_peer_connection_create_data_channel(a.pc, "d", NULL);
+    rtc_pc_datachannel_set_callbacks(a.dc, &dc_cb, &a);
+    exchange(&a, &b, tamper_fp, NULL);
+    RUN_UNTIL(b.state == RTC_PC_STATE_FAILED, 10000);
+    ck_assert_int_eq(b.state, RTC_PC_STATE_FAILED);
+    ck_assert(rtc_peer_connection_dtls_client(b.pc));
+    ck_assert_int_eq(a.dc_opened, 0);
+}
+END_TEST
+
+/* The SFU model: one ICE-lite runtime with one shared port serves several clients. */
+START_TEST(shared_port_lite_server_many_clients) {
+    rtc_pc_runtime_config_t rc;
+    rtc_pc_runtime_config_init(&rc);
+    rc.shared_port = 0;
+    /* Pick a free port by binding once. */
+    rtc_addr_t any;
+    rtc_addr_parse(&any, "127.0.0.1:0", 0);
+    rtc_udp_socket_t *probe;
+    ck_assert_int_eq(rtc_udp_socket_open(&any, NULL, &probe), RTC_OK);
+    rc.shared_port = rtc_udp_socket_local(probe)->port;
+    rtc_udp_socket_close(probe);
+    rtc_net_filter_add_prefix(&rc.filter, "127.0.0.1");
+    rc.filter.ipv6 = false;
+    rtc_pc_runtime_t *srv = rtc_pc_runtime_create(&loop, &rc);
+    ck_assert_ptr_nonnull(srv);
+    enum { K = 4 };
+    peer_t cl[K], sv[K];
+    for (int i = 0; i < K; i++) {
+        peer_init(&cl[i], "client", rt_plain, false);
+        peer_init(&sv[i], "sfu", srv, true);
+        sv[i].echo = true;
+        cl[i].dc = rtc_peer_connection_create_data_channel(cl[i].pc, "d", NULL);
+        rtc_pc_datachannel_set_callbacks(cl[i].dc, &dc_cb, &cl[i]);
+        exchange(&cl[i], &sv[i], NULL, NULL);
+    }
+    bool all = false;
+    RUN_UNTIL((all = cl[0].dc_opened && cl[1].dc_opened && cl[2].dc_opened && cl[3].dc_opened), 15000);
+    ck_assert(all);
+    for (int i = 0; i < K; i++) send_numbered(cl[i].dc, 0, 100 + (size_t)i);
+    RUN_UNTIL(cl[0].n_msgs && cl[1].n_msgs && cl[2].n_msgs && cl[3].n_msgs, 5000);
+    for (int i = 0; i < K; i++) {
+        ck_assert_int_eq(cl[i].n_msgs, 1);
+        ck_assert_uint_eq(cl[i].last_len, 100 + (size_t)i); /* each got its own echo */
+        ck_assert_int_eq(sv[i].n_msgs, 1);
+    }
+    rtc_buf_t st;
+    rtc_buf_init(&st);
+    rtc_peer_connection_get_stats(sv[2].pc, rtc_clock_now(), &st);
+    char port[16];
+    snprintf(port, sizeof port, "%u", rc.shared_port);
+    ck_assert_ptr_nonnull(strstr((char *)st.data, "\"iceRole\":\"controlled\""));
+    rtc_buf_free(&st);
+    ck_assert_uint_eq(rtc_pc_runtime_pc_count(srv), K);
+    rtc_pc_runtime_destroy(srv);
+    uv_run(&loop, UV_RUN_NOWAIT);
+}
+END_TEST
+
+START_TEST(bad_input_is_refused_without_effect) {
+    peer_t a;
+    peer_init(&a, "A", rt_plain, false);
+    rtc_time_t now = rtc_clock_now();
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(a.pc, RTC_PC_SDP_OFFER, "garbage", now), RTC_ERR_MALFORMED);
+    ck_assert_int_eq(rtc_peer_connection_signaling_state(a.pc), RTC_PC_SIGNALING_STABLE);
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(a.pc, RTC_PC_SDP_ANSWER, "v=0\r\n", now) < 0, 1);
+    ck_assert_int_eq(rtc_peer_connection_add_ice_candidate(a.pc, "candidate:1 1 udp 1 127.0.0.1 9 typ host", NULL, now),
+                     RTC_ERR_STATE);
+    rtc_buf_t b;
+    rtc_buf_init(&b);
+    ck_assert_int_eq(rtc_peer_connection_create_answer(a.pc, &b), RTC_ERR_STATE);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_ROLLBACK, NULL, now), RTC_ERR_STATE);
+    /* Offer then rollback. */
+    rtc_peer_connection_create_data_channel(a.pc, "x", NULL);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, now), RTC_OK);
+    ck_assert_int_eq(rtc_peer_connection_signaling_state(a.pc), RTC_PC_SIGNALING_HAVE_LOCAL_OFFER);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_ROLLBACK, NULL, now), RTC_OK);
+    ck_assert_int_eq(rtc_peer_connection_signaling_state(a.pc), RTC_PC_SIGNALING_STABLE);
+    rtc_buf_free(&b);
+    rtc_pc_config_t cfg;
+    rtc_pc_config_init(&cfg);
+    ck_assert_int_eq(rtc_pc_config_add_ice_server(&cfg, "turn:127.0.0.1:3478", "u", "p"), RTC_OK);
+    ck_assert_int_eq(rtc_pc_config_add_ice_server(&cfg, "stun:example.org", NULL, NULL), RTC_ERR_INVALID_ARG);
+    ck_assert_int_eq(rtc_pc_config_add_ice_server(&cfg, "turn:127.0.0.1", NULL, NULL), RTC_ERR_INVALID_ARG);
+    ck_assert_int_eq(rtc_pc_config_add_ice_server(&cfg, "http://x", NULL, NULL), RTC_ERR_INVALID_ARG);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("pc");
+    TCase *tc = tcase_create("loopback");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, datachannel_ordered_mixed_sizes_echo);
+    tcase_add_test(tc, datachannel_negotiated_and_unordered);
+    tcase_add_test(tc, media_vp8_frames_reflected_with_rtcp);
+    tcase_add_test(tc, renegotiation_from_answerer_adds_audio);
+    tcase_add_test(tc, ice_restart_keeps_data_flowing);
+    tcase_add_test(tc, fingerprint_mismatch_fails_dtls_server);
+    tcase_add_test(tc, fingerprint_mismatch_fails_dtls_client);
+    tcase_add_test(tc, shared_port_lite_server_many_clients);
+    tcase_add_test(tc, bad_input_is_refused_without_effect);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    rtc_log_set_level(getenv("RTC_LOG") ? RTC_LOG_DEBUG : RTC_LOG_WARN);
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
