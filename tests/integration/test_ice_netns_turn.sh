@@ -12,11 +12,6 @@
 set -u
 SRC_DIR=${SRC_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD_DIR=${BUILD_DIR:-$SRC_DIR/build/release}
-PROBE=$BUILD_DIR/tools/ice-probe/ice-probe
-if [ -x "$PROBE" ] && ! "$PROBE" --has-turn-client; then
-    echo "SKIP: libwebrtc was built without the TURN client (libwebrtc/src/turn/client.c)"
-    exit 77
-fi
 command -v openssl >/dev/null 2>&1 || { echo "FAIL: openssl not installed"; exit 1; }
 
 CERTDIR=$(mktemp -d)

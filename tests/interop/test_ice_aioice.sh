@@ -21,7 +21,7 @@ for role in controlling controlled; do
 done
 # Aggressive nomination on our side, aioice controlled.
 echo "== aioice controlled, libwebrtc controlling with aggressive nomination"
-timeout 60 $PY "$SRC_DIR/tests/interop/ice_aioice.py" "$PROBE" controlled --aggressive || status=1
+timeout 60 $PY "$SRC_DIR/tests/interop/ice_aioice.py" "$PROBE" controlled -- --aggressive || status=1
 # IPv6 loopback.
 echo "== IPv6 (::1): aioice controlling, libwebrtc controlled"
 timeout 60 $PY "$SRC_DIR/tests/interop/ice_aioice.py" "$PROBE" controlling --ipv6 || status=1

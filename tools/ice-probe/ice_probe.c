@@ -25,7 +25,6 @@
 #include <uv.h>
 
 #include "rtc/ice.h"
-#include "rtc/turn.h"
 
 typedef struct {
     uv_loop_t loop;
@@ -276,14 +275,6 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 2 && strcmp(argv[1], "--has-turn-client") == 0) {
-        /* For tests: was libwebrtc built with the TURN client (relayed candidates)? */
-#ifdef RTC_TURN_CLIENT_MAX_PEERS
-        return 0;
-#else
-        return 1;
-#endif
-    }
     static probe_t probe;
     probe_t *p = &probe;
     p->trickle = true;

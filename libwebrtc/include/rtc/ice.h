@@ -433,8 +433,10 @@ int rtc_ice_gather_addresses(const rtc_ice_config_t *cfg, rtc_addr_t *out, size_
 /* ------------------------------------------------------------------------------------------
  * libuv driver (src/ice/runtime_uv.c) — the I/O glue for tools and tests. Opens one UDP
  * socket per address the filter allows, reads them in batches (recvmmsg), drives the agent's
- * timer, and sends what the agent asks. The callbacks given here are the agent's callbacks,
- * except `send`, which the driver supplies.
+ * timer, sends what the agent asks, and opens TCP or TLS connections to TURN servers (TLS
+ * verified against the system's CA store — SSL_CERT_FILE works — and tls_name, unless
+ * tls_no_verify). The callbacks given here are the agent's callbacks, except `send`,
+ * `stream_open` and `stream_close`, which the driver supplies.
  */
 struct uv_loop_s;
 typedef struct rtc_ice_uv rtc_ice_uv_t;

@@ -601,6 +601,12 @@ void ice_update_selected(rtc_ice_agent_t *a, rtc_time_t now) {
             (p->nominated == best->nominated && p->priority > best->priority))
             best = p;
     }
+    if (!best && a->selected && a->selected->state != RTC_ICE_PAIR_SUCCEEDED) {
+        /* The path in use died (its TURN allocation was lost) and nothing else works. */
+        RTC_LOGI(LOG, "selected pair %u lost; no other pair succeeded", a->selected->id);
+        a->selected = NULL;
+        return;
+    }
     if (best && best != a->selected) {
         a->selected = best;
         a->have_prev = false;

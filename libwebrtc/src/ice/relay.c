@@ -23,11 +23,7 @@ struct ice_relay {
     ice_base_t *via;            /* UDP: the socket base that reaches the server */
     void *stream;               /* TCP/TLS: the runtime's stream handle */
     bool stream_up;
-#ifdef RTC_TURN_CLIENT_MAX_PEERS
     rtc_turn_client_t *client;
-#else
-    void *client;
-#endif
     ice_base_t *base;           /* BASE_RELAY, once allocated */
     ice_local_t *local;
     bool started, done, failed;
@@ -104,8 +100,6 @@ static void relay_finish(ice_relay_t *r, bool failed, const char *why) {
     }
 }
 
-#ifdef RTC_TURN_CLIENT_MAX_PEERS /* the TURN client is part of rtc/turn.h */
-
 /* The allocation is gone: its candidate can no longer carry anything. */
 static void relay_lost(ice_relay_t *r) {
     rtc_ice_agent_t *a = r->agent;
@@ -113,8 +107,10 @@ static void relay_lost(ice_relay_t *r) {
     r->base->usable = false;
     for (size_t i = 0; i < a->pairs.n; i++) {
         ice_pair_t *p = a->pairs.v[i];
-        if (p->local->base == r->base && p->state != RTC_ICE_PAIR_SUCCEEDED) p->state = RTC_ICE_PAIR_FAILED;
+        if (p->local->base == r->base) p->state = RTC_ICE_PAIR_FAILED;
     }
+    /* If the selected pair went through this relay, move to the best pair still working. */
+    ice_update_selected(a, a->now);
 }
 
 
@@ -355,54 +351,3 @@ void ice_relays_free(rtc_ice_agent_t *a) {
     }
     ice_vec_free(&a->relays);
 }
-
-#else /* no TURN client in this tree yet: TURN servers yield no candidates */
-
-bool ice_relay_start_next(rtc_ice_agent_t *a, rtc_time_t now) {
-    (void)now;
-    for (size_t i = 0; i < a->relays.n; i++) {
-        ice_relay_t *r = a->relays.v[i];
-        if (r->started) continue;
-        r->started = true;
-        relay_finish(r, true, "built without the TURN client");
-        return true;
-    }
-    return false;
-}
-
-int ice_relay_input(rtc_ice_agent_t *a, ice_base_t *b, const rtc_addr_t *from, const uint8_t *p, size_t n,
-                    rtc_time_t now) {
-    (void)a; (void)b; (void)from; (void)p; (void)n; (void)now;
-    return RTC_ERR_NOT_FOUND;
-}
-
-int rtc_ice_agent_stream_connected(rtc_ice_agent_t *a, void *stream, rtc_time_t now) {
-    (void)a; (void)stream; (void)now;
-    return RTC_ERR_NOT_FOUND;
-}
-
-int rtc_ice_agent_handle_stream(rtc_ice_agent_t *a, void *stream, const uint8_t *p, size_t n, rtc_time_t now) {
-    (void)a; (void)stream; (void)p; (void)n; (void)now;
-    return RTC_ERR_NOT_FOUND;
-}
-
-void rtc_ice_agent_stream_closed(rtc_ice_agent_t *a, void *stream, rtc_time_t now) {
-    (void)a; (void)stream; (void)now;
-}
-
-void ice_relay_send(ice_base_t *rb, const rtc_addr_t *dest, const uint8_t *p, size_t n) {
-    (void)rb; (void)dest; (void)p; (void)n;
-}
-
-void ice_relay_permit(ice_base_t *rb, const rtc_addr_t *peer) { (void)rb; (void)peer; }
-void ice_relay_bind(ice_base_t *rb, const rtc_addr_t *peer) { (void)rb; (void)peer; }
-rtc_time_t ice_relays_next_timeout(const rtc_ice_agent_t *a) { (void)a; return RTC_TIME_NEVER; }
-void ice_relays_handle_timeout(rtc_ice_agent_t *a, rtc_time_t now) { (void)a; (void)now; }
-void ice_relays_release(rtc_ice_agent_t *a, rtc_time_t now) { (void)a; (void)now; }
-
-void ice_relays_free(rtc_ice_agent_t *a) {
-    for (size_t i = 0; i < a->relays.n; i++) free(a->relays.v[i]);
-    ice_vec_free(&a->relays);
-}
-
-#endif

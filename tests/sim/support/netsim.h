@@ -128,6 +128,7 @@ typedef struct netsim_turn netsim_turn_t;
 typedef struct {
     uint64_t allocations, permissions, channels, relayed_to_peer, relayed_to_client;
     uint64_t dropped_no_permission, auth_failures;
+    uint64_t channel_data_from_client, send_indications_from_client;
 } netsim_turn_stats_t;
 netsim_turn_t *netsim_turn_server(netsim_t *sim, const char *ip, uint16_t port, const char *user,
                                   const char *pass);

@@ -257,6 +257,7 @@ static void server_recv(void *user, netsim_socket_t *s, const rtc_addr_t *from, 
             if (a->chan_num[i] == ch) {
                 if (!permitted(a, &a->chan_peer[i])) return;
                 t->stats.relayed_to_peer++;
+                t->stats.channel_data_from_client++;
                 netsim_send(a->relay, &a->chan_peer[i], d, len);
                 return;
             }
@@ -276,6 +277,7 @@ static void server_recv(void *user, netsim_socket_t *s, const rtc_addr_t *from, 
             rtc_stun_msg_get_data(&m, &d, &len) != RTC_OK || !permitted(a, &peer))
             return;
         t->stats.relayed_to_peer++;
+        t->stats.send_indications_from_client++;
         netsim_send(a->relay, &peer, d, len);
     }
 }
