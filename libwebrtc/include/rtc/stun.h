@@ -171,7 +171,8 @@ int rtc_stun_frame_length(const uint8_t *p, size_t n);
  *                          because two USERNAMEs or two addresses are an ambiguity that
  *                          differing implementations resolve differently — an attack surface,
  *                          never something a real peer sends. XOR-PEER-ADDRESS may repeat
- *                          (TURN CreatePermission), and repeated comprehension-optional
+ *                          (TURN CreatePermission), so may XOR-RELAYED-ADDRESS (dual-stack
+ *                          Allocate success), and repeated comprehension-optional
  *                          attributes are tolerated (the first wins in lookups).
  *   RTC_ERR_LIMIT          more than RTC_STUN_MAX_ATTRS attributes.
  * Message integrity is NOT checked here: the key depends on the attributes, so call

@@ -46,9 +46,11 @@ bool rtc_stun_attr_is_known(uint16_t type) {
     }
 }
 
-/* Comprehension-required attributes that may legitimately repeat. */
+/* Comprehension-required attributes that may legitimately repeat: XOR-PEER-ADDRESS in
+ * CreatePermission, XOR-RELAYED-ADDRESS in the answer to a dual-stack Allocate (RFC 8656 §7.3). */
 static bool may_repeat(uint16_t type) {
-    return type == RTC_STUN_ATTR_XOR_PEER_ADDRESS || !rtc_stun_attr_is_comprehension_required(type) ||
+    return type == RTC_STUN_ATTR_XOR_PEER_ADDRESS || type == RTC_STUN_ATTR_XOR_RELAYED_ADDRESS ||
+           !rtc_stun_attr_is_comprehension_required(type) ||
            !rtc_stun_attr_is_known(type);
 }
 
