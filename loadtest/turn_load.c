@@ -13,12 +13,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <linux/sock_diag.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -46,8 +48,9 @@ typedef struct {
     rtc_time_t next_send;
     uint32_t seq;
     uint64_t sent;
-    /* TCP: bytes the kernel has not taken yet (from out.data + out_off) */
+    /* TCP/TLS: bytes the kernel (or TLS) has not taken yet (from out.data + out_off) */
     bool tcp;
+    SSL *ssl;
     bool want_out;
     rtc_buf_t out;
     size_t out_off;
@@ -70,6 +73,8 @@ typedef struct {
     double setup_timeout;
     bool quiet;
     bool tcp;
+    bool tls;
+    SSL_CTX *ssl_ctx;
     const char *label;
 
     /* run state */
@@ -100,7 +105,16 @@ static int g_epfd;
 /* TCP: writes what the kernel takes; keeps the rest and asks epoll for EPOLLOUT. */
 static void tcp_flush(lt_client_t *c) {
     while (c->out_off < c->out.len) {
-        ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        size_t left = c->out.len - c->out_off;
+        ssize_t w;
+        if (c->ssl) {
+            /* Partial writes are enabled, so a short count or WANT_WRITE leaves the rest queued
+             * here; the retry passes the same bytes again, as OpenSSL requires. */
+            int n = SSL_write(c->ssl, c->out.data + c->out_off, left > 65536 ? 65536 : (int)left);
+            w = n > 0 ? n : -1;
+        } else {
+            w = send(c->fd, c->out.data + c->out_off, left, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
         if (w <= 0) break;
         c->out_off += (size_t)w;
     }
@@ -262,7 +276,19 @@ static void read_client(lt_run_t *r, lt_client_t *c, uint32_t events, rtc_time_t
         if (events & EPOLLOUT) tcp_flush(c);
         static uint8_t sbuf[65536];
         for (;;) {
-            ssize_t n = recv(c->fd, sbuf, sizeof sbuf, MSG_DONTWAIT);
+            ssize_t n;
+            if (c->ssl) {
+                int got = SSL_read(c->ssl, sbuf, sizeof sbuf);
+                if (got <= 0) {
+                    int e = SSL_get_error(c->ssl, got);
+                    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) break;
+                    got = 0; /* closed or failed */
+                }
+                n = got;
+                errno = 0;
+            } else {
+                n = recv(c->fd, sbuf, sizeof sbuf, MSG_DONTWAIT);
+            }
             if (n > 0) {
                 if (c->tc && rtc_turn_client_handle_stream(c->tc, sbuf, (size_t)n, now) != RTC_OK) n = 0;
                 else continue;
@@ -346,13 +372,38 @@ static uint64_t sink_drops(const lt_run_t *r) {
 
 static double cpu_pct(double a, double b, double dt) { return (a < 0 || b < 0 || dt <= 0) ? NAN : (b - a) / dt * 100; }
 
+/* TLS over an already connected non-blocking TCP socket: the handshake runs to completion here
+ * (setup phase; loopback answers fast), then the socket stays non-blocking. */
+static SSL *tls_connect(lt_run_t *r, int fd) {
+    if (!r->ssl_ctx) {
+        r->ssl_ctx = SSL_CTX_new(TLS_client_method());
+        if (!r->ssl_ctx) return NULL;
+        SSL_CTX_set_mode(r->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+    SSL *ssl = SSL_new(r->ssl_ctx);
+    if (!ssl) return NULL;
+    SSL_set_fd(ssl, fd);
+    rtc_time_t deadline = rtc_clock_now() + RTC_SEC(5);
+    for (;;) {
+        int rc = SSL_connect(ssl);
+        if (rc == 1) return ssl;
+        int e = SSL_get_error(ssl, rc);
+        if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || rtc_clock_now() > deadline) break;
+        struct pollfd pfd = {.fd = fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
+        poll(&pfd, 1, 100);
+    }
+    SSL_free(ssl);
+    return NULL;
+}
+
 static void usage(void) {
     printf("usage: starling-loadtest turn --server HOST:PORT (--user U --password P | --secret S)\n"
            "         [--clients N=10] [--rate KBITPS=50] [--size BYTES=150] [--duration SEC=10]\n"
            "         [--mode channel|send] [--server-pid PID] [--sinks K=4] [--peer-ip 127.0.0.1]\n"
            "         [--local-ip 127.0.0.1] [--setup-inflight 200] [--setup-timeout 30]\n"
-           "         [--transport udp|tcp] [--label NAME] [--quiet]\n"
-           "  Each client allocates on the server (over UDP or its own TCP connection), binds a channel (--mode channel) or\n"
+           "         [--transport udp|tcp|tls] [--label NAME] [--quiet]\n"
+           "  Each client allocates on the server (over UDP or its own TCP/TLS connection; TLS does not\n"
+           "  verify the certificate: a load generator, not a client to trust), binds a channel (--mode channel) or\n"
            "  creates a permission (--mode send) to a sink socket on --peer-ip, then sends --size\n"
            "  byte payloads at --rate kbit/s for --duration seconds. Prints a progress line each\n"
            "  second and a final report; the line starting 'RESULT' is for scripts.\n"
@@ -409,7 +460,8 @@ int lt_turn_load_main(int argc, char **argv) {
         case 'q': r->quiet = true; break;
         case 't':
             if (!strcmp(optarg, "tcp")) r->tcp = true;
-            else if (strcmp(optarg, "udp")) { fprintf(stderr, "--transport udp|tcp\n"); return 2; }
+            else if (!strcmp(optarg, "tls")) r->tcp = r->tls = true;
+            else if (strcmp(optarg, "udp")) { fprintf(stderr, "--transport udp|tcp|tls\n"); return 2; }
             break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
@@ -461,7 +513,7 @@ int lt_turn_load_main(int argc, char **argv) {
 
     fprintf(stderr, "[%s] %d clients x %.0f kbit/s x %d B (%s over %s) to %s, %d sinks on %s, %.0f s; requested %.0f pkt/s\n",
             r->label, r->clients, r->rate_kbps, r->size, r->use_send_indication ? "Send indications" : "ChannelData",
-            r->tcp ? "TCP" : "UDP", server_s, r->sinks, peer_ip, r->duration, req_pps);
+            r->tls ? "TLS" : r->tcp ? "TCP" : "UDP", server_s, r->sinks, peer_ip, r->duration, req_pps);
 
     /* ---- setup: allocate, bind, with a bounded number in flight ---- */
     rtc_time_t setup_start = rtc_clock_now();
@@ -475,6 +527,10 @@ int lt_turn_load_main(int argc, char **argv) {
             c->tcp = r->tcp;
             rtc_buf_init(&c->out);
             c->fd = r->tcp ? lt_tcp_connect(&r->local_ip, &r->server) : lt_udp_socket(&r->local_ip, &r->server, 0, 0);
+            if (c->fd >= 0 && r->tls && !(c->ssl = tls_connect(r, c->fd))) {
+                close(c->fd);
+                c->fd = -1;
+            }
             next++;
             if (c->fd < 0) { c->phase = C_FAILED; r->failed++; open_fail++; continue; }
             struct epoll_event ev = {.events = EPOLLIN, .data.u32 = c->id};
@@ -648,7 +704,7 @@ int lt_turn_load_main(int argc, char **argv) {
     printf("RESULT label=%s transport=%s clients=%d ready=%d rate_kbps=%.0f size=%d mode=%s duration=%.1f sent=%llu received=%llu "
            "lost=%llu loss_pct=%.4f p50_us=%.0f p99_us=%.0f achieved_pps=%.0f requested_pps=%.0f kept_up=%d "
            "server_cpu_pct=%.1f server_us_per_pkt=%.2f loadtest_cpu_pct=%.1f sink_drops=%llu\n",
-           r->label, r->tcp ? "tcp" : "udp", r->clients, ready_at_start, r->rate_kbps, r->size, r->use_send_indication ? "send" : "channel",
+           r->label, r->tls ? "tls" : r->tcp ? "tcp" : "udp", r->clients, ready_at_start, r->rate_kbps, r->size, r->use_send_indication ? "send" : "channel",
            window, (unsigned long long)sent, (unsigned long long)received, (unsigned long long)lost, loss_pct, p50, p99,
            achieved_pps, req_pps * ready_at_start / r->clients, kept_up ? 1 : 0, server_cpu, us_per_pkt, self_cpu, (unsigned long long)sdrops);
     fflush(stdout);
@@ -656,6 +712,7 @@ int lt_turn_load_main(int argc, char **argv) {
     for (int i = 0; i < r->clients; i++) {
         rtc_turn_client_destroy(r->cl[i].tc);
         rtc_buf_free(&r->cl[i].out);
+        SSL_free(r->cl[i].ssl);
         if (r->cl[i].fd >= 0) close(r->cl[i].fd);
     }
     for (int i = 0; i < r->sinks; i++) close(r->sink_fd[i]);
@@ -664,5 +721,6 @@ int lt_turn_load_main(int argc, char **argv) {
     free(r->cl);
     free(r->hist);
     free(r->recv_per_client);
+    SSL_CTX_free(r->ssl_ctx);
     return (ready_at_start > 0 && received > 0) ? 0 : 1;
 }

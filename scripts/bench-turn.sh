@@ -7,7 +7,8 @@
 # 127.0.0.1 with the same number of relay threads. Prints a table and writes it, with the
 # exact commands and machine info, into the TURN section of docs/benchmarks.md.
 #
-# Environment: DURATION (s per run, default 20), THREADS (relay threads, default 1),
+# Environment: DURATION (s per run, default 20), REPEAT (rounds; each row is the median run
+# by CPU per packet, default 1), THREADS (relay threads, default 1),
 # SCENARIOS ("clients:kbps:bytes ...", default the three below), SERVERS (default
 # "floor coturn starling"), NICE (niceness for servers and loadtest, default -10 so other work
 # on a shared machine disturbs the runs less; 0 to disable), MODE (channel|send), TRANSPORT (udp|tcp; the floor is UDP-only
@@ -26,6 +27,7 @@ THREADS=${THREADS:-1}
 MODE=${MODE:-channel}
 TRANSPORT=${TRANSPORT:-udp}
 RCVBUF=${RCVBUF:-2097152}
+REPEAT=${REPEAT:-1}
 NICE=${NICE:--10}
 # With the kernel's autogroup scheduling (on here), CPU is shared fairly between sessions and
 # plain nice only ranks processes within one session. So each benchmark process gets a session
@@ -37,6 +39,7 @@ SCENARIOS=${SCENARIOS:-"2000:50:150 2000:50:1200 1000:1500:1200"}
 SERVERS=${SERVERS:-"floor coturn starling"}
 DOC="$SRC_DIR/docs/benchmarks.md"
 
+case $TRANSPORT in udp|tcp) ;; *) echo "bench-turn: TRANSPORT must be udp or tcp"; exit 2 ;; esac
 [ -x "$LT" ] && [ -x "$FLOOR" ] || { echo "bench-turn: build first ($LT, $FLOOR missing)"; exit 1; }
 
 TMP=$(mktemp -d)
@@ -54,10 +57,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
+free_port() { # a port free for both UDP and TCP on 127.0.0.1 (the servers open both)
   /usr/bin/python3 -c 'import socket
-s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); p=s.getsockname()[1]
-t=socket.socket(); t.bind(("127.0.0.1",p)); print(p)'
+for _ in range(100):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p); break'
 }
 
 wait_udp() { # port pid: until something is bound to UDP port
@@ -161,15 +170,29 @@ for sc in $SCENARIOS; do
     clients=$new
     echo "  (scaled to $clients clients)" >>"$CMDS"
   done
+  rm -f "$TMP"/runs.*
   if [ -n "$floor_line" ]; then
     [ "$kept" = 1 ] || echo "- $name: generator still below the requested rate at $clients clients (see achieved column)." >>"$NOTES"
-    echo "$name|$clients|floor|$floor_line" >>"$ROWS"
+    echo "$floor_line" >>"$TMP/runs.floor"
   fi
+  # Servers take turns, REPEAT rounds, so that changes in the machine's load hit all alike.
+  round=1
+  while [ $round -le "$REPEAT" ]; do
+    for server in $SERVERS; do
+      [ "$server" = floor ] && { [ -n "$floor_line" ] && [ $round -gt 1 ] || continue; }
+      line=$(run_one "$server" "$clients" "$kbps" "$bytes")
+      [ -n "$line" ] || { echo "bench-turn: $server unavailable, skipped" >&2; continue; }
+      echo "$line" >>"$TMP/runs.$server"
+    done
+    round=$((round + 1))
+  done
+  # Each server's row is its median run by CPU per relayed packet.
   for server in $SERVERS; do
-    [ "$server" = floor ] && continue
-    line=$(run_one "$server" "$clients" "$kbps" "$bytes")
-    [ -n "$line" ] || { echo "bench-turn: $server unavailable, skipped" >&2; continue; }
-    echo "$name|$clients|$server|$line" >>"$ROWS"
+    [ -f "$TMP/runs.$server" ] || continue
+    n=$(wc -l <"$TMP/runs.$server")
+    line=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^server_us_per_pkt=/) { split($i, kv, "="); print kv[2], $0 } }' \
+             "$TMP/runs.$server" | sort -n | sed -n "$(( (n + 1) / 2 ))p" | cut -d' ' -f2-)
+    echo "$name|$clients|$server|$line runs=$n" >>"$ROWS"
   done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -179,8 +202,8 @@ TABLE="$TMP/table"
 awk -F'|' '
 function get(k, s,   n, i, a, kv) { n = split(s, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); if (kv[1] == k) return kv[2] } return "" }
 BEGIN {
-  print "| scenario | clients | server | achieved / requested pkt/s | loss % | dropped at server socket | dropped at sink | p50 / p99 latency (µs) | server CPU % | CPU µs/pkt | µs/pkt vs floor | loadtest CPU % |"
-  print "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  print "| scenario | clients | server | runs | achieved / requested pkt/s | loss % | dropped at server socket | dropped at sink | p50 / p99 latency (µs) | server CPU % | CPU µs/pkt | µs/pkt vs floor | loadtest CPU % |"
+  print "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 }
 {
   sc = $1; cl = $2; srv = $3; r = $4
@@ -188,7 +211,7 @@ BEGIN {
   if (srv == "floor") floor_upp[sc] = upp
   ratio = (floor_upp[sc] > 0) ? sprintf("%.2fx", upp / floor_upp[sc]) : "-"
   if (srv == "floor") ratio = "1.00x"
-  printf "| %s | %s | %s | %s / %s | %.3f | %s | %s | %s / %s | %s | %s | %s | %s |\n", sc, get("ready", r) "/" cl, srv, get("achieved_pps", r), get("requested_pps", r), get("loss_pct", r), get("server_socket_drops", r), get("sink_drops", r), get("p50_us", r), get("p99_us", r), cpu, upp, ratio, get("loadtest_cpu_pct", r)
+  printf "| %s | %s | %s | %s | %s / %s | %.3f | %s | %s | %s / %s | %s | %s | %s | %s |\n", sc, get("ready", r) "/" cl, srv, get("runs", r), get("achieved_pps", r), get("requested_pps", r), get("loss_pct", r), get("server_socket_drops", r), get("sink_drops", r), get("p50_us", r), get("p99_us", r), cpu, upp, ratio, get("loadtest_cpu_pct", r)
   cpus[sc, srv] = cpu; upps[sc, srv] = upp
   scs[sc] = 1
 }
@@ -225,7 +248,7 @@ SECTION="$TMP/section"
   echo
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT. Machine: $(machine). Load average"
   echo "before / after: $LOAD_START / $LOAD_END (the machine is shared; other work competes for the"
-  echo "same cores; servers and loadtest each ran in their own session at nice $NICE, autogroup included). ${DURATION} s per run, $THREADS relay thread(s) for every server, mode $MODE over $TRANSPORT. coTURN"
+  echo "same cores; servers and loadtest each ran in their own session at nice $NICE, autogroup included). ${DURATION} s per run, $REPEAT round(s) with the servers taking turns, each row the median run by CPU µs/pkt, $THREADS relay thread(s) for every server, mode $MODE over $TRANSPORT. coTURN"
   echo "$COTURN_VERSION with static user, no database configured (Debian's build still opens its default"
   echo "SQLite userdb, unused for static users), loopback peers allowed. starling-turn with a static"
   echo "user, no Redis (it needs Redis only for REST secrets and its node registry, both unused"

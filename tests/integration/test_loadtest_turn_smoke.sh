@@ -2,7 +2,7 @@
 # `starling-loadtest turn` end to end against coTURN on 127.0.0.1: 10 clients for 3 s must
 # allocate, bind channels, relay through the server to the loadtest's own peer sink, and
 # produce the report. Loopback loses (next to) nothing, so at most 1% loss is tolerated; no
-# timing is asserted. Also with Send indications instead of ChannelData, and over TCP.
+# timing is asserted. Also with Send indications instead of ChannelData, and over TCP and TLS.
 set -u
 SRC_DIR=${SRC_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD_DIR=${BUILD_DIR:-$SRC_DIR/build/release}
@@ -18,10 +18,24 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-PORT=$(/usr/bin/python3 -c 'import socket
-s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { # a port free for both UDP and TCP on 127.0.0.1 (the servers open both)
+  /usr/bin/python3 -c 'import socket
+for _ in range(100):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p); break'
+}
+PORT=$(free_port)
+TLS_PORT=$(free_port)
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 1 \
+  -subj /CN=localhost >/dev/null 2>&1
 turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port="$PORT" --realm=test \
-  --user=load:test --lt-cred-mech --allow-loopback-peers --no-cli --no-tls --no-dtls \
+  --tls-listening-port="$TLS_PORT" --cert="$TMP/cert.pem" --pkey="$TMP/key.pem" \
+  --user=load:test --lt-cred-mech --allow-loopback-peers --no-cli --no-dtls \
   --no-stdout-log --log-file="$TMP/coturn.log" >/dev/null 2>&1 &
 SERVER_PID=$!
 i=0
@@ -32,9 +46,10 @@ until ss -ltnH "sport = :$PORT" | grep -q .; do
 done
 
 status=0
-for run in udp:channel udp:send tcp:channel; do
+for run in udp:channel udp:send tcp:channel tls:channel; do
   transport=${run%%:*}; mode=${run#*:}
-  "$LT" turn --server 127.0.0.1:$PORT --user load --password test --clients 10 --rate 50 --size 150 \
+  port=$PORT; [ "$transport" = tls ] && port=$TLS_PORT
+  "$LT" turn --server 127.0.0.1:$port --user load --password test --clients 10 --rate 50 --size 150 \
     --duration 3 --mode $mode --transport $transport --server-pid "$SERVER_PID" --label smoke-$run \
     >"$TMP/out" 2>"$TMP/err"
   rc=$?

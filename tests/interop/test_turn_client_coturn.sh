@@ -25,10 +25,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
+free_port() { # a port free for both UDP and TCP on 127.0.0.1 (the servers open both)
   /usr/bin/python3 -c 'import socket
-s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); p=s.getsockname()[1]
-t=socket.socket(); t.bind(("127.0.0.1",p)); print(p)' 2>/dev/null || echo $((20000 + $$ % 20000))
+for _ in range(100):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p); break' 2>/dev/null || echo $((20000 + $$ % 20000))
 }
 
 # wait_listen PORT PID: until something listens on TCP PORT (both servers open TCP too).
