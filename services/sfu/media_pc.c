@@ -505,9 +505,15 @@ static void m_send_rtp(void *mu, void *m, sfu_downtrack_t *dt, uint8_t *pkt, siz
     msub_t *ms = sfu_downtrack_media(dt);
     if (!ms || !ms->t || n < 12) return;
     int pt = map_pt(ms, pkt[1] & 0x7f);
-    if (pt < 0) return; /* the subscriber did not accept this codec */
-    rtc_rtp_set_payload_type(pkt, n, (uint8_t)pt);
-    int rc = rtc_pc_transceiver_send_rtp(ms->t, pkt, n, now_of(w));
+    int rc;
+    if (pt == -1) {
+        rc = RTC_ERR_STATE; /* the subscriber leg is not negotiated yet */
+    } else if (pt < 0) {
+        return; /* the subscriber did not accept this codec */
+    } else {
+        rtc_rtp_set_payload_type(pkt, n, (uint8_t)pt);
+        rc = rtc_pc_transceiver_send_rtp(ms->t, pkt, n, now_of(w));
+    }
     if (rc == RTC_ERR_STATE) {
         /* The subscriber leg is not connected (or not negotiated) yet: what was forwarded
          * did not leave. Start over at a keyframe that will (a decoder that never saw the
