@@ -39,9 +39,10 @@ PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "aiortc_peer.py"
 class Peer:
     """An aiortc_peer.py process and the events it printed (each stamped with its own time)."""
 
-    def __init__(self, procs, name, urls, token_url, room, publish=True):
+    def __init__(self, procs, name, urls, token_url, room, publish=True, hold=False):
         self.procs, self.name, self.urls, self.token_url, self.room = procs, name, urls, token_url, room
         self.publish = publish
+        self.hold = hold
         self.events = []
         self.proc = None
         self.id = None
@@ -53,6 +54,8 @@ class Peer:
             args += ["--url", u]
         if self.publish:
             args.append("--publish")
+        if self.hold:
+            args.append("--hold")
         self.errlog = os.path.join(self.procs.tmpdir(f"cluster-{self.name}-"), "peer.err")
         self.proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -89,6 +92,14 @@ class Peer:
                                      f"{C.tail(self.errlog, 15, False)}")
             await asyncio.sleep(0.05)
         raise AssertionError(f"{self.name}: timed out after {timeout}s waiting for {what}")
+
+    async def ready(self, timeout=60):
+        """--hold: waits until the client has started and waits for `go`."""
+        await self.wait(lambda: self.find("ready"), timeout, "the client to start")
+
+    async def go(self):
+        self.proc.stdin.write(b"join\n")
+        await self.proc.stdin.drain()
 
     async def joined(self, timeout=20, since=0.0, resumed=False):
         e = await self.wait(lambda: self.find("joined", since, resumed=resumed), timeout,
@@ -213,8 +224,9 @@ async def scenario_failover(procs, ck):
     m = cl.sfu(other).metrics()
     ck.ok(m.get("sfu_participants") == 2 and m.get("sfu_rtp_packets_forwarded_total", 0) > 100,
           f"{other} hosts both and forwards their media ({m.get('sfu_rtp_packets_forwarded_total')} packets)")
-    ck.ok(not cl.r.exists(C.PREFIX + "node:" + node) and
-          cl.r.zscore(C.PREFIX + "nodes", node) is None, f"{node} is gone from Redis")
+    # Its node key expired; its `starling:nodes` member is removed lazily, by the next
+    # placement that looks at it (docs/redis.md), so it is not checked here.
+    ck.ok(not cl.r.exists(C.PREFIX + "node:" + node), f"{node}'s node key is gone from Redis")
     await alice.leave()
     await bob.leave()
     return cl
@@ -229,14 +241,18 @@ async def scenario_redis(procs, ck):
     sid = cl.r.hget(C.PREFIX + "room:" + room, "sid")
 
     outage = 4.0
+    # A newcomer who tries to join while Redis is down: refused (unavailable), retrying until
+    # it is back. Started (and held) now: starting aiortc may take seconds.
+    carol = await Peer(procs, "carol", [s1.ws_url, s2.ws_url], s1.url, room, publish=False,
+                       hold=True).start()
+    await carol.ready()
     C.log(f"kill -9 redis-server (pid {cl.redis.proc.pid}); {outage} s down")
     t_kill = time.time()
     cl.redis.kill()
     await asyncio.sleep(1.0)
-    # A newcomer while Redis is down: refused (unavailable), retrying until it is back.
-    carol = await Peer(procs, "carol", [s1.ws_url, s2.ws_url], s1.url, room, publish=False).start()
+    await carol.go()
     await asyncio.sleep(outage - 1.0)
-    cl.redis.start()
+    await asyncio.get_running_loop().run_in_executor(None, cl.redis.start)
     t_back = time.time()
     C.log("redis-server is back (empty)")
     cj = await carol.joined(30)

@@ -19,13 +19,15 @@ It prints JSON event lines on stdout, each with "t" (time.time()):
   {"ev":"reconnect","reason"}  {"ev":"first_frame","gen","from","kind"}  {"ev":"error",...}
   {"ev":"tick","gen","rx":{"<from>/<kind>":frames},"rx_gen":{...this generation only},
    "tx_frames","pub_offers","sub_offers","pub_sld","pub":state,"sub":state}   every --tick s
-and reads commands on stdin: `leave` (leave, print {"ev":"bye",...}, exit).
+and reads commands on stdin: `leave` (leave, print {"ev":"bye",...}, exit); with --hold it
+prints {"ev":"ready"} once started and joins only when it reads `join`.
 
 usage: aiortc_peer.py --url WS [--url WS2 ...] --token-url HTTP --room R --identity I [--publish]
 """
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -46,12 +48,70 @@ ap.add_argument("--identity", required=True)
 ap.add_argument("--publish", action="store_true")
 ap.add_argument("--host", default="127.0.0.1")
 ap.add_argument("--tick", type=float, default=0.2)
+ap.add_argument("--hold", action="store_true",
+                help="start up (imports, token), print {ev: ready}, and join only on a `join` line")
 args = ap.parse_args()
 
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [args.host]
 # Browsers send RTP packets of ~1200 bytes; the SFU forwards packets at the size they come and
 # its sender refuses more than 1200 bytes with its header extensions (docs/sfu.md).
 aiortc.codecs.vpx.PACKET_MAX = 1100
+
+
+if os.environ.get("PEER_TRACE"):
+    # Debug aid: log each receiver's first RTP packets (VP8 keyframe or not) and its PLIs.
+    import aiortc.rtcrtpreceiver as _rr
+    _orig_handle = _rr.RTCRtpReceiver._handle_rtp_packet
+    _orig_pli = _rr.RTCRtpReceiver._send_rtcp_pli
+
+    async def _handle(self, packet, arrival_time_ms):
+        n = getattr(self, "_trace_n", 0)
+        self._trace_n = n + 1
+        if n < 3 or (packet.payload_type == 96 and len(packet.payload) > 3 and packet.payload[0] & 0x10
+                     and not packet.payload[_vp8_hdr(packet.payload)] & 1 and n < 2000):
+            kf = packet.payload_type == 96 and len(packet.payload) > 3 and packet.payload[0] & 0x10 and \
+                not packet.payload[_vp8_hdr(packet.payload)] & 1
+            emit("trace_rtp", ssrc=packet.ssrc, pt=packet.payload_type, seq=packet.sequence_number, n=n,
+                 keyframe=bool(kf))
+        return await _orig_handle(self, packet, arrival_time_ms)
+
+    async def _pli(self, ssrc):
+        emit("trace_pli", ssrc=ssrc)
+        return await _orig_pli(self, ssrc)
+
+    def _vp8_hdr(p):
+        i = 1
+        if p[0] & 0x80:
+            x = p[1]
+            i = 2
+            if x & 0x80:
+                i += 2 if p[i] & 0x80 else 1
+            if x & 0x40:
+                i += 1
+            if x & 0x30:
+                i += 1
+        return min(i, len(p) - 1)
+    import aiortc.rtcdtlstransport as _dt
+    _orig_route = _dt.RtpRouter.route_rtp
+    _drops = [0]
+
+    def _route(self, packet):
+        r = _orig_route(self, packet)
+        if r is None and _drops[0] < 20:
+            _drops[0] += 1
+            emit("trace_drop", ssrc=packet.ssrc, pt=packet.payload_type, seq=packet.sequence_number,
+                 known=sorted(self.ssrc_table))
+        return r
+    _dt.RtpRouter.route_rtp = _route
+    _orig_receive = _rr.RTCRtpReceiver.receive
+
+    async def _receive(self, params):
+        emit("trace_receive", kind=self._kind if hasattr(self, "_kind") else None,
+             ssrcs=[e.ssrc for e in params.encodings])
+        return await _orig_receive(self, params)
+    _rr.RTCRtpReceiver.receive = _receive
+    _rr.RTCRtpReceiver._handle_rtp_packet = _handle
+    _rr.RTCRtpReceiver._send_rtcp_pli = _pli
 
 
 def emit(ev, **kw):
@@ -290,22 +350,33 @@ class Peer:
                  sub=self.sub.connectionState if self.sub else None,
                  pub_signaling=self.pub.signalingState if self.pub else None)
 
-    async def stdin_commands(self):
-        loop = asyncio.get_event_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    async def stdin_commands(self, until):
+        """Reads command lines until `until` (or EOF). True if it came."""
+        if self.stdin is None:
+            loop = asyncio.get_event_loop()
+            self.stdin = asyncio.StreamReader()
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(self.stdin), sys.stdin)
         while True:
-            line = await reader.readline()
-            if not line or line.strip() == b"leave":
-                return
+            line = await self.stdin.readline()
+            if not line:
+                return False
+            if line.strip() == until:
+                return True
 
     async def main(self):
         base = args.token_url
         self.token = json.loads(urllib.request.urlopen(
             f"{base}/token?room={args.room}&identity={args.identity}", timeout=5).read())["token"]
+        self.stdin = None
+        if args.hold:
+            # A slow start (importing aiortc takes seconds on a loaded machine) must not decide
+            # when the join happens: the test says when.
+            emit("ready")
+            if not await self.stdin_commands(b"join"):
+                return
         ws_task = asyncio.ensure_future(self.run_ws())
         tick = asyncio.ensure_future(self.ticker())
-        await self.stdin_commands()
+        await self.stdin_commands(b"leave")
         self.leaving = True
         await self.send({"type": "leave"})
         await asyncio.sleep(0.2)
