@@ -40,7 +40,7 @@ static const st_option_t signal_options[] = {
     {"idle_timeout", ST_OPT_DURATION, O(idle_timeout_ms), "30s",
      "disconnect a client that sent nothing (not even 'pong') for this long", 200, 3600000,
      NULL, 0},
-    {"heartbeat", ST_OPT_DURATION, O(heartbeat_ms), "2s",
+    {"heartbeat", ST_OPT_DURATION, O(heartbeat_ms), "1s",
      "period of the signal key refresh and SFU node liveness checks", 100, 60000, NULL, 0},
     {"limits.max_message", ST_OPT_INT, O(max_message), "65536",
      "largest WebSocket message in bytes; larger gets 'too_large' and close 1009", 1024,

@@ -93,7 +93,7 @@ class Peer:
             await asyncio.sleep(0.05)
         raise AssertionError(f"{self.name}: timed out after {timeout}s waiting for {what}")
 
-    async def ready(self, timeout=60):
+    async def ready(self, timeout=90):
         """--hold: waits until the client has started and waits for `go`."""
         await self.wait(lambda: self.find("ready"), timeout, "the client to start")
 
@@ -165,9 +165,14 @@ class Checks:
 
 async def two_publishers(procs, cl, room):
     s1, s2 = cl.signals
-    alice = await Peer(procs, "alice", [s1.ws_url, s2.ws_url], s1.url, room).start()
-    bob = await Peer(procs, "bob", [s2.ws_url, s1.ws_url], s2.url, room).start()
+    # Held until both have started (importing aiortc takes seconds on a loaded machine).
+    alice = await Peer(procs, "alice", [s1.ws_url, s2.ws_url], s1.url, room, hold=True).start()
+    bob = await Peer(procs, "bob", [s2.ws_url, s1.ws_url], s2.url, room, hold=True).start()
+    await alice.ready()
+    await bob.ready()
+    await alice.go()
     await alice.joined()
+    await bob.go()
     await bob.joined()
     await bob.media_from(alice, 30)
     await alice.media_from(bob, 30)
@@ -363,7 +368,9 @@ async def scenario_signal(procs, ck):
     ck.ok(set(parts) == {alice.id, bob.id}, "both still in the room on the node")
     # The room still works for alice through sig-2: a newcomer is announced to her, sees her
     # tracks and decodes them; and she is not swept out later (her key is sig-2's now).
-    dave = await Peer(procs, "dave", [s2.ws_url], s2.url, room, publish=False).start()
+    dave = await Peer(procs, "dave", [s2.ws_url], s2.url, room, publish=False, hold=True).start()
+    await dave.ready()
+    await dave.go()
     await dave.joined()
     await alice.wait(lambda: alice.find("participant_joined", id=dave.id), 10,
                      "participant_joined for dave through sig-2")

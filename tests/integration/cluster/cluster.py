@@ -271,7 +271,7 @@ class Cluster:
     """redis-server + N starling-sfu + M starling-signal, all sharing one Redis."""
 
     def __init__(self, procs, n_sfu=2, n_signal=2, udp_host="127.0.0.1", signal_host="127.0.0.1",
-                 sfu_ttl="3s", sfu_heartbeat="1s", signal_heartbeat="1s", signal_extra=(),
+                 sfu_ttl="3s", sfu_heartbeat="500ms", signal_heartbeat="500ms", signal_extra=(),
                  sfu_extra=()):
         self.procs = procs
         self.redis = Redis(procs)
