@@ -402,6 +402,11 @@ async def main():
             if isinstance(p, asyncio.subprocess.Process) and p.returncode is None:
                 p.kill()
                 await p.wait()
+    if cl is not None:
+        # Every service still running drains and exits cleanly, with no sanitizer report.
+        problems = await asyncio.get_running_loop().run_in_executor(None, cl.stop)
+        ck.ok(not problems, "the services exit cleanly on SIGTERM" +
+              ("" if not problems else ":\n" + "\n".join(problems)))
     if ck.failed:
         for d in procs.dirs:
             for f in sorted(os.listdir(d)):

@@ -299,6 +299,34 @@ class Cluster:
     def participant_signal(self, pid):
         return self.r.hget(PREFIX + "participant:" + pid, "signal")
 
+    def stop(self, timeout=20):
+        """SIGTERM every SFU node and signal process still running (they drain and exit), wait
+        for them, and return the problems: a non-zero exit, or a sanitizer report in a log
+        (asan builds: AddressSanitizer, LeakSanitizer at exit, UBSan runtime errors)."""
+        problems = []
+        live = [s for s in self.sfus + self.signals if s.proc.poll() is None]
+        for s in live:
+            s.proc.send_signal(signal.SIGTERM)
+        end = time.time() + timeout
+        for s in live:
+            try:
+                rc = s.proc.wait(timeout=max(0.1, end - time.time()))
+                if rc != 0:
+                    problems.append(f"{s.id} exited with {rc} after SIGTERM")
+            except subprocess.TimeoutExpired:
+                problems.append(f"{s.id} did not exit within {timeout} s of SIGTERM")
+        for s in self.sfus + self.signals:
+            try:
+                with open(s.log, errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                if marker in text:
+                    i = text.index(marker)
+                    problems.append(f"{s.id}: {marker} ...\n{text[max(0, i - 200):i + 1500]}")
+        return problems
+
     def logs(self, n=15):
         out = []
         for s in self.sfus + self.signals:
