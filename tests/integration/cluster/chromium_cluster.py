@@ -138,6 +138,8 @@ def main():
         ok(not pages.errors(), f"no page errors ({pages.errors()[:3]})")
     except AssertionError as e:
         ok(False, str(e))
+        for w in ("alice", "bob"):
+            print(f"last tick of {w}: {pages.last(w)}", flush=True)
     finally:
         pages.quit()
     problems = cl.stop()
