@@ -2,7 +2,7 @@
 // demo page, for tests/integration/test_cluster_chromium.sh (run inside the browser-side network
 // namespace):   node chromium_pages.js ROOM URL_ALICE URL_BOB
 // Alice's page is served by (and its WebSocket goes to) the first signal process, Bob's by the
-// second. Both join ROOM and publish the fake camera and microphone (h/m/l simulcast). Every
+// second. Both join ROOM and publish the fake camera (320x180) and microphone (simulcast). Every
 // 250 ms it prints, per page, one JSON line:
 //   {"ev":"tick","who","t" (unix s),"state","id","gen" (subscriber PeerConnections seen so far),
 //    "frames" (video frames decoded on the current subscriber PeerConnection),
@@ -38,6 +38,14 @@ const emit = (o) => process.stdout.write(JSON.stringify(Object.assign({ t: Date.
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     page.on('pageerror', (e) => emit({ ev: 'error', who, error: String(e) }));
+    // A small camera (320x180, 15 fps; the page asks for 720p): the machine running this is
+    // shared, and two pages encoding three 720p layers each would only measure its load.
+    await page.addInitScript(() => {
+      const md = navigator.mediaDevices;
+      const gum = md.getUserMedia.bind(md);
+      md.getUserMedia = (c) => gum(Object.assign({}, c, c && c.video ?
+        { video: { width: 320, height: 180, frameRate: 15 } } : {}));
+    });
     await page.goto(`${base}/?room=${room}&name=${who}&autojoin=1`);
     await page.waitForFunction(() => window.starling && window.starling.client, null, { timeout: 30000 });
     await page.evaluate(() => {
@@ -65,7 +73,9 @@ const emit = (o) => process.stdout.write(JSON.stringify(Object.assign({ t: Date.
           }
           return { state: c.state, id: c.me && c.me.id, gen: window.__gen, frames,
                    reconnects: window.__reconnects, pub: c.pub && c.pub.connectionState,
-                   sub: c.sub && c.sub.connectionState };
+                   sub: c.sub && c.sub.connectionState,
+                   pubSignaling: c.pub && c.pub.signalingState,
+                   pubGathering: c.pub && c.pub.iceGatheringState };
         });
         emit(Object.assign({ ev: 'tick', who }, s));
       } catch (e) {
