@@ -22,6 +22,10 @@ It prints JSON event lines on stdout, each with "t" (time.time()):
 and reads commands on stdin: `leave` (leave, print {"ev":"bye",...}, exit); with --hold it
 prints {"ev":"ready"} once started and joins only when it reads `join`.
 
+PEER_TRACE=1 in the environment adds debug events: each receiver's first RTP packets (and
+whether a VP8 packet starts a keyframe), packets aiortc's router drops, receivers started,
+PLIs sent (trace_rtp, trace_drop, trace_receive, trace_pli).
+
 usage: aiortc_peer.py --url WS [--url WS2 ...] --token-url HTTP --room R --identity I [--publish]
 """
 import argparse
