@@ -25,6 +25,10 @@ bool signal_redis_ready(signal_server_t *srv) {
     return srv->redis && st_redis_is_connected(srv->redis);
 }
 
+bool signal_redis_joinable(signal_server_t *srv) {
+    return signal_redis_ready(srv) && srv->sub && st_redis_is_connected(srv->sub);
+}
+
 static void key(signal_server_t *srv, char *out, const char *kind, const char *id,
                 const char *suffix) {
     if (signal_key(out, SIGNAL_KEY_MAX, srv->cfg->redis_prefix, kind, id, suffix) < 0) out[0] = 0;

@@ -209,6 +209,11 @@ cJSON *signal_ice_servers(signal_server_t *srv, const char *identity);
 void signal_cluster_start(signal_server_t *srv);
 void signal_cluster_tick(signal_server_t *srv, int64_t now);
 bool signal_redis_ready(signal_server_t *srv);
+/* Ready for joins and resumes: the command connection and the pub/sub connection (which
+ * carries the nodes' answers) are both up. After Redis restarts they reconnect on their own
+ * backoffs, seconds apart: a join sent to a node while our subscription is still down would
+ * have its `joined` published to nobody and time out. */
+bool signal_redis_joinable(signal_server_t *srv);
 /* Publishes a bus message {"type","room","participant","signal","payload"} to the node's
  * channel. payload is consumed. fn may be NULL. */
 int signal_bus_send(signal_server_t *srv, const char *node, const char *type, const char *room,

@@ -169,7 +169,7 @@ static void on_join(signal_session_t *s, const signal_msg_t *m) {
                             LWS_CLOSE_STATUS_POLICY_VIOLATION);
         return;
     }
-    if (srv->draining || !signal_redis_ready(srv)) {
+    if (srv->draining || !signal_redis_joinable(srv)) {
         signal_session_fail(s, SIGNAL_E_UNAVAILABLE,
                             srv->draining ? "this server is restarting; connect again"
                                           : "room service temporarily unavailable (Redis)",
