@@ -413,6 +413,8 @@ async def main():
             for f in sorted(os.listdir(d)):
                 path = os.path.join(d, f)
                 print(f"--- {path}\n{C.tail(path, 25)}")
+                if path.endswith(".log") and C.warnings(path):
+                    print(f"--- warnings in {path}\n{C.warnings(path)}")
         print(f"FAILED ({ck.failed}) after {time.time() - t0:.1f} s", flush=True)
         sys.exit(1)
     print(f"PASS ({time.time() - t0:.1f} s)", flush=True)

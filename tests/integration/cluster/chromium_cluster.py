@@ -151,6 +151,8 @@ def main():
                 path = os.path.join(d, f)
                 if os.path.isfile(path):
                     print(f"--- {path}\n{C.tail(path, 25)}")
+                if path.endswith(".log") and C.warnings(path):
+                    print(f"--- warnings in {path}\n{C.warnings(path)}")
         print(f"FAILED ({len(failed)}) after {time.time() - t0:.1f} s", flush=True)
         sys.exit(1)
     print(f"PASS ({time.time() - t0:.1f} s)", flush=True)

@@ -274,6 +274,16 @@ def slow_failover_note(told, took):
             f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
+def warnings(path, n=40):
+    """The last n warn/error lines of a service log (what went wrong is rarely in the tail)."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = [l.rstrip() for l in f if '"level":"warn"' in l or '"level":"error"' in l]
+        return "\n".join(lines[-n:])
+    except OSError:
+        return ""
+
+
 def tail(path, n=20, skip_debug=True):
     try:
         with open(path, errors="replace") as f:
