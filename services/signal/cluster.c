@@ -297,6 +297,13 @@ static void on_session_placed(st_redis_t *rd, const redisReply *reply, void *use
         signal_session_unref(s);
         return;
     }
+    if (!signal_redis_joinable(srv)) {
+        /* The pub/sub connection dropped while placing: the node's answer would be lost. */
+        signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "room service temporarily unavailable (Redis)",
+                            rid, SIGNAL_CLOSE_TRY_AGAIN_LATER);
+        signal_session_unref(s);
+        return;
+    }
     if (res.status == SIGNAL_PLACE_NONE) {
         signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "no media server is available; retry later",
                             rid, SIGNAL_CLOSE_TRY_AGAIN_LATER);
@@ -818,6 +825,15 @@ static void on_disconnect(st_redis_t *r, void *user) {
     st_log_kv(RTC_LOG_WARN, SIGNAL_LOG, ST_KVS(ST_KV_S("client", r == srv->redis ? "commands" : "pubsub")),
               "Redis connection lost: existing sockets stay up, new joins get 'unavailable'");
     update_redis_health(srv);
+    if (r != srv->sub) return;
+    /* The nodes answer joins on the channel this connection was subscribed to: an answer
+     * published while it is down is lost. Joins waiting for one end now (the client retries
+     * at once) instead of at join_timeout. */
+    for (signal_session_t *s = srv->sessions; s; s = s->next) {
+        if (!s->wsi || s->state != SESS_JOINING || !s->node[0]) continue;
+        signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "room service temporarily unavailable (Redis); retry",
+                            s->join_rid[0] ? s->join_rid : NULL, SIGNAL_CLOSE_TRY_AGAIN_LATER);
+    }
 }
 
 void signal_cluster_start(signal_server_t *srv) {

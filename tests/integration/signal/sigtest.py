@@ -262,6 +262,24 @@ class Client:
                 return m
             self.backlog.append(m)
 
+    async def expect_any(self, mtypes, timeout=5.0):
+        """Next message whose type is one of `mtypes` (others are kept for later)."""
+        for i, m in enumerate(self.backlog):
+            if m.get("type") in mtypes:
+                return self.backlog.pop(i)
+        end = time.time() + timeout
+        while True:
+            left = end - time.time()
+            if left <= 0:
+                raise AssertionError(f"none of {mtypes} within {timeout}s; got {self.backlog[-5:]}")
+            try:
+                m = await self.recv(left)
+            except asyncio.TimeoutError:
+                continue
+            if m.get("type") in mtypes:
+                return m
+            self.backlog.append(m)
+
     async def closed(self, timeout=5.0):
         """Waits for the server to close; returns (code, reason). Messages are kept."""
         end = time.time() + timeout

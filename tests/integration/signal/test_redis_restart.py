@@ -16,7 +16,8 @@ import sigtest as T  # noqa: E402
 T.need_binaries()
 redis = T.Redis()
 node = T.FakeSfu(redis.port, "node-a", ttl=3, heartbeat=0.5)
-sig = T.Signal(redis.port, "--redis.reconnect_max=500ms", "--redis.command_timeout=1s")
+sig = T.Signal(redis.port, "--redis.reconnect_max=500ms", "--redis.command_timeout=1s",
+               "--join_timeout=3s")
 T.wait_for(sig.healthy, 15, "signal healthy")
 checks = T.Checks()
 
@@ -85,8 +86,71 @@ async def t_restart():
     assert "Redis connection lost" in sig.logtext()
 
 
+def signal_pubsub_ids():
+    """Client ids of signal's pub/sub connections: the ones subscribed to two channels (its own
+    to-signal channel and the events); the scripted node subscribes to one."""
+    ids = []
+    for c in redis.client.client_list(_type="pubsub"):
+        if int(c.get("sub", 0)) == 2:
+            ids.append(c["id"])
+    return ids
+
+
+async def t_pubsub_loss():
+    """Only signal's pub/sub connection drops (again and again) while its command connection
+    stays: the nodes' answers come on the former, so a join taken meanwhile would be sent to
+    the node and its `joined` published to nobody (the client would wait join_timeout for
+    'the media server did not answer'). Every join must end at once: joined, or
+    `unavailable` while the subscription is down."""
+    room = "pubsub-loss"
+    stop = [False]
+
+    def killer():
+        while not stop[0]:
+            for cid in signal_pubsub_ids():
+                try:
+                    redis.client.execute_command("CLIENT", "KILL", "ID", cid)
+                except Exception:  # noqa: BLE001 — already gone
+                    pass
+            time.sleep(0.25)
+
+    import threading
+    th = threading.Thread(target=killer, daemon=True)
+    th.start()
+    outcomes = {"joined": 0, "unavailable": 0}
+    try:
+        end = time.time() + 6
+        n = 0
+        while time.time() < end:
+            n += 1
+            c = await T.Client.connect(sig.ws_url)
+            await c.send({"type": "join", "room": room, "token": tok(room, f"p{n}"), "rid": "j"})
+            # Generous: on a loaded machine a real answer can take a while; the lost-reply
+            # case waits join_timeout (3 s here) and ends with that specific message.
+            m = await c.expect_any(("joined", "error"), 8)
+            if m["type"] == "error":
+                assert m["code"] == "unavailable" and "did not answer" not in m.get("message", ""), m
+                outcomes["unavailable"] += 1
+            else:
+                outcomes["joined"] += 1
+                await c.send({"type": "leave"})
+            try:
+                await c.close()
+            except Exception:  # noqa: BLE001
+                pass
+    finally:
+        stop[0] = True
+        th.join()
+    print(f"  joins while signal's pub/sub kept dropping: {outcomes}", flush=True)
+    assert outcomes["unavailable"] > 0, f"the drops never refused a join: {outcomes}"
+    T.wait_for(sig.healthy, 20, "healthy again")
+    c = await T.Client.connect(sig.ws_url)
+    await c.join(room, tok(room, "last"))
+
+
 async def main():
     await checks.run("Redis killed and restarted empty: sockets survive, state re-registered", t_restart())
+    await checks.run("only the pub/sub connection drops: joins are refused, never lost", t_pubsub_loss())
     assert sig.term() == 0
     checks.done()
 
