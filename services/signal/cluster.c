@@ -25,6 +25,12 @@ bool signal_redis_ready(signal_server_t *srv) {
     return srv->redis && st_redis_is_connected(srv->redis);
 }
 
+/* The first NODE_GRACE_MS after (re)connecting to Redis: a missing node key may only mean
+ * Redis restarted empty and the node has not re-registered yet. */
+static bool in_node_grace(const signal_server_t *srv) {
+    return signal_now_ms() - srv->redis_up_since_ms < NODE_GRACE_MS;
+}
+
 bool signal_redis_joinable(signal_server_t *srv) {
     return signal_redis_ready(srv) && srv->sub && st_redis_is_connected(srv->sub);
 }
@@ -354,8 +360,16 @@ void signal_cluster_place_session(signal_session_t *s) {
     signal_server_t *srv = s->srv;
     signal_session_ref(s);
     int64_t maxp = s->resuming ? 0 : srv->cfg->max_participants;
+    /* Members of this room here are on lr->node: a join goes there too. Right after a Redis
+     * restart the room hash may be gone (and that node not re-registered yet): the least
+     * loaded node would be picked and the room moved away from a healthy node, so during
+     * the grace it is that node or 'unavailable' (the client retries). */
+    signal_room_t *lr = signal_room_get(srv, s->room, false);
+    char prefer[SIGNAL_ID_MAX + 2] = "";
+    if (lr && lr->n_members > 0 && lr->node[0])
+        snprintf(prefer, sizeof prefer, "%s%s", in_node_grace(srv) ? "!" : "", lr->node);
     if (!signal_redis_ready(srv) ||
-        place(srv, s->room, "", "", maxp, on_session_placed, s) != RTC_OK) {
+        place(srv, s->room, "", prefer, maxp, on_session_placed, s) != RTC_OK) {
         signal_session_unref(s);
         signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "room service temporarily unavailable",
                             s->join_rid[0] ? s->join_rid : NULL, SIGNAL_CLOSE_TRY_AGAIN_LATER);
@@ -519,7 +533,12 @@ static void room_place_again(signal_server_t *srv, signal_room_t *r, const char 
     snprintf(c->reason, sizeof c->reason, "%s", reason);
     r->refs++;
     r->moving = true;
-    if (place(srv, r->name, c->dead, reregister ? r->node : "", 0, on_failover_placed, c) != RTC_OK) {
+    /* Re-registering right after a Redis (re)connect: the node may not have re-registered
+     * yet; placing elsewhere then would move a healthy room. Only its own node will do
+     * until the grace is over (NONE: tried again at the next heartbeat). */
+    char prefer[SIGNAL_ID_MAX + 2] = "";
+    if (reregister) snprintf(prefer, sizeof prefer, "%s%s", in_node_grace(srv) ? "!" : "", r->node);
+    if (place(srv, r->name, c->dead, prefer, 0, on_failover_placed, c) != RTC_OK) {
         r->refs--;
         r->moving = false;
         free(c);

@@ -37,7 +37,8 @@ typedef struct {
  * place: find or make the room's placement.
  *   KEYS: room hash, nodes zset, rooms set, room participants hash
  *   ARGV: node key prefix, room name, from (node being abandoned, or ""), prefer (node id to
- *         use if it is up, or ""), sid for a new room, now (Unix s), max participants (0: none)
+ *         use if it is up, or ""; "!" + id: that node if it is up, else "none" and nothing
+ *         written, unless the room is on a live node already), sid for a new room, now (Unix s), max participants (0: none)
  *   -> {status, node, sid}; status "ok" (already on a live node; or, with `from`, no longer
  *      on `from` or `from` is alive after all), "placed" (new placement), "moved" (was on a
  *      dead node / `from`), "none" (no live node with room to spare), "full".

@@ -270,6 +270,17 @@ START_TEST(prefer_and_room_full) {
     ck_assert_str_eq(place("r", "", "b").node, "b");     /* preferred over less loaded */
     ck_assert_str_eq(place("r2", "", "c").node, "a");    /* not if draining */
     ck_assert_str_eq(place("r3", "", "gone").node, "a"); /* not if dead */
+    /* "!" + node: that node or nothing (signal right after a Redis restart, before the node
+     * re-registered): nothing is written. */
+    ck_assert_int_eq(place("r4", "", "!gone").status, SIGNAL_PLACE_NONE);
+    ck_assert_int_eq(place("r4", "", "!c").status, SIGNAL_PLACE_NONE); /* draining */
+    redisReply *x = cmd("EXISTS starling:room:r4");
+    ck_assert_int_eq(x->integer, 0);
+    freeReplyObject(x);
+    signal_place_result_t st = place("r4", "", "!b");
+    ck_assert_int_eq(st.status, SIGNAL_PLACE_PLACED);
+    ck_assert_str_eq(st.node, "b");
+    ck_assert_str_eq(place("r4", "", "!a").node, "b"); /* the room's live node wins, as always */
     /* room_full counts the SFU's participants hash. */
     do_cmd("HSET starling:room:r:participants p1 {} p2 {}");
     ck_assert_int_eq(place_on(rc, "r", "", "", 2).status, SIGNAL_PLACE_FULL);
