@@ -61,6 +61,7 @@ class Peer:
             *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=open(self.errlog, "wb"))
         self.procs.add(self.proc)
+        PEERS.append(self)
         self.reader = asyncio.ensure_future(self._read())
         return self
 
@@ -115,7 +116,7 @@ class Peer:
         t = self.tick()
         return (t["rx_gen" if gen_only else "rx"].get(f"{frm}/{kind}", 0)) if t else 0
 
-    async def media_from(self, other, n=30, kind="video", timeout=20):
+    async def media_from(self, other, n=30, kind="video", timeout=40):
         """Waits until `n` more frames of other's `kind` were decoded here."""
         start = self.frames(other.id, kind)
         await self.wait(lambda: self.frames(other.id, kind) >= start + n, timeout,
@@ -150,6 +151,9 @@ class Peer:
             except (asyncio.TimeoutError, BrokenPipeError, ConnectionResetError):
                 self.proc.kill()
                 await self.proc.wait()
+
+
+PEERS = []
 
 
 class Checks:
@@ -409,6 +413,8 @@ async def main():
         ck.ok(not problems, "the services exit cleanly on SIGTERM" +
               ("" if not problems else ":\n" + "\n".join(problems)))
     if ck.failed:
+        for p in PEERS:
+            print(f"last tick of {p.name} ({p.id}): {json.dumps(p.tick())}")
         for d in procs.dirs:
             for f in sorted(os.listdir(d)):
                 path = os.path.join(d, f)
