@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ivf.h"
 #include "rtc/base.h"
 #include "test_media.h"
 
@@ -96,4 +97,71 @@ void lt_clip_free(lt_clip_t *c) {
     for (size_t i = 0; i < c->n; i++) free(c->frames[i].data);
     free(c->frames);
     memset(c, 0, sizeof *c);
+}
+
+int lt_clip_save(const lt_clip_t *c, const char *path) {
+    rtc_buf_t b;
+    rtc_buf_init(&b);
+    lt_ivf_write_header(&b, "VP80", c->width, c->height, c->fps, 1, (uint32_t)c->n);
+    for (size_t i = 0; i < c->n; i++) lt_ivf_write_frame(&b, c->frames[i].data, c->frames[i].len, i);
+    FILE *f = fopen(path, "wb");
+    int rc = f && b.data && fwrite(b.data, 1, b.len, f) == b.len ? 0 : -1;
+    if (f && fclose(f) != 0) rc = -1;
+    if (rc) fprintf(stderr, "cannot write the clip to %s\n", path);
+    rtc_buf_free(&b);
+    return rc;
+}
+
+typedef struct {
+    lt_clip_t *c;
+    size_t cap;
+} load_ctx_t;
+
+static int on_ivf_frame(void *u, const uint8_t *p, size_t n, uint64_t pts) {
+    (void)pts;
+    load_ctx_t *l = u;
+    lt_clip_t *c = l->c;
+    if (c->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        lt_clip_frame_t *fr = realloc(c->frames, cap * sizeof *fr);
+        if (!fr) return RTC_ERR_NOMEM;
+        c->frames = fr;
+        l->cap = cap;
+    }
+    /* RFC 6386 §9.1: bit 0 of the frame tag is 0 on key frames. */
+    return add_frame(c, p, n, n > 0 && !(p[0] & 1)) < 0 ? RTC_ERR_NOMEM : 0;
+}
+
+int lt_clip_load(lt_clip_t *c, const char *path) {
+    memset(c, 0, sizeof *c);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open the clip %s\n", path);
+        return -1;
+    }
+    rtc_buf_t b;
+    rtc_buf_init(&b);
+    uint8_t tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) rtc_buf_append(&b, tmp, n);
+    fclose(f);
+    lt_ivf_info_t info;
+    load_ctx_t l = {c, 0};
+    int rc = b.data ? lt_ivf_parse(b.data, b.len, &info, on_ivf_frame, &l) : RTC_ERR_MALFORMED;
+    rtc_buf_free(&b);
+    if (rc <= 0 || strcmp(info.fourcc, "VP80") != 0 || info.scale != 1 || info.rate < 1 || info.rate > 60 ||
+        !c->frames[0].key) {
+        fprintf(stderr, "%s is not a VP8 clip this loadtest wrote (%s)\n", path, rc < 0 ? rtc_strerror(rc) : "format");
+        lt_clip_free(c);
+        return -1;
+    }
+    c->fps = info.rate;
+    c->width = info.width;
+    c->height = info.height;
+    c->real_vp8 = true; /* what we write is what libvpx made, or the synthetic stand-in: both VP8 headers */
+    uint64_t total = 0;
+    for (size_t i = 0; i < c->n; i++) total += c->frames[i].len;
+    c->kbps = (double)total * 8 / 1000 / ((double)c->n / c->fps);
+    c->target_kbps = (unsigned)(c->kbps + 0.5);
+    return 0;
 }

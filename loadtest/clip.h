@@ -31,6 +31,10 @@ typedef struct {
  * failure, printed). */
 int lt_clip_make(lt_clip_t *c, unsigned kbps, unsigned fps, unsigned width, unsigned height, double seconds);
 void lt_clip_free(lt_clip_t *c);
+/* Writes the clip to an IVF file / reads one back (VP8 only; dropped frames are kept as empty
+ * frames). Return 0 or -1 (printed). */
+int lt_clip_save(const lt_clip_t *c, const char *path);
+int lt_clip_load(lt_clip_t *c, const char *path);
 /* Packets send_frame makes of a frame of n bytes (VP8 splits at 1100 bytes of payload). */
 static inline unsigned lt_vp8_packets(size_t n) { return n ? (unsigned)((n + 1099) / 1100) : 0; }
 

@@ -22,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lt.h"
+#include "sdp_filter.h"
 #include "test_media.h"
 
 #define MEDIA_TICK_MS 5
@@ -235,9 +237,37 @@ void lt_part_joined(lt_part_t *p) {
     check_progress(a);
 }
 
+/* Remote candidates we may send checks to: loopback, or inside one of the --bind prefixes
+ * (the network rule: nothing leaves for an address the test does not own). */
+static bool remote_allowed(void *u, const rtc_addr_t *addr) {
+    const lt_app_t *a = u;
+    if (rtc_addr_is_loopback(addr)) return true;
+    for (size_t i = 0; i < a->filter.n_prefixes; i++)
+        if (rtc_addr_in_prefix(addr, &a->filter.prefixes[i], a->filter.prefix_bits[i])) return true;
+    return false;
+}
+
+/* The remote description without the candidates we must not use (counted). */
+static char *filtered_sdp(lt_app_t *a, const char *sdp) {
+    rtc_buf_t b;
+    rtc_buf_init(&b);
+    int dropped = lt_sdp_filter_candidates(sdp, strlen(sdp), remote_allowed, a, &b);
+    if (dropped < 0) {
+        rtc_buf_free(&b);
+        return NULL;
+    }
+    if (dropped && !a->dropped_candidates)
+        fprintf(stderr, "[%s] ignoring the server's candidates outside loopback and --bind (first of them now)\n",
+                a->label);
+    a->dropped_candidates += (uint64_t)dropped;
+    return (char *)b.data;
+}
+
 void lt_part_publisher_answer(lt_part_t *p, const char *sdp) {
     if (!p->pub || p->phase != LT_P_JOINED) return;
-    int rc = rtc_peer_connection_set_remote_description(p->pub, RTC_PC_SDP_ANSWER, sdp, now_us());
+    char *f = filtered_sdp(p->app, sdp);
+    int rc = f ? rtc_peer_connection_set_remote_description(p->pub, RTC_PC_SDP_ANSWER, f, now_us()) : RTC_ERR_NOMEM;
+    free(f);
     if (rc != RTC_OK) lt_part_fail(p, "server's publisher answer refused: %s", rtc_strerror(rc));
 }
 
@@ -252,7 +282,9 @@ void lt_part_subscriber_offer(lt_part_t *p, const char *sdp) {
     }
     if (!p->t_sub_offer) p->t_sub_offer = now_us();
     p->sub_offers++;
-    int rc = rtc_peer_connection_set_remote_description(p->sub, RTC_PC_SDP_OFFER, sdp, now_us());
+    char *f = filtered_sdp(p->app, sdp);
+    int rc = f ? rtc_peer_connection_set_remote_description(p->sub, RTC_PC_SDP_OFFER, f, now_us()) : RTC_ERR_NOMEM;
+    free(f);
     if (rc == RTC_OK) rc = rtc_peer_connection_set_local_description(p->sub, RTC_PC_SDP_ANSWER, NULL, now_us());
     if (rc != RTC_OK) {
         lt_part_fail(p, "subscriber offer: %s", rtc_strerror(rc));
@@ -265,6 +297,10 @@ void lt_part_subscriber_offer(lt_part_t *p, const char *sdp) {
 void lt_part_remote_candidate(lt_part_t *p, bool publisher, const char *cand, const char *mid) {
     rtc_peer_connection_t *pc = publisher ? p->pub : p->sub;
     if (!pc) return;
+    if (cand && *cand && !lt_candidate_allowed(cand, strlen(cand), remote_allowed, p->app)) {
+        p->app->dropped_candidates++;
+        return;
+    }
     rtc_peer_connection_add_ice_candidate(pc, cand, mid, now_us());
 }
 
@@ -332,10 +368,22 @@ static void close_window(lt_app_t *a);
 static void on_end_timer(uv_timer_t *t);
 static void on_start_timer(uv_timer_t *t);
 
+static void report(lt_app_t *a);
+static void teardown(lt_app_t *a);
+
 static void setup_done(lt_app_t *a) {
     if (a->stage >= 3) return;
     a->stage = 3;
     a->t_setup_done = now_us();
+    bool anyone = false;
+    for (size_t i = 0; i < a->n_parts; i++)
+        if (a->parts[i].phase == LT_P_JOINED && (a->parts[i].pub_connected || a->parts[i].sub_connected)) anyone = true;
+    if (!anyone) {
+        fprintf(stderr, "[%s] nobody connected: no measurement\n", a->label);
+        report(a);
+        teardown(a);
+        return;
+    }
     uv_timer_start(&a->end_timer, on_end_timer, (uint64_t)(a->warmup_s * 1000), 0);
 }
 
@@ -592,6 +640,9 @@ static void report(lt_app_t *a) {
                a->server_pid, us_per_pkt, self_cpu);
     }
     if (send_err) printf("[%s] %llu frames could not be sent\n", L, (unsigned long long)send_err);
+    if (a->dropped_candidates)
+        printf("[%s] %llu server candidates ignored (outside loopback and --bind)\n", L,
+               (unsigned long long)a->dropped_candidates);
     printf("RESULT label=%s target=%s rooms=%u publishers=%u subscribers=%u pub_subscribe=%d participants=%zu "
            "joined=%zu pub_connected=%zu pub_expected=%zu sub_connected=%zu sub_expected=%zu failed=%zu "
            "kbps=%u fps=%u width=%u height=%u clip_kbps=%.0f audio=%d "
@@ -599,14 +650,15 @@ static void report(lt_app_t *a) {
            "pub_connect_max_ms=%.1f sub_connect_p50_ms=%.1f sub_connect_p95_ms=%.1f sub_connect_max_ms=%.1f "
            "window_s=%.2f sent_pkts=%llu sent_pps=%.0f sent_kbps=%.0f recv_pkts=%llu recv_pps=%.0f recv_kbps=%.0f "
            "expected_pkts=%llu delivery_pct=%.2f lost=%llu loss_pct=%.4f rtx=%llu keyframe_requests=%llu "
-           "late_frames=%llu kept_up=%d server_cpu_pct=%.1f server_us_per_pkt=%.2f loadtest_cpu_pct=%.1f\n",
+           "late_frames=%llu kept_up=%d server_cpu_pct=%.1f server_us_per_pkt=%.2f loadtest_cpu_pct=%.1f "
+           "dropped_candidates=%llu\n",
            L, a->proto->name, a->rooms, a->publishers, a->subscribers, a->pub_subscribe ? 1 : 0, n, joined, pub_conn,
            pubs, sub_conn, subs, failed, a->kbps, a->clip.fps, a->clip.width, a->clip.height, a->clip.kbps,
            a->audio ? 1 : 0, dj.p50, dj.p95, dj.max, dp.p50, dp.p95, dp.max, ds.p50, ds.p95, ds.max, win,
            (unsigned long long)tx, tx_pps, tx_kbps, (unsigned long long)rx, rx_pps, rx_kbps,
            (unsigned long long)a->expected_window, delivery, (unsigned long long)a->lost_window, loss_pct,
            (unsigned long long)rtx, (unsigned long long)kfreq, (unsigned long long)late, kept_up ? 1 : 0, server_cpu,
-           us_per_pkt, self_cpu);
+           us_per_pkt, self_cpu, (unsigned long long)a->dropped_candidates);
     fflush(stdout);
     a->exit_code = (a->window_closed && tx > 0 && rx > 0) ? 0 : 1;
 }
@@ -723,12 +775,15 @@ static void usage(const lt_proto_t *proto) {
            "         [--bitrate KBITPS=500] [--fps 30] [--video-size WxH (by bitrate)] [--audio]\n"
            "         [--duration SEC=10] [--warmup SEC=2] [--setup-timeout SEC=60] [--join-rate N/s=20]\n"
            "         [--bind LIST=127.0.0.1] [--server-pid PID] [--label NAME] [--quiet] [--log LEVEL]\n"
-           "         [--room-prefix NAME]\n"
+           "         [--room-prefix NAME] [--clip FILE.ivf]\n"
            "  Each of N rooms gets P publishers and S subscribers; every participant is a real\n"
            "  PeerConnection of our stack (ICE on the --bind addresses only, DTLS, SRTP). Publishers\n"
            "  join first and loop a VP8 clip (libvpx, encoded once at start) at the bitrate; once they are\n"
            "  connected the subscribers join and receive every publisher of their room (with\n"
-           "  --publishers-subscribe the publishers receive each other too). After --warmup the window of\n"
+           "  --publishers-subscribe the publishers receive each other too). --clip FILE loops the frames of\n"
+           "  that IVF file (written by an earlier run with the same --clip), so runs against different\n"
+           "  servers send identical media; --bitrate/--fps/--video-size then only apply when it is made.\n"
+           "  After --warmup the window of\n"
            "  --duration seconds counts packets sent and received, losses (RTP sequence numbers) and,\n"
            "  with --server-pid, the server's CPU time (/proc/PID/stat) per forwarded packet.\n"
            "  Prints a progress line each second and a final report; the 'RESULT' line is for scripts.\n"
@@ -774,7 +829,8 @@ int lt_sfu_load_main(int argc, char **argv, const lt_proto_t *proto) {
         {"bind", required_argument, 0, 'B'},        {"server-pid", required_argument, 0, 'P'},
         {"label", required_argument, 0, 'L'},       {"quiet", no_argument, 0, 'q'},
         {"log", required_argument, 0, 'l'},         {"room-prefix", required_argument, 0, 'R'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+        {"clip", required_argument, 0, 'C'},        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -799,6 +855,7 @@ int lt_sfu_load_main(int argc, char **argv, const lt_proto_t *proto) {
         case 'L': a->label = optarg; break;
         case 'q': a->quiet = true; break;
         case 'R': prefix = optarg; break;
+        case 'C': a->clip_path = optarg; break;
         case 'l': {
             rtc_log_level_t lv;
             if (rtc_log_level_parse(optarg, &lv) != RTC_OK) { fprintf(stderr, "bad --log level\n"); return 2; }
@@ -854,7 +911,16 @@ int lt_sfu_load_main(int argc, char **argv, const lt_proto_t *proto) {
     signal(SIGPIPE, SIG_IGN);
     lt_raise_nofile();
 
-    if (lt_clip_make(&a->clip, a->kbps, a->fps, a->width, a->height, 2.0) < 0) return 1;
+    if (a->clip_path && access(a->clip_path, R_OK) == 0) {
+        /* The same frames as an earlier run (another server, another round). */
+        if (lt_clip_load(&a->clip, a->clip_path) < 0) return 1;
+        a->fps = a->clip.fps;
+        a->width = a->clip.width;
+        a->height = a->clip.height;
+    } else {
+        if (lt_clip_make(&a->clip, a->kbps, a->fps, a->width, a->height, 2.0) < 0) return 1;
+        if (a->clip_path && lt_clip_save(&a->clip, a->clip_path) < 0) return 1;
+    }
     if (rtc_dtls_cert_generate("starling-loadtest", 30, &a->cert) != RTC_OK) {
         fprintf(stderr, "cannot generate a DTLS certificate\n");
         return 1;

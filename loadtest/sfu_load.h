@@ -133,6 +133,7 @@ struct lt_app {
     bool pub_subscribe;
     unsigned kbps, fps, width, height;
     bool audio;
+    const char *clip_path;          /* --clip: load it if present, else encode and save */
     double duration_s, warmup_s, setup_timeout_s;
     double join_rate;
     int server_pid;
@@ -160,6 +161,7 @@ struct lt_app {
     uint64_t tx_pkts, tx_bytes, rx_pkts, rx_bytes;
     uint64_t proto_errors;
     uint64_t janus_slowlinks;
+    uint64_t dropped_candidates; /* remote candidates outside loopback and --bind */
 
     uv_timer_t start_timer, media_timer, second_timer, end_timer;
     uv_signal_t sigint, sigterm;
