@@ -17,7 +17,7 @@
 #
 # Environment: DURATION (s of measurement per run, default 15), WARMUP (s, default 3),
 # REPEAT (rounds with the servers taking turns; each row is the median run by CPU µs/pkt,
-# default 1), SCENARIOS ("rooms:publishers:subscribers:kbps ...", default below), SERVERS
+# default 3), SCENARIOS ("rooms:publishers:subscribers:kbps ...", default below), SERVERS
 # (default "starling janus"), WORKERS (starling-sfu worker threads, default 1; Janus's threads
 # are its own), NICE (default -10, as bench-turn.sh), NO_DOCS=1 to skip writing the doc.
 # Bounded in time: each loadtest run is killed after setup-timeout + warmup + duration + 60 s.
@@ -31,10 +31,10 @@ SIGNAL="$BUILD_DIR/services/signal/starling-signal"
 DURATION=${DURATION:-15}
 WARMUP=${WARMUP:-3}
 SETUP_TIMEOUT=${SETUP_TIMEOUT:-60}
-REPEAT=${REPEAT:-1}
+REPEAT=${REPEAT:-3}
 WORKERS=${WORKERS:-1}
 NICE=${NICE:--10}
-SCENARIOS=${SCENARIOS:-"1:1:10:1000 4:2:3:500"}
+SCENARIOS=${SCENARIOS:-"1:1:10:1000 4:2:3:500 1:2:25:500"}
 SERVERS=${SERVERS:-"starling janus"}
 DOC="$SRC_DIR/docs/benchmarks.md"
 IP_ADDR=10.207.0.1
