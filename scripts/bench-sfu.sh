@@ -55,6 +55,14 @@ NS="sfub$$"
 PIDS=""     # everything started here (by PID), stopped in reverse order
 cleanup() {
   stop_all
+  # Runs happen in command substitutions (subshells without the trap): if one was interrupted,
+  # what it started is still in our namespace, and everything there was started by us.
+  left=$(ip netns pids "$NS" 2>/dev/null || true)
+  if [ -n "$left" ]; then
+    for p in $left; do kill "$p" 2>/dev/null || true; done
+    sleep 1
+    for p in $(ip netns pids "$NS" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
+  fi
   ip netns del "$NS" 2>/dev/null || true
   rm -rf "$TMP"
 }
@@ -187,8 +195,11 @@ run_one() { # server rooms pubs subs kbps -> prints the RESULT line (empty if un
   fi
   clip="$CLIP/clip-$kbps.ivf"
   cmd="$LT $LT_ARGS --rooms $rooms --publishers $pubs --subscribers $subs --bitrate $kbps --clip $clip --bind $IP_ADDR --duration $DURATION --warmup $WARMUP --setup-timeout $SETUP_TIMEOUT --server-pid $SERVER_PID --label $server --quiet"
-  echo "  server:   $SERVER_CMD" | sed "s|$SRC_DIR/||g; s|$TMP/|TMP/|g" >>"$CMDS"
-  echo "  loadtest: $cmd" | sed "s|$SRC_DIR/||g; s|$TMP/|TMP/|g" >>"$CMDS"
+  # The commands once per scenario and server (later rounds repeat them with another PID).
+  if [ "$round" = 1 ]; then
+    echo "  server:   $SERVER_CMD" | sed "s|$SRC_DIR/||g; s|$TMP/|TMP/|g" >>"$CMDS"
+    echo "  loadtest: $cmd" | sed "s|$SRC_DIR/||g; s|$TMP/|TMP/|g; s|--server-pid $SERVER_PID|--server-pid SERVER_PID|" >>"$CMDS"
+  fi
   limit=$((SETUP_TIMEOUT + WARMUP + DURATION + 60))
   nsx setsid sh -c "$PRIO" "$NICE" timeout -k 5 "$limit" $cmd >"$TMP/out" 2>"$TMP/err" || true
   stop_all
@@ -290,6 +301,12 @@ SECTION="$TMP/section"
   echo "$NICE (autogroup included). ${DURATION} s window after ${WARMUP} s warmup per run, $REPEAT round(s) with the"
   echo "servers taking turns, each row the median run by CPU µs per forwarded packet."
   echo
+  echo "Reading the numbers: the CPU per forwarded packet includes each server's fixed costs"
+  echo "(timers, RTCP, keepalives, per-participant bookkeeping), which weigh more at low packet"
+  echo "rates, so compare servers within a row pair rather than across scenarios. Delivery can read"
+  echo "a little over 100 %: packets sent just before the window opened arrive inside it. The"
+  echo "loadtest CPU % column shows the generator's headroom (it shares the 2 cores)."
+  echo
   cat "$TABLE"
   if [ -s "$NOTES" ]; then echo; echo "Notes:"; echo; cat "$NOTES"; fi
   echo
@@ -298,6 +315,18 @@ SECTION="$TMP/section"
   echo '```'
   cat "$CMDS"
   echo '```'
+  if [ -f "$TMP/janus/conf/janus.jcfg" ]; then
+    echo
+    echo "Janus's configuration (CONF; J = TMP/janus; plugins and transports folders hold only links to"
+    echo "libjanus_videoroom.so and libjanus_websockets.so):"
+    echo
+    echo '```'
+    for f in janus.jcfg janus.transport.websockets.jcfg janus.plugin.videoroom.jcfg; do
+      echo "# $f"
+      sed "s|$TMP/janus|J|g" "$TMP/janus/conf/$f"
+    done
+    echo '```'
+  fi
   echo "<!-- bench-sfu:end -->"
 } >"$SECTION"
 mkdir -p "$(dirname "$DOC")"
