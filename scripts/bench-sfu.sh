@@ -238,7 +238,8 @@ for sc in $SCENARIOS; do
     n=$(wc -l <"$TMP/runs.$server")
     line=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^server_us_per_pkt=/) { split($i, kv, "="); print kv[2], $0 } }' \
              "$TMP/runs.$server" | sort -g | sed -n "$(( (n + 1) / 2 ))p" | cut -d' ' -f2-)
-    echo "$name|$server|$line runs=$n" >>"$ROWS"
+    each=$(tr ' ' '\n' <"$TMP/runs.$server" | sed -n 's/^server_us_per_pkt=//p' | paste -sd/ -)
+    echo "$name|$server|$line runs=$n each=$each" >>"$ROWS"
   done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -247,18 +248,21 @@ TABLE="$TMP/table"
 awk -F'|' '
 function get(k, s,   n, i, a, kv) { n = split(s, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); if (kv[1] == k) return kv[2] } return "" }
 BEGIN {
-  print "| scenario | server | runs | connected pub / sub | sent pkt/s | forwarded pkt/s received | delivery % | loss % | SFU CPU % | SFU CPU µs per forwarded pkt | loadtest CPU % |"
-  print "|---|---|---|---|---|---|---|---|---|---|---|"
+  print "| scenario | server | runs | connected pub / sub | sent pkt/s | forwarded pkt/s received | delivery % | loss % | SFU CPU % | SFU CPU µs per forwarded pkt | (each run) | loadtest CPU % |"
+  print "|---|---|---|---|---|---|---|---|---|---|---|---|"
 }
 {
   sc = $1; srv = $2; r = $3
-  printf "| %s | %s | %s | %s/%s / %s/%s | %s | %s | %s | %s | %s | %s | %s |\n", sc, srv, get("runs", r), get("pub_connected", r), get("pub_expected", r), get("sub_connected", r), get("sub_expected", r), get("sent_pps", r), get("recv_pps", r), get("delivery_pct", r), get("loss_pct", r), get("server_cpu_pct", r), get("server_us_per_pkt", r), get("loadtest_cpu_pct", r)
+  printf "| %s | %s | %s | %s/%s / %s/%s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sc, srv, get("runs", r), get("pub_connected", r), get("pub_expected", r), get("sub_connected", r), get("sub_expected", r), get("sent_pps", r), get("recv_pps", r), get("delivery_pct", r), get("loss_pct", r), get("server_cpu_pct", r), get("server_us_per_pkt", r), get("each", r), get("loadtest_cpu_pct", r)
   upp[sc, srv] = get("server_us_per_pkt", r); cpu[sc, srv] = get("server_cpu_pct", r); scs[sc] = 1
+  if (get("loss_pct", r) + 0 > 1)
+    lossy = lossy sprintf("\n%s: %s lost %.1f %% of the packets in its median run (at %s %% CPU); its CPU per packet is over the packets that arrived, so it is overstated by up to that fraction; compare the other server'"'"'s loss under the same load (the generator and the machine were the same).", sc, srv, get("loss_pct", r), get("server_cpu_pct", r))
 }
 END {
   for (sc in scs) if (upp[sc, "starling"] != "" && upp[sc, "janus"] > 0 && cpu[sc, "janus"] > 0)
     summary = summary sprintf("\n%s: starling-sfu CPU per forwarded packet is %.2fx Janus'"'"'s (CPU %% %.2fx).", sc, upp[sc, "starling"] / upp[sc, "janus"], cpu[sc, "starling"] / cpu[sc, "janus"])
   if (summary != "") print summary
+  if (lossy != "") print lossy
 }' "$ROWS" >"$TABLE"
 echo
 cat "$TABLE"
