@@ -309,7 +309,9 @@ SECTION="$TMP/section"
   echo "(timers, RTCP, keepalives, per-participant bookkeeping), which weigh more at low packet"
   echo "rates, so compare servers within a row pair rather than across scenarios. Delivery can read"
   echo "a little over 100 %: packets sent just before the window opened arrive inside it. The"
-  echo "loadtest CPU % column shows the generator's headroom (it shares the 2 cores)."
+  echo "loadtest CPU % column shows the generator's headroom (it shares the 2 cores). CPU times"
+  echo "come from /proc in 10 ms ticks, so short or nearly idle runs read coarsely (keep DURATION"
+  echo "at 10 s or more)."
   echo
   cat "$TABLE"
   if [ -s "$NOTES" ]; then echo; echo "Notes:"; echo; cat "$NOTES"; fi
