@@ -109,7 +109,11 @@ static void register_node(sfu_node_t *n) {
     st_redis_command_argv(n->redis, NULL, NULL, (int)(sizeof hset / sizeof hset[0]), hset, NULL);
     const char *pexpire[] = {"PEXPIRE", n->node_key, ttl};
     st_redis_command_argv(n->redis, NULL, NULL, 3, pexpire, NULL);
-    if (n->draining) {
+    /* New rooms only while our command channel is subscribed: after a Redis restart the two
+     * connections come back on their own backoffs, and a join published before we listen
+     * again would reach nobody. The node key stays (our rooms are fine). */
+    bool listening = n->sub && st_redis_is_connected(n->sub);
+    if (n->draining || !listening) {
         const char *zrem[] = {"ZREM", n->nodes_key, n->id};
         st_redis_command_argv(n->redis, NULL, NULL, 3, zrem, NULL);
     } else {
@@ -138,12 +142,14 @@ static void on_sub_connect(st_redis_t *r, void *user) {
     (void)r;
     sfu_node_t *n = user;
     st_health_set(n->health, "bus", true, "subscribed");
+    register_node(n); /* placeable again */
 }
 
 static void on_sub_disconnect(st_redis_t *r, void *user) {
     (void)r;
     sfu_node_t *n = user;
     st_health_set(n->health, "bus", false, "reconnecting");
+    register_node(n); /* not placeable until subscribed again */
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -114,6 +114,21 @@ sleep 2.5
 ttl=$(r pttl starling:node:$NODE)
 [ "$ttl" -gt 1500 ] || fail "heartbeat does not refresh the TTL ($ttl)"
 ok "registered, heartbeat keeps TTL ($ttl ms)"
+# Placeable (in starling:nodes) only while it listens on its command channel: when its
+# pub/sub connection (the one subscribed to two channels) drops, it leaves the zset at once
+# (joins published meanwhile would reach nobody) and is back once subscribed again.
+SUBID=$(r client list type pubsub | tr ' ' '\n' | awk -F= '$1 == "id" {id = $2} $1 == "sub" && $2 == 2 {print id}' | head -1)
+[ -n "$SUBID" ] || fail "no pub/sub connection of the node"
+redis-cli -p "$RPORT" monitor >"$TMP/monitor" 2>&1 &
+MON=$!
+PIDS="$PIDS $MON"
+wait_for 5 grep -q OK "$TMP/monitor" || fail "monitor"
+r client kill id "$SUBID" >/dev/null || fail "client kill"
+wait_for 5 grep -q "\"ZREM\" \"starling:nodes\" \"$NODE\"" "$TMP/monitor" || fail "not out of starling:nodes while its bus is down"
+wait_for 5 grep -q "\"SUBSCRIBE\"" "$TMP/monitor" || fail "did not subscribe again"
+wait_eq 5 0 zscore starling:nodes $NODE || fail "not back in starling:nodes once subscribed"
+kill "$MON" 2>/dev/null
+ok "out of starling:nodes while its pub/sub connection is down, back once subscribed"
 wait_for 5 sh -c "curl -sf http://127.0.0.1:$HPORT/healthz | grep -q '\"status\":\"ok\"'" || fail "/healthz not ok"
 curl -sf "http://127.0.0.1:$HPORT/metrics" | grep -q '^sfu_redis_connected 1' || fail "/metrics"
 ok "/healthz ok, /metrics served"
