@@ -80,7 +80,7 @@ static const st_option_t options[] = {
      MS_DAY, NULL, 0},
     {"rest.ttl", ST_OPT_DURATION, O(rest_ttl_ms), "1d", "lifetime of credentials made by the HTTP endpoint", 1000,
      365 * MS_DAY, NULL, 0},
-    {"http.listen", ST_OPT_LIST, O(http_listen), "127.0.0.1:9642",
+    {"http.listen", ST_OPT_LIST, O(http_listen), "127.0.0.1:9641",
      "HTTP listeners for /metrics, /healthz and POST /?service=turn (empty: none)", 0, 0, NULL, 0},
     {"http.api_key", ST_OPT_STRING, O(http_api_key), NULL,
      "API key the credential endpoint requires (key= parameter, X-API-Key or Bearer; unset: open)", 0, 0, NULL,
