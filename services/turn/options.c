@@ -94,9 +94,11 @@ static const st_option_t options[] = {
      NULL, 0},
     {"tcp.idle_timeout", ST_OPT_DURATION, O(stream_idle_ms), "60s",
      "close a TCP/TLS connection without an allocation after this much silence", 1000, MS_DAY, NULL, 0},
-    {"udp.recv_buffer", ST_OPT_INT, O(udp_recv_buffer), "0", "SO_RCVBUF of UDP listeners (0: system default)", 0,
+    {"udp.recv_buffer", ST_OPT_INT, O(udp_recv_buffer), "4194304",
+     "receive buffer of UDP listeners in bytes, past net.core.rmem_max when root (0: system default)", 0,
      1 << 30, NULL, 0},
-    {"udp.send_buffer", ST_OPT_INT, O(udp_send_buffer), "0", "SO_SNDBUF of UDP listeners (0: system default)", 0,
+    {"udp.send_buffer", ST_OPT_INT, O(udp_send_buffer), "0",
+     "send buffer of UDP listeners in bytes, past net.core.wmem_max when root (0: system default)", 0,
      1 << 30, NULL, 0},
 };
 

@@ -1,7 +1,10 @@
 #!/bin/sh
-# Default ports do not collide: starling-sfu and starling-turn started side by side with no
-# port options at all both come up, each on its documented HTTP port (sfu 9642, turn 9641),
-# and every shipped config and script agrees with those numbers.
+# Defaults that matter in production, checked on the real binaries:
+#   * ports do not collide: starling-sfu and starling-turn started side by side with no port
+#     options at all both come up, each on its documented HTTP port (sfu 9642, turn 9641), and
+#     every shipped config and script agrees with those numbers;
+#   * starling-turn's UDP listener gets a 4 MiB receive buffer by default (udp.recv_buffer),
+#     not the kernel's ~208 KiB default, even above net.core.rmem_max (SO_RCVBUFFORCE as root).
 # The services run inside a network namespace the test creates, so their default addresses
 # (127.0.0.1:9641/9642, 0.0.0.0:3478, 0.0.0.0:7882) are that namespace's own and nothing else
 # on the machine is touched.
@@ -50,6 +53,27 @@ listening 9641 && echo "ok: starling-turn serves HTTP on its default 127.0.0.1:9
 listening 9642 && echo "ok: starling-sfu serves HTTP on its default 127.0.0.1:9642" ||
   { fail "starling-sfu is not listening on 127.0.0.1:9642"; tail -5 "$TMP/sfu.log"; }
 for p in $PIDS; do kill -0 "$p" 2>/dev/null || fail "a service exited (pid $p)"; done
+# The kernel reports twice the buffer it grants: 4 MiB -> rb8388608.
+rb=$(netns_exec box ss -ulmnH "sport = :3478" 2>/dev/null | tr ',(' '\n\n' | sed -n 's/^rb\([0-9]*\)$/\1/p' | head -1)
+if [ -n "$rb" ] && [ "$rb" -ge 8388608 ]; then
+  echo "ok: starling-turn's UDP listener has a ${rb}-byte receive buffer (kernel accounting: 2 x 4 MiB)"
+else
+  fail "starling-turn's UDP listener receive buffer is '${rb}' (want >= 8388608)"
+  netns_exec box ss -ulmn
+fi
+# Past rmem_max: an explicit 16 MiB is granted to root (SO_RCVBUFFORCE).
+netns_exec box "$TURN" --workers 1 --listen 127.0.0.1:3479 --tcp.listen= --http.listen= --no-rest.redis \
+  --udp.recv_buffer 16777216 >"$TMP/turn2.log" 2>&1 &
+PIDS="$PIDS $!"
+i=0
+until netns_exec box ss -ulnH "sport = :3479" | grep -q 3479; do i=$((i + 1)); [ $i -gt 50 ] && break; sleep 0.1; done
+rb=$(netns_exec box ss -ulmnH "sport = :3479" 2>/dev/null | tr ',(' '\n\n' | sed -n 's/^rb\([0-9]*\)$/\1/p' | head -1)
+max=$(cat /proc/sys/net/core/rmem_max)
+if [ -n "$rb" ] && [ "$rb" -ge 33554432 ]; then
+  echo "ok: udp.recv_buffer=16MiB gives rb$rb although net.core.rmem_max is $max"
+else
+  fail "udp.recv_buffer=16MiB gave '${rb}' (rmem_max $max)"
+fi
 "$TURN" --help 2>&1 | grep -q '127.0.0.1:9641' || fail "starling-turn --help does not show 127.0.0.1:9641"
 "$SFU" --help 2>&1 | grep -q '127.0.0.1:9642' || fail "starling-sfu --help does not show 127.0.0.1:9642"
 
