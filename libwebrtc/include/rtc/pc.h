@@ -359,8 +359,9 @@ const rtc_sdp_codec_t *rtc_pc_transceiver_codecs(const rtc_pc_transceiver_t *t, 
  * header extensions are replaced with the negotiated ones we set (mid, transport-wide seq,
  * abs-send-time), the rest (PT, seq, timestamp, marker, payload) is sent as given. The packet
  * is stored for retransmission. RTC_ERR_STATE unless connected and the direction sends,
- * RTC_ERR_MALFORMED for a packet that does not parse, RTC_ERR_OVERFLOW above 1200 bytes after
- * rewriting. */
+ * RTC_ERR_MALFORMED for a packet that does not parse, RTC_ERR_OVERFLOW above 1600 bytes after
+ * rewriting (anything a 1500-byte datagram brought in can be forwarded). Received packets are
+ * taken at any size the datagram holds. */
 int rtc_pc_transceiver_send_rtp(rtc_pc_transceiver_t *t, const uint8_t *pkt, size_t n,
                                 rtc_time_t now);
 /* Packetizes and sends one encoded frame of the negotiated codec `codec_name`: VP8 (RFC 7741
