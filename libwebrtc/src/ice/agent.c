@@ -229,7 +229,7 @@ void ice_emit(rtc_ice_agent_t *a, ice_event_kind_t kind, int value, const rtc_ic
     if (c) e->cand = *c;
 }
 
-static void flush_events(rtc_ice_agent_t *a) {
+void ice_flush_events(rtc_ice_agent_t *a) {
     if (a->dispatching) return;
     a->dispatching = true;
     for (size_t i = 0; i < a->n_events; i++) {
@@ -478,7 +478,7 @@ int rtc_ice_agent_gather(rtc_ice_agent_t *a, rtc_time_t now) {
     a->now = now;
     int rc = start_gathering(a, now);
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
     return rc;
 }
 
@@ -588,7 +588,7 @@ int rtc_ice_agent_set_remote_credentials(rtc_ice_agent_t *a, const char *ufrag, 
      * against the peer's ufrag; prflx candidates learned from a stale ufrag would be harmless
      * (their triggered checks would fail authentication at the peer). */
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
     return RTC_OK;
 }
 
@@ -660,7 +660,7 @@ int rtc_ice_agent_add_remote_candidate(rtc_ice_agent_t *a, const rtc_ice_candida
     if (!ice_add_remote(a, c)) return RTC_ERR_NOMEM;
     if (a->next_pace < now) a->next_pace = now;
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
     return RTC_OK;
 }
 
@@ -678,7 +678,7 @@ int rtc_ice_agent_end_of_remote_candidates(rtc_ice_agent_t *a, rtc_time_t now) {
     a->remote_eoc = true;
     a->now = now;
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
     return RTC_OK;
 }
 
@@ -782,7 +782,7 @@ int rtc_ice_agent_handle_datagram(rtc_ice_agent_t *a, void *sock, const rtc_addr
     if (rc == RTC_ERR_NOT_FOUND) rc = ice_process_datagram(a, b, from, p, n, now);
     ice_maybe_nominate(a, now);
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
     return rc;
 }
 
@@ -848,7 +848,7 @@ void rtc_ice_agent_handle_timeout(rtc_ice_agent_t *a, rtc_time_t now) {
     ice_maybe_nominate(a, now);
     ice_consent_tick(a, now);
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -948,7 +948,7 @@ int rtc_ice_agent_restart(rtc_ice_agent_t *a, const char *ufrag, const char *pwd
     int rc = RTC_OK;
     if (regather) rc = start_gathering(a, now);
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
     return rc;
 }
 
@@ -959,7 +959,7 @@ void rtc_ice_agent_close(rtc_ice_agent_t *a) {
     a->closed = true;
     a->have_prev = false;
     ice_update_state(a, a->now);
-    flush_events(a);
+    ice_flush_events(a);
 }
 
 /* ------------------------------------------------------------------------------------------
