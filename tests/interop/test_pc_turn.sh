@@ -35,37 +35,52 @@ URL="turn:127.0.0.1:$PORT?transport=udp"
 ARGS="--relay-only --ice-server $URL --ice-username u --ice-credential p"
 export PC_N_MESSAGES=200
 fail=0
-check() { # NAME OUT PATTERN...
-  name=$1; out=$2; shift 2
-  echo "$name: $out"
-  for pat in "$@"; do
-    case "$out" in *"$pat"*) ;; *) echo "FAIL: $name: missing $pat"; fail=1 ;; esac
+# retry NAME PATTERNS -- CMD...: runs CMD (prints one JSON line) and checks that every
+# pattern is in it; one retry, announced: on this shared, loaded machine aiortc's pure-Python
+# SCTP sometimes stalls (it happens without TURN too, see test_pc_aiortc). A real bug fails
+# both attempts.
+retry() {
+  name=$1; shift
+  pats=""
+  while [ "$1" != "--" ]; do pats="$pats$1
+"; shift; done
+  shift
+  for attempt in 1 2; do
+    out=$("$@" 2>"$TMP/err" | tail -1)
+    ok=1
+    echo "$name (attempt $attempt): $out"
+    printf '%s' "$pats" | { while IFS= read -r pat; do
+        case "$out" in *"$pat"*) ;; *) echo "  missing: $pat"; exit 1 ;; esac
+      done; } || ok=0
+    [ $ok -eq 1 ] && return 0
+    grep -v '"debug"' "$TMP/err" | tail -5
   done
+  echo "FAIL: $name"
+  fail=1
 }
+AIORTC="$SRC_DIR/tests/interop/pc/aiortc_peer.py"
 for role in offer answer; do
-  out=$(PC_STARLING_ARGS="$ARGS" PC_AIORTC_ICE_SERVER="$URL" PC_AIORTC_ICE_USER=u PC_AIORTC_ICE_PASS=p \
-        PC_AIORTC_RELAY_ONLY=1 timeout 150 $PY "$SRC_DIR/tests/interop/pc/aiortc_peer.py" "$PEER" $role data \
-        2>"$TMP/err" | tail -1)
-  check "relay-relay aiortc role=$role" "$out" '"ok": true' '"starling_local_candidate": "relay"' \
-    '"starling_remote_candidate": "relay"' '"aiortc_local_candidate": "relay"' '"aiortc_remote_candidate": "relay"'
+  retry "relay-relay aiortc role=$role" '"ok": true' '"starling_local_candidate": "relay"' \
+    '"starling_remote_candidate": "relay"' '"aiortc_local_candidate": "relay"' '"aiortc_remote_candidate": "relay"' -- \
+    env PC_STARLING_ARGS="$ARGS" PC_AIORTC_ICE_SERVER="$URL" PC_AIORTC_ICE_USER=u PC_AIORTC_ICE_PASS=p \
+      PC_AIORTC_RELAY_ONLY=1 timeout 150 $PY "$AIORTC" "$PEER" $role data
 done
-out=$(PC_STARLING_ARGS="$ARGS" timeout 150 $PY "$SRC_DIR/tests/interop/pc/aiortc_peer.py" "$PEER" offer data \
-      2>"$TMP/err" | tail -1)
-check "relay-host aiortc role=offer" "$out" '"ok": true' '"starling_local_candidate": "relay"'
+retry "relay-host aiortc role=offer" '"ok": true' '"starling_local_candidate": "relay"' -- \
+  env PC_STARLING_ARGS="$ARGS" timeout 150 $PY "$AIORTC" "$PEER" offer data
 . "$SRC_DIR/tests/lib/pion_peer.sh"
 if pion_available && pion_build "$TMP"; then
   for role in offer answer; do
-    out=$(PC_N_MESSAGES=200 PC_STARLING_ARGS="$ARGS" PC_PION_ICE_SERVER="$URL" PC_PION_ICE_USER=u PC_PION_ICE_PASS=p \
-          PC_PION_RELAY_ONLY=1 timeout 150 "$TMP/pion_peer" "$PEER" $role data 2>"$TMP/err" | tail -1)
-    check "relay-relay pion role=$role" "$out" '"ok":true' '"starling_local_candidate":"relay"' \
-      '"starling_remote_candidate":"relay"' '"pion_local_candidate":"relay"' '"pion_remote_candidate":"relay"'
+    retry "relay-relay pion role=$role" '"ok":true' '"starling_local_candidate":"relay"' \
+      '"starling_remote_candidate":"relay"' '"pion_local_candidate":"relay"' '"pion_remote_candidate":"relay"' -- \
+      env PC_STARLING_ARGS="$ARGS" PC_PION_ICE_SERVER="$URL" PC_PION_ICE_USER=u PC_PION_ICE_PASS=p \
+        PC_PION_RELAY_ONLY=1 timeout 150 "$TMP/pion_peer" "$PEER" $role data
   done
 else
   echo "note: Pion relay-relay not run (see above)"
 fi
-# Both relay-relay runs allocate twice (us and aiortc), relay-host once.
+# Each relay-relay run allocates twice (us and the other peer), relay-host once.
 n=$(grep -c 'allocation [^ ]* for [^ ]* (user u, ' "$TMP/turn.log")
 echo "starling-turn allocations logged: $n"
 [ "$n" -ge 5 ] || { echo "FAIL: starling-turn logged $n allocations (want >= 5)"; tail -20 "$TMP/turn.log"; fail=1; }
-[ $fail -eq 0 ] || { echo "--- starling-turn log (tail)"; tail -30 "$TMP/turn.log"; echo "--- aiortc stderr"; tail -20 "$TMP/err"; }
+[ $fail -eq 0 ] || { echo "--- starling-turn log (tail)"; tail -30 "$TMP/turn.log"; }
 exit $fail

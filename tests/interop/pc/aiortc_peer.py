@@ -247,7 +247,10 @@ async def main():
     for v in stats.values():
         if v.get("type") == "transport" and v.get("selectedCandidatePairId"):
             pair = stats.get(v["selectedCandidatePairId"], {})
-            result["starling_local_candidate"] = stats.get(pair.get("localCandidateId"), {}).get("candidateType")
+            local = stats.get(pair.get("localCandidateId"), {})
+            result["starling_local_candidate"] = local.get("candidateType")
+            if local.get("relayProtocol"):
+                result["starling_relay_protocol"] = local["relayProtocol"]
             result["starling_remote_candidate"] = stats.get(pair.get("remoteCandidateId"), {}).get("candidateType")
     result["starling_dc_received"] = summary.get("dc_messages_received")
     result["starling_rtp_received"] = summary.get("rtp_received")
