@@ -131,6 +131,10 @@ typedef struct {
     /* ICE-lite (RFC 8445 §2.5): host candidates only, always controlled, never sends checks.
      * For servers with a reachable address (the SFU). Written as a=ice-lite. */
     bool ice_lite;
+    /* 1:1 NAT: host candidates are signalled with this IP (per family), port unchanged; see
+     * rtc_ice_config_t.nat_1to1_ipv4. RTC_AF_UNSPEC (the default): the socket's address. */
+    rtc_addr_t nat_1to1_ipv4;
+    rtc_addr_t nat_1to1_ipv6;
     /* Aggressive nomination when controlling (faster, as Chromium does). */
     bool aggressive_nomination;
     /* Our a=max-message-size for data channels; 0 = 262144. */

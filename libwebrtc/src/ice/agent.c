@@ -413,11 +413,27 @@ int rtc_ice_agent_add_socket(rtc_ice_agent_t *a, void *sock, const rtc_addr_t *l
     return RTC_OK;
 }
 
+/* A local candidate as the peer is told about it: behind a 1:1 NAT a host candidate carries
+ * the public IP (cfg.nat_1to1_ipv4/6), same port. */
+static rtc_ice_candidate_t announced_form(const rtc_ice_agent_t *a, const ice_local_t *l) {
+    rtc_ice_candidate_t c = l->c;
+    if (c.type != RTC_ICE_CANDIDATE_HOST) return c;
+    const rtc_addr_t *pub = c.addr.family == RTC_AF_INET4 ? &a->cfg.nat_1to1_ipv4
+                          : c.addr.family == RTC_AF_INET6 ? &a->cfg.nat_1to1_ipv6 : NULL;
+    if (pub && pub->family == c.addr.family) {
+        uint16_t port = c.addr.port;
+        c.addr = *pub;
+        c.addr.port = port;
+    }
+    return c;
+}
+
 void ice_announce(rtc_ice_agent_t *a, ice_local_t *l) {
     if (l->announced) return;
     l->announced = true;
     snprintf(l->c.ufrag, sizeof l->c.ufrag, "%s", a->ufrag);
-    ice_emit(a, EV_CANDIDATE, 0, &l->c);
+    rtc_ice_candidate_t c = announced_form(a, l);
+    ice_emit(a, EV_CANDIDATE, 0, &c);
 }
 
 static bool gathering_finished(const rtc_ice_agent_t *a) {
@@ -1010,7 +1026,7 @@ size_t rtc_ice_agent_local_candidates(const rtc_ice_agent_t *a, rtc_ice_candidat
     for (size_t i = 0; i < a->locals.n; i++) {
         const ice_local_t *l = a->locals.v[i];
         if (!l->announced && l->c.type != RTC_ICE_CANDIDATE_PRFLX) continue;
-        if (out && n < max) out[n] = l->c;
+        if (out && n < max) out[n] = announced_form(a, l);
         n++;
     }
     return n;

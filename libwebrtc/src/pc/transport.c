@@ -108,6 +108,8 @@ int pc_ice_create(rtc_peer_connection_t *pc, bool controlling, rtc_time_t now) {
     cfg.nomination = pc->cfg.aggressive_nomination ? RTC_ICE_NOMINATION_AGGRESSIVE : RTC_ICE_NOMINATION_REGULAR;
     cfg.relay_only = pc->cfg.ice_transport_policy == RTC_PC_ICE_POLICY_RELAY;
     cfg.filter = pc->cfg.filter;
+    cfg.nat_1to1_ipv4 = pc->cfg.nat_1to1_ipv4;
+    cfg.nat_1to1_ipv6 = pc->cfg.nat_1to1_ipv6;
     for (size_t i = 0; i < pc->n_ice_servers; i++) cfg.servers[cfg.n_servers++] = pc->ice_servers[i];
     rtc_ice_callbacks_t cb = {
         .send = ice_send, .candidate = ice_candidate, .state_change = ice_state,
