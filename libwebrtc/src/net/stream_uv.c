@@ -147,7 +147,7 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
         if (!s->connected || s->closing) return;
     }
     uint8_t plain[16384];
-    int n;
+    int n = 0;
     while (!s->closing && (n = SSL_read(s->ssl, plain, sizeof plain)) > 0)
         if (s->cb.on_data) s->cb.on_data(s->user, s, plain, (size_t)n);
     if (s->closing) return;
