@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 15
 
 .PHONY: all deps build build-asan build-fuzz test test-unit test-asan test-fuzz test-integration \
-        test-interop run bench bench-turn clean
+        test-interop run bench bench-turn bench-sfu clean
 
 all: build
 
@@ -57,6 +57,9 @@ bench: deps build
 
 bench-turn: deps build
 	./scripts/bench-turn.sh $(BUILD)/release
+
+bench-sfu: deps build
+	./scripts/bench-sfu.sh $(BUILD)/release
 
 clean:
 	rm -rf $(BUILD)

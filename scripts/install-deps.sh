@@ -14,6 +14,7 @@ PACKAGES="
   tshark valgrind chromium nodejs
   golang-go golang-github-pion-rtcp-dev golang-github-pion-interceptor-dev golang-github-pion-srtp.v2-dev
   golang-github-pion-webrtc.v3-dev libvpx-dev
+  janus
 "
 
 missing=""
@@ -49,5 +50,8 @@ fi
 
 # coturn's package starts a system turnserver; tests start their own, so keep it off.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now coturn >/dev/null 2>&1 || true; fi
+# janus: never start it at boot (scripts/bench-sfu.sh starts its own, in a
+# network namespace of its own).
+if command -v systemctl >/dev/null 2>&1; then systemctl disable janus >/dev/null 2>&1 || true; fi
 # The packaged redis-server may have been started by the postinst; tests start their own on
 # other ports, so leave it alone rather than kill a process we did not start.

@@ -13,6 +13,7 @@
 struct test_video {
     vpx_codec_ctx_t codec;
     vpx_image_t img;
+    vpx_codec_enc_cfg_t cfg; /* kept: libvpx may point at the config it was given */
     unsigned w, h;
     int64_t frame;
     bool force_kf;
@@ -37,7 +38,8 @@ test_video_t *test_video_new(unsigned w, unsigned h, unsigned fps) {
     cfg.kf_mode = VPX_KF_AUTO;
     cfg.kf_max_dist = fps * 2;
     cfg.g_threads = 1;
-    if (vpx_codec_enc_init(&v->codec, vpx_codec_vp8_cx(), &cfg, 0)) { free(v); return NULL; }
+    v->cfg = cfg;
+    if (vpx_codec_enc_init(&v->codec, vpx_codec_vp8_cx(), &v->cfg, 0)) { free(v); return NULL; }
     vpx_codec_control(&v->codec, VP8E_SET_CPUUSED, 8);
     if (!vpx_img_alloc(&v->img, VPX_IMG_FMT_I420, w, h, 1)) {
         vpx_codec_destroy(&v->codec);
@@ -56,6 +58,11 @@ void test_video_free(test_video_t *v) {
 }
 
 void test_video_request_keyframe(test_video_t *v) { v->force_kf = true; }
+
+void test_video_set_bitrate(test_video_t *v, unsigned kbps) {
+    v->cfg.rc_target_bitrate = kbps;
+    vpx_codec_enc_config_set(&v->codec, &v->cfg);
+}
 
 /* A gradient that scrolls, with a moving bright square: cheap, and frames differ. */
 static void draw(test_video_t *v) {
@@ -106,6 +113,7 @@ test_video_t *test_video_new(unsigned w, unsigned h, unsigned fps) {
 }
 void test_video_free(test_video_t *v) { (void)v; }
 void test_video_request_keyframe(test_video_t *v) { (void)v; }
+void test_video_set_bitrate(test_video_t *v, unsigned kbps) { (void)v; (void)kbps; }
 int test_video_next(test_video_t *v, const uint8_t **frame, size_t *n, bool *keyframe) {
     (void)v; (void)frame; (void)n; (void)keyframe;
     return -1;
