@@ -8,6 +8,8 @@
 #     selected pair must be relay/relay as Chromium's getStats and ours both report it.
 #   relay-host:  starling-peer with host candidates (as the SFU would be), Chromium offering;
 #     Chromium's local candidate relay, ours host.
+#   relay-tcp:   as relay-host with Chromium reaching starling-turn over TCP
+#     (turn:...?transport=tcp): Chromium's relayProtocol must be "tcp".
 # Each case: 200 mixed-size messages echoed in order on a data channel while Chromium's fake
 # camera is reflected back by starling-peer and decoded (framesDecoded grows).
 set -u
@@ -40,17 +42,22 @@ sturn_conf "$TMP/turn.conf" "$NET.1" 3478 "$NET.0/24"
 echo "log.level = info" >>"$TMP/turn.conf"
 sturn_start "$TMP/turn.conf" "$TMP/turn.log" ip netns exec "$SRV" || exit 1
 URL="turn:$NET.1:3478?transport=udp"
-CONFIG="{\"iceServers\":[{\"urls\":\"$URL\",\"username\":\"u\",\"credential\":\"p\"}],\"iceTransportPolicy\":\"relay\"}"
+config() { echo "{\"iceServers\":[{\"urls\":\"$1\",\"username\":\"u\",\"credential\":\"p\"}],\"iceTransportPolicy\":\"relay\"}"; }
 STARLING_RELAY="--relay-only --ice-server $URL --ice-username u --ice-credential p"
 fail=0
-run() { # NAME CASES EXPECT_REMOTE STARLING_ARGS
+run() { # NAME TURN_URL CASES EXPECT_REMOTE STARLING_ARGS
   echo "== $1"
-  netns_exec br env NODE_PATH="$NODE_DIR/node_modules" HOME="$TMP" PC_CASES="$2" PC_N_MESSAGES=200 \
-    PC_RTC_CONFIG="$CONFIG" PC_EXPECT_LOCAL=relay PC_EXPECT_REMOTE="$3" PC_STARLING_ARGS="$4" \
-    timeout 300 node "$SRC_DIR/tests/interop/pc/chromium_peer.js" "$PEER" "$SRV" "$NET.1" || fail=1
+  netns_exec br env NODE_PATH="$NODE_DIR/node_modules" HOME="$TMP" PC_CASES="$3" PC_N_MESSAGES=200 \
+    PC_RTC_CONFIG="$(config "$2")" PC_EXPECT_LOCAL=relay PC_EXPECT_REMOTE="$4" PC_STARLING_ARGS="$5" \
+    timeout 300 node "$SRC_DIR/tests/interop/pc/chromium_peer.js" "$PEER" "$SRV" "$NET.1" >"$TMP/$1.out" || fail=1
+  cat "$TMP/$1.out"
 }
-run relay-relay chromium-data,starling-data relay "$STARLING_RELAY"
-run relay-host chromium-data host ""
+run relay-relay "$URL" chromium-data,starling-data relay "$STARLING_RELAY"
+run relay-host "$URL" chromium-data host ""
+run relay-tcp "turn:$NET.1:3478?transport=tcp" chromium-data host ""
+grep -q '"localRelayProtocol":"tcp"' "$TMP/relay-tcp.out" || { echo "FAIL: Chromium did not relay over TCP"; fail=1; }
+t=$(grep -c "allocation [^ ]* for $NET.2:[0-9]* (user u, tcp)" "$TMP/turn.log")
+[ "$t" -ge 1 ] || { echo "FAIL: no TCP allocation from Chromium on starling-turn"; fail=1; }
 # Chromium's allocations (one per run at least) and ours (relay-relay) went through starling-turn.
 n=$(grep -c "allocation [^ ]* for $NET.2:[0-9]* (user u, " "$TMP/turn.log")
 m=$(grep -c "allocation [^ ]* for $NET.1:[0-9]* (user u, " "$TMP/turn.log")
