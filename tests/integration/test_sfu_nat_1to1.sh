@@ -75,6 +75,7 @@ run() {
     grep -q starling-sfu "/proc/$pid/cmdline" 2>/dev/null && kill "$pid"
   done
   wait_for 15 sh -c "! ip netns pids $NETNS_PREFIX-srv | xargs -r -I{} grep -l starling-sfu /proc/{}/cmdline 2>/dev/null | grep -q ."
+  ! grep -q "AddressSanitizer\|LeakSanitizer\|runtime error" "$TMP/sfu.log" || fail "sanitizer report in the SFU log"
 }
 
 run nat --ice.nat_1to1=true
