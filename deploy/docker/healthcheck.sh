@@ -37,7 +37,7 @@ if [ -z "$url" ]; then
   case $(cat "/proc/$pid/comm") in
     starling-signal) svc=SIGNAL; key=listen; def=127.0.0.1:8080 ;;
     starling-sfu) svc=SFU; key=http.listen; def=127.0.0.1:9642 ;;
-    starling-turn) svc=TURN; key=http.listen; def=127.0.0.1:9642 ;;
+    starling-turn) svc=TURN; key=http.listen; def=127.0.0.1:9641 ;;
     *) echo "starling-healthcheck: pid $pid is not a Starling service" >&2; exit 2 ;;
   esac
   lower=$(echo "$svc" | tr 'A-Z' 'a-z')

@@ -40,7 +40,15 @@ int main(int argc, char **argv) {
     uv_loop_t loop;
     uv_loop_init(&loop);
 #ifdef STARLING_SFU_HAVE_PC
-    sfu_media_pc_config_t media_cfg = {cfg.udp_listen};
+    sfu_media_pc_config_t media_cfg = {.bind = cfg.udp_listen};
+    if (cfg.nat_1to1) {
+        if (!cfg.public_ip || rtc_addr_parse(&media_cfg.announce, cfg.public_ip, 0) != RTC_OK) {
+            fprintf(stderr, "starling-sfu: ice.nat_1to1 needs public_ip to be an IP address\n");
+            st_config_free(&sfu_config_spec, &cfg);
+            return 2;
+        }
+        RTC_LOGI("sfu", "1:1 NAT: ICE candidates announce %s", cfg.public_ip);
+    }
     sfu_media_engine_t engine = {&sfu_media_pc_ops, sfu_media_pc_new, sfu_media_pc_free, &media_cfg};
     sfu_node_t *node = sfu_node_start(&loop, &cfg, &engine);
 #else

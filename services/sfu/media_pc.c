@@ -28,6 +28,7 @@ typedef struct {
     rtc_pc_runtime_t *rt;
     rtc_dtls_cert_t *cert;
     rtc_net_filter_t filter;
+    rtc_addr_t announce;        /* 1:1 NAT address for host candidates, or RTC_AF_UNSPEC */
     uv_timer_t work;         /* deferred negotiation / failure handling */
     uv_timer_t reaper;       /* frees detached participants once their PCs are gone */
     uv_timer_t bwe;          /* reads the subscriber legs' bandwidth estimates */
@@ -223,6 +224,8 @@ static rtc_peer_connection_t *make_pc(part_t *pt, const char *role, bool publish
     cfg.ice_lite = true;
     cfg.certificate = pt->w->cert;
     cfg.filter = pt->w->filter;
+    if (pt->w->announce.family == RTC_AF_INET4) cfg.nat_1to1_ipv4 = pt->w->announce;
+    if (pt->w->announce.family == RTC_AF_INET6) cfg.nat_1to1_ipv6 = pt->w->announce;
     snprintf(cfg.log_id, sizeof cfg.log_id, "%.20s/%s", sfu_participant_id(pt->p), role);
     rtc_pc_callbacks_t cb = {0};
     if (publisher) {
@@ -559,6 +562,7 @@ void *sfu_media_pc_new(void *uv_loop, unsigned index, uint16_t udp_port, void *a
     w->loop = uv_loop;
     w->index = index;
     rtc_net_filter_init(&w->filter);
+    if (cfg) w->announce = cfg->announce;
     if (cfg && !rtc_addr_is_any(&cfg->bind)) {
         char ip[RTC_ADDR_STRLEN];
         rtc_addr_format_ip(&cfg->bind, ip, sizeof ip);

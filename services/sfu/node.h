@@ -39,7 +39,8 @@ extern "C" {
 typedef struct {
     st_common_config_t common;
     char *node_id;            /* "" / unset: sfu-<hostname>-<random> */
-    char *public_ip;          /* advertised in the node key and ICE candidates */
+    char *public_ip;          /* advertised in the node key (and ICE candidates with nat_1to1) */
+    bool nat_1to1;            /* ice.nat_1to1: host candidates carry public_ip (1:1 NAT) */
     rtc_addr_t udp_listen;    /* media: worker i listens on port + i */
     rtc_addr_t http_listen;   /* /metrics, /healthz */
     int64_t workers;          /* 0: one per CPU */

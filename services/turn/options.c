@@ -80,7 +80,7 @@ static const st_option_t options[] = {
      MS_DAY, NULL, 0},
     {"rest.ttl", ST_OPT_DURATION, O(rest_ttl_ms), "1d", "lifetime of credentials made by the HTTP endpoint", 1000,
      365 * MS_DAY, NULL, 0},
-    {"http.listen", ST_OPT_LIST, O(http_listen), "127.0.0.1:9642",
+    {"http.listen", ST_OPT_LIST, O(http_listen), "127.0.0.1:9641",
      "HTTP listeners for /metrics, /healthz and POST /?service=turn (empty: none)", 0, 0, NULL, 0},
     {"http.api_key", ST_OPT_STRING, O(http_api_key), NULL,
      "API key the credential endpoint requires (key= parameter, X-API-Key or Bearer; unset: open)", 0, 0, NULL,
@@ -94,9 +94,11 @@ static const st_option_t options[] = {
      NULL, 0},
     {"tcp.idle_timeout", ST_OPT_DURATION, O(stream_idle_ms), "60s",
      "close a TCP/TLS connection without an allocation after this much silence", 1000, MS_DAY, NULL, 0},
-    {"udp.recv_buffer", ST_OPT_INT, O(udp_recv_buffer), "0", "SO_RCVBUF of UDP listeners (0: system default)", 0,
+    {"udp.recv_buffer", ST_OPT_INT, O(udp_recv_buffer), "4194304",
+     "receive buffer of UDP listeners in bytes, past net.core.rmem_max when root (0: system default)", 0,
      1 << 30, NULL, 0},
-    {"udp.send_buffer", ST_OPT_INT, O(udp_send_buffer), "0", "SO_SNDBUF of UDP listeners (0: system default)", 0,
+    {"udp.send_buffer", ST_OPT_INT, O(udp_send_buffer), "0",
+     "send buffer of UDP listeners in bytes, past net.core.wmem_max when root (0: system default)", 0,
      1 << 30, NULL, 0},
 };
 

@@ -1,6 +1,8 @@
 /* Worker threads, sockets and batching around the sans-I/O TURN core. See runtime.h. */
 #include "turn/runtime.h"
 
+#include "rtc/net.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -195,8 +197,8 @@ static int open_socket(const rtc_addr_t *addr, int type, bool reuseport, int rcv
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
     if (addr->family == RTC_AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    if (rcvbuf > 0) rtc_net_set_socket_buffer(fd, true, rcvbuf);  /* FORCE when root: passes rmem_max */
+    if (sndbuf > 0) rtc_net_set_socket_buffer(fd, false, sndbuf);
     struct sockaddr_storage ss;
     int sl = rtc_addr_to_sockaddr(addr, &ss, sizeof ss);
     if (sl < 0 || bind(fd, (struct sockaddr *)&ss, (socklen_t)sl) != 0) {

@@ -426,7 +426,7 @@ static int start_http(app_t *a) {
     st_http_server_route(a->http, "POST", "/", on_credentials, a);
     for (size_t i = 0; i < a->opts.http_listen.n; i++) {
         rtc_addr_t addr;
-        if (rtc_addr_parse(&addr, a->opts.http_listen.items[i], 9642) != RTC_OK) {
+        if (rtc_addr_parse(&addr, a->opts.http_listen.items[i], 9641) != RTC_OK) {
             RTC_LOGE("turn", "http.listen: bad address \"%s\"", a->opts.http_listen.items[i]);
             return RTC_ERR_MALFORMED;
         }

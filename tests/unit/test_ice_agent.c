@@ -501,6 +501,54 @@ START_TEST(peek_ufrag_finds_the_addressed_agent) {
 }
 END_TEST
 
+/* 1:1 NAT (cfg.nat_1to1_ipv4): the host candidate is signalled with the public IP and the
+ * socket's port, while checks are still answered on, and pairs still use, the private socket. */
+static rtc_addr_t nat_announced;
+static void nat_candidate(void *user, const rtc_ice_candidate_t *cand) {
+    (void)user;
+    if (cand && cand->type == RTC_ICE_CANDIDATE_HOST) nat_announced = cand->addr;
+}
+
+START_TEST(nat_1to1_announces_the_public_ip_and_keeps_the_private_socket) {
+    capture_t cap;
+    memset(&cap, 0, sizeof cap);
+    memset(&nat_announced, 0, sizeof nat_announced);
+    rtc_ice_config_t cfg;
+    rtc_ice_config_default(&cfg);
+    cfg.role = RTC_ICE_ROLE_CONTROLLED;
+    snprintf(cfg.ufrag, sizeof cfg.ufrag, LUFRAG);
+    snprintf(cfg.pwd, sizeof cfg.pwd, LPWD);
+    rtc_net_filter_add_prefix(&cfg.filter, "127.0.0.1");
+    ck_assert_int_eq(rtc_addr_parse(&cfg.nat_1to1_ipv4, "203.0.113.5", 0), RTC_OK);
+    rtc_ice_callbacks_t cb = {.send = cap_send, .candidate = nat_candidate};
+    rtc_ice_agent_t *a = rtc_ice_agent_create(&cfg, &cb, &cap);
+    ck_assert_ptr_nonnull(a);
+    rtc_addr_t local, pub, from;
+    rtc_addr_parse(&local, "127.0.0.1:5000", 0);
+    rtc_addr_parse(&pub, "203.0.113.5:5000", 0);
+    rtc_addr_parse(&from, "127.0.0.1:6000", 0);
+    ck_assert_int_eq(rtc_ice_agent_add_socket(a, SOCK, &local, "lo"), RTC_OK);
+    ck_assert_int_eq(rtc_ice_agent_gather(a, 0), RTC_OK);
+    ck_assert_msg(rtc_addr_equal(&nat_announced, &pub), "announced %s", rtc_addr_str(&nat_announced));
+    rtc_ice_candidate_t lc;
+    ck_assert_uint_eq(rtc_ice_agent_local_candidates(a, &lc, 1), 1);
+    ck_assert(rtc_addr_equal(&lc.addr, &pub));
+    /* A check that came through the NAT arrives on the private socket and is answered there. */
+    rtc_ice_agent_set_remote_credentials(a, RUFRAG, RPWD, 0);
+    uint8_t buf[512];
+    req_opts_t o = valid();
+    o.role = 1;
+    size_t n = build_request(buf, sizeof buf, &o);
+    ck_assert_int_eq(rtc_ice_agent_handle_datagram(a, SOCK, &from, buf, n, 1000), RTC_OK);
+    ck_assert_uint_ge(cap.n, 1);
+    ck_assert(rtc_addr_equal(&cap.dest[0], &from));
+    rtc_ice_pair_info_t pair;
+    ck_assert_uint_eq(rtc_ice_agent_get_pairs(a, &pair, 1), 1);
+    ck_assert(rtc_addr_equal(&pair.local.addr, &local));
+    rtc_ice_agent_destroy(a);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("ice_agent");
     TCase *tc = tcase_create("core");
@@ -514,6 +562,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, callbacks_may_call_back_into_the_agent);
     tcase_add_test(tc, remote_candidate_limit_holds);
     tcase_add_test(tc, peek_ufrag_finds_the_addressed_agent);
+    tcase_add_test(tc, nat_1to1_announces_the_public_ip_and_keeps_the_private_socket);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,7 +1,12 @@
 /* net/: batched UDP on loopback and the local-address filter. All traffic stays on 127.0.0.1. */
 #include <check.h>
 #include <poll.h>
+#include <linux/capability.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "rtc/net.h"
 
@@ -124,6 +129,61 @@ START_TEST(filter_restricts_to_loopback) {
 }
 END_TEST
 
+static int rmem_max(void) {
+    FILE *f = fopen("/proc/sys/net/core/rmem_max", "r");
+    int v = 0;
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1) v = 0;
+        fclose(f);
+    }
+    return v;
+}
+
+/* Drops CAP_NET_ADMIN from this thread's effective set (Check runs each test in its own
+ * process, so nothing else is affected). */
+static void drop_net_admin(void) {
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    ck_assert_int_eq(syscall(SYS_capget, &h, d), 0);
+    d[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
+    ck_assert_int_eq(syscall(SYS_capset, &h, d), 0);
+}
+
+/* Buffers larger than net.core.rmem_max: root gets them (SO_RCVBUFFORCE), an unprivileged
+ * process gets the cap, and both succeed. */
+START_TEST(socket_buffer_passes_rmem_max_when_privileged) {
+    int max = rmem_max();
+    ck_assert_int_gt(max, 0);
+    int want = max * 2;
+    rtc_addr_t a;
+    rtc_addr_parse(&a, "127.0.0.1:0", 0);
+    rtc_udp_options_t o = {.recv_buffer = want};
+    rtc_udp_socket_t *s;
+    ck_assert_int_eq(rtc_udp_socket_open(&a, &o, &s), RTC_OK);
+    int fd = rtc_udp_socket_fd(s);
+    int got = 0;
+    socklen_t len = sizeof got;
+    ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len), 0);
+    if (geteuid() == 0) {
+        ck_assert_int_ge(got, 2 * want); /* the kernel doubles what it grants */
+    } else {
+        ck_assert_int_ge(got, 2 * max);
+    }
+    ck_assert_int_eq(rtc_net_set_socket_buffer(fd, true, 0), got); /* 0: only reports */
+    rtc_udp_socket_close(s);
+    ck_assert_int_eq(rtc_net_set_socket_buffer(-1, true, 1), RTC_ERR_INVALID_ARG);
+    if (geteuid() != 0) return;
+    /* Without CAP_NET_ADMIN the FORCE option is refused: the plain one gives the cap. */
+    drop_net_admin();
+    ck_assert_int_eq(rtc_udp_socket_open(&a, &o, &s), RTC_OK);
+    int r = rtc_net_set_socket_buffer(rtc_udp_socket_fd(s), true, want);
+    ck_assert_int_eq(r, 2 * max);
+    r = rtc_net_set_socket_buffer(rtc_udp_socket_fd(s), false, 65536);
+    ck_assert_int_eq(r, 2 * 65536);
+    rtc_udp_socket_close(s);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("net");
     TCase *tc = tcase_create("udp");
@@ -132,6 +192,7 @@ int main(void) {
     tcase_add_test(tc, bind_fails_cleanly_for_foreign_address);
     tcase_add_test(tc, reuse_port_allows_two_listeners);
     tcase_add_test(tc, filter_restricts_to_loopback);
+    tcase_add_test(tc, socket_buffer_passes_rmem_max_when_privileged);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -30,6 +30,7 @@ typedef struct peer {
     int negotiation_needed;
     int keyframe_requests;
     size_t last_len;
+    size_t rtp_max_len;            /* largest RTP packet delivered by on_rtp */
     bool last_string;
     uint8_t last_first;
 } peer_t;
@@ -74,6 +75,7 @@ static void on_track(void *u, rtc_pc_transceiver_t *t) {
 static void on_rtp(void *u, rtc_pc_transceiver_t *t, const uint8_t *p, size_t n, const rtc_pc_rtp_info_t *info) {
     peer_t *pe = u;
     pe->rtp_packets++;
+    if (n > pe->rtp_max_len) pe->rtp_max_len = n;
     ck_assert_ptr_nonnull(info->codec);
     if (pe->echo && rtc_pc_transceiver_send_rtp(t, p, n, rtc_clock_now()) == RTC_OK) pe->rtp_reflected++;
 }
@@ -340,6 +342,66 @@ START_TEST(media_vp8_frames_reflected_with_rtcp) {
 }
 END_TEST
 
+/* RTP packets above the old 1200-byte limit, up to what fits a 1500-byte datagram once SRTP
+ * protected: A sends them, B receives them and forwards them back (what the SFU does with a
+ * publisher's packets). */
+START_TEST(media_large_rtp_packets_received_and_forwarded) {
+    peer_t a, b;
+    peer_init(&a, "A", rt_plain, false);
+    peer_init(&b, "B", rt_plain, false);
+    b.echo = true;
+    rtc_pc_transceiver_t *ta = rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_VIDEO, NULL);
+    ck_assert_ptr_nonnull(ta);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, rtc_clock_now()), RTC_OK);
+    RUN_UNTIL(a.gathering == RTC_ICE_GATHERING_COMPLETE, 3000);
+    char *offer = local_desc(&a);
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(b.pc, RTC_PC_SDP_OFFER, offer, rtc_clock_now()), RTC_OK);
+    free(offer);
+    rtc_peer_connection_add_track(b.pc, RTC_PC_MEDIA_VIDEO, "echo", "s");
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(b.pc, RTC_PC_SDP_ANSWER, NULL, rtc_clock_now()), RTC_OK);
+    RUN_UNTIL(b.gathering == RTC_ICE_GATHERING_COMPLETE, 3000);
+    char *answer = local_desc(&b);
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(a.pc, RTC_PC_SDP_ANSWER, answer, rtc_clock_now()), RTC_OK);
+    free(answer);
+    RUN_UNTIL(a.state == RTC_PC_STATE_CONNECTED && b.state == RTC_PC_STATE_CONNECTED, 10000);
+    ck_assert_int_eq(b.state, RTC_PC_STATE_CONNECTED);
+    int pt = rtc_pc_transceiver_payload_type(ta, "VP8");
+    /* Payload sizes: 1300-byte RTP packets as aiortc sends them, and the largest whose SRTP
+     * datagram (12-byte header, our 3 header extensions in 20 bytes, 10-byte tag) is 1500. */
+    const size_t payloads[] = {1288, 1458};
+    int sent = 0;
+    for (int i = 0; i < 20; i++) {
+        size_t pl = payloads[i % 2];
+        uint8_t pkt[1600];
+        rtc_rtp_header_t h;
+        memset(&h, 0, sizeof h);
+        h.payload_type = (uint8_t)pt;
+        h.seq = (uint16_t)(100 + i);
+        h.timestamp = (uint32_t)(i * 3000);
+        h.ssrc = 1;
+        uint8_t payload[1500];
+        memset(payload, 0x5a, sizeof payload);
+        payload[0] = 0x10; /* VP8 descriptor: S=1 */
+        int len = rtc_rtp_packet_write(&h, NULL, 0, false, payload, pl, 0, pkt, sizeof pkt);
+        ck_assert_int_gt(len, 0);
+        ck_assert_int_eq(rtc_pc_transceiver_send_rtp(ta, pkt, (size_t)len, rtc_clock_now()), RTC_OK);
+        sent++;
+        RUN_UNTIL(false, 5);
+    }
+    RUN_UNTIL(a.rtp_packets >= sent, 5000);
+    ck_assert_int_eq(b.rtp_packets, sent);
+    ck_assert_int_eq(b.rtp_reflected, sent);
+    ck_assert_int_eq(a.rtp_packets, sent);
+    ck_assert_uint_ge(b.rtp_max_len, 12 + 1458);
+    ck_assert_uint_ge(a.rtp_max_len, 12 + 1458);
+    rtc_buf_t st;
+    rtc_buf_init(&st);
+    ck_assert_int_eq(rtc_peer_connection_get_stats(a.pc, rtc_clock_now(), &st), RTC_OK);
+    ck_assert_ptr_nonnull(strstr((const char *)st.data, "\"packetsSent\":20"));
+    rtc_buf_free(&st);
+}
+END_TEST
+
 /* Renegotiation: a data-only session adds audio later, from the answerer's side. */
 START_TEST(renegotiation_from_answerer_adds_audio) {
     peer_t a, b;
@@ -519,6 +581,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, datachannel_ordered_mixed_sizes_echo);
     tcase_add_test(tc, datachannel_negotiated_and_unordered);
     tcase_add_test(tc, media_vp8_frames_reflected_with_rtcp);
+    tcase_add_test(tc, media_large_rtp_packets_received_and_forwarded);
     tcase_add_test(tc, renegotiation_from_answerer_adds_audio);
     tcase_add_test(tc, ice_restart_keeps_data_flowing);
     tcase_add_test(tc, fingerprint_mismatch_fails_dtls_server);

@@ -236,6 +236,15 @@ typedef struct {
      * non-loopback, non-link-local address (production default); tests name loopback or
      * their own namespace addresses. */
     rtc_net_filter_t filter;
+
+    /* 1:1 NAT (a server whose public address is forwarded to a private one, as on most cloud
+     * VMs): host candidates are signalled with this address's IP instead of the socket's,
+     * port unchanged — one per family (IPv4 and IPv6); RTC_AF_UNSPEC (default) for none.
+     * Nothing else changes: checks still arrive on, and leave from, the private socket,
+     * whose translation the NAT does. rtc_ice_agent_local_candidates lists the candidates as
+     * announced; pairs (rtc_ice_pair_info_t) keep the socket's address. */
+    rtc_addr_t nat_1to1_ipv4;
+    rtc_addr_t nat_1to1_ipv6;
 } rtc_ice_config_t;
 
 /* Fills cfg with the defaults above (controlling, regular nomination, empty filter). */

@@ -30,8 +30,8 @@ typedef struct rtc_udp_socket rtc_udp_socket_t;
 typedef struct {
     bool reuse_port;        /* SO_REUSEPORT, for one listener per worker thread */
     bool v6_only;           /* IPV6_V6ONLY on IPv6 sockets (default false: dual-stack on ::) */
-    int recv_buffer;        /* SO_RCVBUF bytes; 0 keeps the system default */
-    int send_buffer;        /* SO_SNDBUF bytes; 0 keeps the system default */
+    int recv_buffer;        /* receive buffer bytes (rtc_net_set_socket_buffer); 0: system default */
+    int send_buffer;        /* send buffer bytes (rtc_net_set_socket_buffer); 0: system default */
     bool dont_fragment;     /* set DF (IP_PMTUDISC_DO) on sent datagrams */
     bool pktinfo;           /* learn the local address of each received datagram */
 } rtc_udp_options_t;
@@ -56,6 +56,14 @@ int rtc_udp_recv_batch(rtc_udp_socket_t *s, rtc_datagram_t *msgs, int n);
 int rtc_udp_send_batch(rtc_udp_socket_t *s, const rtc_datagram_t *msgs, int n);
 /* Single-datagram convenience. Returns RTC_OK, RTC_ERR_AGAIN or RTC_ERR_IO. */
 int rtc_udp_send(rtc_udp_socket_t *s, const rtc_addr_t *peer, const void *data, size_t len);
+
+/* Asks for a `bytes` receive (recv true) or send buffer on socket fd. Plain SO_RCVBUF/SO_SNDBUF
+ * are capped by net.core.rmem_max/wmem_max (208 KiB on most systems), so SO_RCVBUFFORCE /
+ * SO_SNDBUFFORCE go first: they pass the cap when the process has CAP_NET_ADMIN (root);
+ * otherwise the plain option gives what the cap allows. Returns the size the kernel reports
+ * afterwards (Linux doubles the request for its bookkeeping; the cap applies first), or
+ * RTC_ERR_INVALID_ARG / RTC_ERR_IO. bytes <= 0 changes nothing and reports the current size. */
+int rtc_net_set_socket_buffer(int fd, bool recv, int bytes);
 
 /* ------------------------------------------------------------------------------------------
  * Which local addresses may the stack use? A filter lists allowed interface names and/or

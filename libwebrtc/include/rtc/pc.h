@@ -34,7 +34,9 @@
  *     transport used (a warning is logged); Chromium, Firefox, aiortc and Pion all bundle.
  *   - rtcp-mux only (RFC 8843/8829 require it for WebRTC).
  *   - ICE server URLs take literal IP addresses ("stun:127.0.0.1:3478",
- *     "turn:[::1]:3478?transport=udp"); no DNS inside the library.
+ *     "turn:[::1]:3478?transport=udp"); no DNS inside the library. TURN over TCP and TLS
+ *     ("?transport=tcp", "turns:") needs a runtime that opens streams (the libuv one does);
+ *     a turns: server's certificate must be valid for its IP address.
  *
  * Threading: a PeerConnection and everything hanging off it (transceivers, data channels) is
  * used from one thread at a time; the runtime uses it from its loop's thread only.
@@ -129,6 +131,10 @@ typedef struct {
     /* ICE-lite (RFC 8445 §2.5): host candidates only, always controlled, never sends checks.
      * For servers with a reachable address (the SFU). Written as a=ice-lite. */
     bool ice_lite;
+    /* 1:1 NAT: host candidates are signalled with this IP (per family), port unchanged; see
+     * rtc_ice_config_t.nat_1to1_ipv4. RTC_AF_UNSPEC (the default): the socket's address. */
+    rtc_addr_t nat_1to1_ipv4;
+    rtc_addr_t nat_1to1_ipv6;
     /* Aggressive nomination when controlling (faster, as Chromium does). */
     bool aggressive_nomination;
     /* Our a=max-message-size for data channels; 0 = 262144. */
@@ -240,6 +246,17 @@ typedef struct {
                    const rtc_pc_rtp_info_t *info);
     /* The peer asked our sender for a keyframe (PLI, or FIR when fir is true). */
     void (*on_keyframe_request)(void *user, rtc_pc_transceiver_t *t, bool fir);
+
+    /* TURN over TCP or TLS ("turn:IP:port?transport=tcp", "turns:IP:port"): the ICE agent's
+     * stream_open/stream_close (rtc/ice.h), passed through. The runtime connects to
+     * server->addr (TLS for RTC_ICE_RELAY_TLS, the certificate checked against the server's IP
+     * address: ICE server URLs carry literal IPs) and returns an opaque handle whose first
+     * member is an int the runtime's `send` can tell apart from its UDP sockets — bytes for
+     * the stream arrive through `send` with that handle as `sock`. It then reports with
+     * rtc_peer_connection_stream_connected / _handle_stream / _stream_closed. NULL (the
+     * default): TCP and TLS servers are skipped. The libuv runtime below supplies both. */
+    void *(*stream_open)(void *user, const rtc_ice_server_t *server);
+    void (*stream_close)(void *user, void *stream);
 } rtc_pc_callbacks_t;
 
 /* ------------------------------------------------------------------------------------------
@@ -267,6 +284,14 @@ int rtc_peer_connection_add_socket(rtc_peer_connection_t *pc, void *sock, const 
 int rtc_peer_connection_handle_datagram(rtc_peer_connection_t *pc, void *sock,
                                         const rtc_addr_t *from, const uint8_t *p, size_t n,
                                         rtc_time_t now);
+/* TURN over TCP/TLS (see stream_open above): the stream is connected (TLS handshake done);
+ * bytes read from it, in any split; it failed or was closed. RTC_ERR_STATE before ICE exists
+ * or after close, RTC_ERR_NOT_FOUND for a handle the agent does not know, RTC_ERR_MALFORMED
+ * when the stream carries garbage (close it, then report it closed). */
+int rtc_peer_connection_stream_connected(rtc_peer_connection_t *pc, void *stream, rtc_time_t now);
+int rtc_peer_connection_handle_stream(rtc_peer_connection_t *pc, void *stream, const uint8_t *p, size_t n,
+                                      rtc_time_t now);
+void rtc_peer_connection_stream_closed(rtc_peer_connection_t *pc, void *stream, rtc_time_t now);
 /* Earliest deadline of all layers (RTC_TIME_NEVER when idle or closed). */
 rtc_time_t rtc_peer_connection_next_timeout(const rtc_peer_connection_t *pc);
 void rtc_peer_connection_handle_timeout(rtc_peer_connection_t *pc, rtc_time_t now);
@@ -359,8 +384,9 @@ const rtc_sdp_codec_t *rtc_pc_transceiver_codecs(const rtc_pc_transceiver_t *t, 
  * header extensions are replaced with the negotiated ones we set (mid, transport-wide seq,
  * abs-send-time), the rest (PT, seq, timestamp, marker, payload) is sent as given. The packet
  * is stored for retransmission. RTC_ERR_STATE unless connected and the direction sends,
- * RTC_ERR_MALFORMED for a packet that does not parse, RTC_ERR_OVERFLOW above 1200 bytes after
- * rewriting. */
+ * RTC_ERR_MALFORMED for a packet that does not parse, RTC_ERR_OVERFLOW above 1600 bytes after
+ * rewriting (anything a 1500-byte datagram brought in can be forwarded). Received packets are
+ * taken at any size the datagram holds. */
 int rtc_pc_transceiver_send_rtp(rtc_pc_transceiver_t *t, const uint8_t *pkt, size_t n,
                                 rtc_time_t now);
 /* Packetizes and sends one encoded frame of the negotiated codec `codec_name`: VP8 (RFC 7741

@@ -229,7 +229,7 @@ void ice_emit(rtc_ice_agent_t *a, ice_event_kind_t kind, int value, const rtc_ic
     if (c) e->cand = *c;
 }
 
-static void flush_events(rtc_ice_agent_t *a) {
+void ice_flush_events(rtc_ice_agent_t *a) {
     if (a->dispatching) return;
     a->dispatching = true;
     for (size_t i = 0; i < a->n_events; i++) {
@@ -413,11 +413,27 @@ int rtc_ice_agent_add_socket(rtc_ice_agent_t *a, void *sock, const rtc_addr_t *l
     return RTC_OK;
 }
 
+/* A local candidate as the peer is told about it: behind a 1:1 NAT a host candidate carries
+ * the public IP (cfg.nat_1to1_ipv4/6), same port. */
+static rtc_ice_candidate_t announced_form(const rtc_ice_agent_t *a, const ice_local_t *l) {
+    rtc_ice_candidate_t c = l->c;
+    if (c.type != RTC_ICE_CANDIDATE_HOST) return c;
+    const rtc_addr_t *pub = c.addr.family == RTC_AF_INET4 ? &a->cfg.nat_1to1_ipv4
+                          : c.addr.family == RTC_AF_INET6 ? &a->cfg.nat_1to1_ipv6 : NULL;
+    if (pub && pub->family == c.addr.family) {
+        uint16_t port = c.addr.port;
+        c.addr = *pub;
+        c.addr.port = port;
+    }
+    return c;
+}
+
 void ice_announce(rtc_ice_agent_t *a, ice_local_t *l) {
     if (l->announced) return;
     l->announced = true;
     snprintf(l->c.ufrag, sizeof l->c.ufrag, "%s", a->ufrag);
-    ice_emit(a, EV_CANDIDATE, 0, &l->c);
+    rtc_ice_candidate_t c = announced_form(a, l);
+    ice_emit(a, EV_CANDIDATE, 0, &c);
 }
 
 static bool gathering_finished(const rtc_ice_agent_t *a) {
@@ -478,7 +494,7 @@ int rtc_ice_agent_gather(rtc_ice_agent_t *a, rtc_time_t now) {
     a->now = now;
     int rc = start_gathering(a, now);
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
     return rc;
 }
 
@@ -588,7 +604,7 @@ int rtc_ice_agent_set_remote_credentials(rtc_ice_agent_t *a, const char *ufrag, 
      * against the peer's ufrag; prflx candidates learned from a stale ufrag would be harmless
      * (their triggered checks would fail authentication at the peer). */
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
     return RTC_OK;
 }
 
@@ -660,7 +676,7 @@ int rtc_ice_agent_add_remote_candidate(rtc_ice_agent_t *a, const rtc_ice_candida
     if (!ice_add_remote(a, c)) return RTC_ERR_NOMEM;
     if (a->next_pace < now) a->next_pace = now;
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
     return RTC_OK;
 }
 
@@ -678,7 +694,7 @@ int rtc_ice_agent_end_of_remote_candidates(rtc_ice_agent_t *a, rtc_time_t now) {
     a->remote_eoc = true;
     a->now = now;
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
     return RTC_OK;
 }
 
@@ -782,7 +798,7 @@ int rtc_ice_agent_handle_datagram(rtc_ice_agent_t *a, void *sock, const rtc_addr
     if (rc == RTC_ERR_NOT_FOUND) rc = ice_process_datagram(a, b, from, p, n, now);
     ice_maybe_nominate(a, now);
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
     return rc;
 }
 
@@ -848,7 +864,7 @@ void rtc_ice_agent_handle_timeout(rtc_ice_agent_t *a, rtc_time_t now) {
     ice_maybe_nominate(a, now);
     ice_consent_tick(a, now);
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -948,7 +964,7 @@ int rtc_ice_agent_restart(rtc_ice_agent_t *a, const char *ufrag, const char *pwd
     int rc = RTC_OK;
     if (regather) rc = start_gathering(a, now);
     ice_update_state(a, now);
-    flush_events(a);
+    ice_flush_events(a);
     return rc;
 }
 
@@ -959,7 +975,7 @@ void rtc_ice_agent_close(rtc_ice_agent_t *a) {
     a->closed = true;
     a->have_prev = false;
     ice_update_state(a, a->now);
-    flush_events(a);
+    ice_flush_events(a);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -1010,7 +1026,7 @@ size_t rtc_ice_agent_local_candidates(const rtc_ice_agent_t *a, rtc_ice_candidat
     for (size_t i = 0; i < a->locals.n; i++) {
         const ice_local_t *l = a->locals.v[i];
         if (!l->announced && l->c.type != RTC_ICE_CANDIDATE_PRFLX) continue;
-        if (out && n < max) out[n] = l->c;
+        if (out && n < max) out[n] = announced_form(a, l);
         n++;
     }
     return n;

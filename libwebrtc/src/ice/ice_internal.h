@@ -152,6 +152,8 @@ struct rtc_ice_agent {
 
 /* agent.c */
 void ice_emit(rtc_ice_agent_t *a, ice_event_kind_t kind, int value, const rtc_ice_candidate_t *c);
+/* Delivers the queued events; every public entry point calls it just before returning. */
+void ice_flush_events(rtc_ice_agent_t *a);
 void ice_update_state(rtc_ice_agent_t *a, rtc_time_t now);
 void ice_base_send(ice_base_t *b, const rtc_addr_t *dest, const uint8_t *p, size_t n);
 ice_local_t *ice_add_local(rtc_ice_agent_t *a, ice_base_t *base, rtc_ice_candidate_type_t type,

@@ -272,6 +272,7 @@ int rtc_ice_agent_stream_connected(rtc_ice_agent_t *a, void *stream, rtc_time_t 
     r->stream_up = true;
     relay_create_client(r, now);
     ice_update_state(a, now);
+    ice_flush_events(a);
     return RTC_OK;
 }
 
@@ -284,6 +285,7 @@ int rtc_ice_agent_handle_stream(rtc_ice_agent_t *a, void *stream, const uint8_t 
     if (rc == RTC_ERR_MALFORMED) RTC_LOGW(LOG, "TURN stream to %s carries garbage", rtc_addr_str(&server_of(r)->addr));
     ice_maybe_nominate(a, now);
     ice_update_state(a, now);
+    ice_flush_events(a);
     return rc;
 }
 
@@ -297,6 +299,7 @@ void rtc_ice_agent_stream_closed(rtc_ice_agent_t *a, void *stream, rtc_time_t no
     relay_lost(r);
     relay_finish(r, true, "stream closed");
     ice_update_state(a, now);
+    ice_flush_events(a);
 }
 
 void ice_relay_send(ice_base_t *rb, const rtc_addr_t *dest, const uint8_t *p, size_t n) {

@@ -2,18 +2,18 @@
  * its own): one non-blocking UDP socket per local address the configured filter allows, read
  * in batches from a uv_poll_t, one uv_timer_t following rtc_ice_agent_next_timeout, the
  * agent's `send` callback mapped to sendto, and TCP or TLS connections to TURN servers when the
- * agent asks for them (uv_tcp_t, OpenSSL over memory BIOs). This is the only file of src/ice/
+ * agent asks for them (net/stream_uv.c: uv_tcp_t, OpenSSL over memory BIOs, shared with the
+ * PeerConnection runtime). This is the only file of src/ice/
  * that touches sockets, TLS or the clock; the agent itself stays sans-I/O. */
 #include <ifaddrs.h>
 #include <net/if.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <uv.h>
 
 #include "rtc/ice.h"
+#include "net/stream_uv.h"
 #include "rtc/net.h"
 
 #define LOG "ice"
@@ -31,20 +31,6 @@ typedef struct {
     bool polling;
 } uv_sock_t;
 
-/* A TCP (optionally TLS) connection to a TURN server. */
-typedef struct uv_stream_conn {
-    int kind;                   /* HANDLE_STREAM */
-    rtc_ice_uv_t *owner;
-    uv_tcp_t tcp;
-    uv_connect_t connect;
-    SSL *ssl;                   /* NULL for plain TCP */
-    BIO *rbio, *wbio;           /* network side of the TLS engine */
-    bool connected;             /* reported to the agent */
-    bool closing;
-    struct uv_stream_conn *next;
-    uint8_t rbuf[16384];
-} uv_stream_conn_t;
-
 struct rtc_ice_uv {
     uv_loop_t *loop;
     rtc_ice_agent_t *agent;
@@ -56,9 +42,8 @@ struct rtc_ice_uv {
     bool timer_init;
     int open_handles;
     bool destroying;
-    SSL_CTX *ssl_ctx;           /* verifying, created on first TLS connection */
-    SSL_CTX *ssl_ctx_insecure;  /* tls_no_verify (tests) */
-    uv_stream_conn_t *streams;
+    rtc_uv_tls_contexts_t tls;
+    rtc_uv_stream_t *streams[RTC_ICE_MAX_SERVERS];   /* open TURN streams */
     uint8_t bufs[BATCH][2048];
 };
 
@@ -67,13 +52,11 @@ static void finish_destroy(rtc_ice_uv_t *u);
 
 /* ---- agent callbacks: forward to the user's, then rearm the timer (a callback may have
  *      called the agent) ------------------------------------------------------------------ */
-static void stream_write(uv_stream_conn_t *c, const uint8_t *p, size_t n);
-
 static void cb_send(void *user, void *handle, const rtc_addr_t *dest, const uint8_t *p, size_t n) {
     (void)user;
     if (!handle) return;
     if (*(int *)handle == HANDLE_STREAM) {
-        stream_write(handle, p, n);
+        rtc_uv_stream_write(handle, p, n);
         return;
     }
     uv_sock_t *s = handle;
@@ -81,216 +64,65 @@ static void cb_send(void *user, void *handle, const rtc_addr_t *dest, const uint
     if (rc != RTC_OK) RTC_LOGD(LOG, "send to %s failed: %s", rtc_addr_str(dest), rtc_strerror(rc));
 }
 
-/* ---- TCP/TLS streams to TURN servers ---------------------------------------------------- */
-static void on_stream_closed(uv_handle_t *h) {
-    uv_stream_conn_t *c = h->data;
-    rtc_ice_uv_t *u = c->owner;
-    uv_stream_conn_t **pp = &u->streams;
-    while (*pp && *pp != c) pp = &(*pp)->next;
-    if (*pp) *pp = c->next;
-    if (c->ssl) SSL_free(c->ssl); /* frees both BIOs */
-    free(c);
+/* ---- TCP/TLS streams to TURN servers (net/stream_uv.c) ---------------------------------- */
+static void st_connected(void *user, rtc_uv_stream_t *s) {
+    rtc_ice_uv_t *u = user;
+    rtc_ice_agent_stream_connected(u->agent, s, rtc_clock_now());
+    rearm(u);
+}
+
+static void st_data(void *user, rtc_uv_stream_t *s, const uint8_t *p, size_t n) {
+    rtc_ice_uv_t *u = user;
+    if (rtc_ice_agent_handle_stream(u->agent, s, p, n, rtc_clock_now()) == RTC_ERR_MALFORMED) {
+        RTC_LOGI(LOG, "TURN stream closed: garbage on the stream");
+        rtc_uv_stream_close(s);
+        rtc_ice_agent_stream_closed(u->agent, s, rtc_clock_now());
+    }
+    rearm(u);
+}
+
+static void st_failed(void *user, rtc_uv_stream_t *s, const char *why) {
+    rtc_ice_uv_t *u = user;
+    (void)why;
+    if (u->destroying) return;
+    rtc_ice_agent_stream_closed(u->agent, s, rtc_clock_now());
+    rearm(u);
+}
+
+static void st_freed(void *user, rtc_uv_stream_t *s) {
+    rtc_ice_uv_t *u = user;
+    for (size_t i = 0; i < RTC_ICE_MAX_SERVERS; i++)
+        if (u->streams[i] == s) u->streams[i] = NULL;
     if (--u->open_handles == 0 && u->destroying) finish_destroy(u); /* the last handle */
-}
-
-static void stream_shutdown(uv_stream_conn_t *c) {
-    if (c->closing) return;
-    c->closing = true;
-    uv_close((uv_handle_t *)&c->tcp, on_stream_closed);
-}
-
-/* The agent is done with it, or it failed: tell the agent (unless it asked) and close. */
-static void stream_fail(uv_stream_conn_t *c, const char *why) {
-    rtc_ice_uv_t *u = c->owner;
-    if (c->closing) return;
-    RTC_LOGI(LOG, "TURN stream closed: %s", why);
-    if (!u->destroying) {
-        rtc_ice_agent_stream_closed(u->agent, c, rtc_clock_now());
-        rearm(u);
-    }
-    stream_shutdown(c);
-}
-
-static void on_written(uv_write_t *req, int status) {
-    (void)status;
-    free(req);
-}
-
-static void tcp_write(uv_stream_conn_t *c, const uint8_t *p, size_t n) {
-    if (c->closing || n == 0) return;
-    uv_write_t *req = malloc(sizeof *req + n);
-    if (!req) return;
-    uint8_t *copy = (uint8_t *)(req + 1);
-    memcpy(copy, p, n);
-    uv_buf_t buf = uv_buf_init((char *)copy, (unsigned)n);
-    if (uv_write(req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) free(req);
-}
-
-/* Moves whatever TLS produced for the network onto the TCP connection. */
-static void tls_flush(uv_stream_conn_t *c) {
-    uint8_t buf[16384];
-    int n;
-    while ((n = BIO_read(c->wbio, buf, sizeof buf)) > 0) tcp_write(c, buf, (size_t)n);
-}
-
-static void stream_write(uv_stream_conn_t *c, const uint8_t *p, size_t n) {
-    if (c->closing) return;
-    if (!c->ssl) {
-        tcp_write(c, p, n);
-        return;
-    }
-    if (SSL_write(c->ssl, p, (int)n) <= 0) {
-        stream_fail(c, "TLS write failed");
-        return;
-    }
-    tls_flush(c);
-}
-
-static void stream_connected(uv_stream_conn_t *c) {
-    rtc_ice_uv_t *u = c->owner;
-    c->connected = true;
-    rtc_ice_agent_stream_connected(u->agent, c, rtc_clock_now());
-    rearm(u);
-}
-
-static void tls_handshake(uv_stream_conn_t *c) {
-    int r = SSL_do_handshake(c->ssl);
-    tls_flush(c);
-    if (r == 1) {
-        stream_connected(c);
-        return;
-    }
-    int e = SSL_get_error(c->ssl, r);
-    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-        char why[160];
-        unsigned long err = ERR_get_error();
-        long v = SSL_get_verify_result(c->ssl);
-        snprintf(why, sizeof why, "TLS handshake failed: %s%s%s", err ? ERR_reason_error_string(err) : "error",
-                 v != X509_V_OK ? ", certificate: " : "", v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
-        stream_fail(c, why);
-    }
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-    uv_stream_conn_t *c = h->data;
-    (void)suggested;
-    *buf = uv_buf_init((char *)c->rbuf, sizeof c->rbuf);
-}
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-    uv_stream_conn_t *c = s->data;
-    rtc_ice_uv_t *u = c->owner;
-    if (nread == 0) return;
-    if (nread < 0) {
-        stream_fail(c, nread == UV_EOF ? "closed by the server" : uv_strerror((int)nread));
-        return;
-    }
-    if (!c->ssl) {
-        if (rtc_ice_agent_handle_stream(u->agent, c, (const uint8_t *)buf->base, (size_t)nread, rtc_clock_now()) ==
-            RTC_ERR_MALFORMED)
-            stream_fail(c, "garbage on the stream");
-        rearm(u);
-        return;
-    }
-    BIO_write(c->rbio, buf->base, (int)nread);
-    if (!c->connected) {
-        tls_handshake(c);
-        if (!c->connected) return;
-    }
-    uint8_t plain[16384];
-    int n;
-    while (!c->closing && (n = SSL_read(c->ssl, plain, sizeof plain)) > 0) {
-        if (rtc_ice_agent_handle_stream(u->agent, c, plain, (size_t)n, rtc_clock_now()) == RTC_ERR_MALFORMED) {
-            stream_fail(c, "garbage on the stream");
-            break;
-        }
-    }
-    if (!c->closing) tls_flush(c); /* TLS may answer (key updates, alerts) */
-    rearm(u);
-}
-
-static void on_connect(uv_connect_t *req, int status) {
-    uv_stream_conn_t *c = req->data;
-    if (c->closing) return;
-    if (status < 0) {
-        stream_fail(c, uv_strerror(status));
-        return;
-    }
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    if (c->ssl) tls_handshake(c);
-    else stream_connected(c);
-}
-
-static SSL_CTX *tls_context(rtc_ice_uv_t *u, bool verify) {
-    SSL_CTX **slot = verify ? &u->ssl_ctx : &u->ssl_ctx_insecure;
-    if (*slot) return *slot;
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx) return NULL;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    if (verify) {
-        SSL_CTX_set_default_verify_paths(ctx);
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    } else {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    }
-    *slot = ctx;
-    return ctx;
 }
 
 static void *cb_stream_open(void *user, const rtc_ice_server_t *server) {
     rtc_ice_uv_t *u = user;
     if (u->destroying) return NULL;
+    size_t slot = 0;
+    while (slot < RTC_ICE_MAX_SERVERS && u->streams[slot]) slot++;
+    if (slot == RTC_ICE_MAX_SERVERS) return NULL;
     /* Leave from an allowed address of the server's family, like everything else. */
     const uv_sock_t *from = NULL;
     for (size_t i = 0; i < u->n_socks && !from; i++)
         if (rtc_udp_socket_local(u->socks[i].sock)->family == server->addr.family) from = &u->socks[i];
     if (!from) return NULL;
-    uv_stream_conn_t *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
-    c->kind = HANDLE_STREAM;
-    c->owner = u;
-    if (uv_tcp_init(u->loop, &c->tcp) != 0) { free(c); return NULL; }
-    c->tcp.data = c;
-    c->connect.data = c;
+    rtc_uv_stream_options_t o = {
+        .tls = server->protocol == RTC_ICE_RELAY_TLS, .tls_name = server->tls_name,
+        .tls_no_verify = server->tls_no_verify, .contexts = &u->tls,
+    };
+    static const rtc_uv_stream_callbacks_t cb = {st_connected, st_data, st_failed, st_freed};
+    rtc_uv_stream_t *s = rtc_uv_stream_open(u->loop, HANDLE_STREAM, rtc_udp_socket_local(from->sock), &server->addr,
+                                            &o, &cb, u);
+    if (!s) return NULL;
+    u->streams[slot] = s;
     u->open_handles++;
-    c->next = u->streams;
-    u->streams = c;
-    if (server->protocol == RTC_ICE_RELAY_TLS) {
-        SSL_CTX *ctx = tls_context(u, !server->tls_no_verify);
-        c->ssl = ctx ? SSL_new(ctx) : NULL;
-        c->rbio = BIO_new(BIO_s_mem());
-        c->wbio = BIO_new(BIO_s_mem());
-        if (!c->ssl || !c->rbio || !c->wbio) {
-            BIO_free(c->rbio);
-            BIO_free(c->wbio);
-            c->rbio = c->wbio = NULL;
-            stream_shutdown(c);
-            return NULL;
-        }
-        SSL_set_bio(c->ssl, c->rbio, c->wbio);
-        SSL_set_connect_state(c->ssl);
-        if (server->tls_name[0]) {
-            SSL_set_tlsext_host_name(c->ssl, server->tls_name);
-            if (!server->tls_no_verify) SSL_set1_host(c->ssl, server->tls_name);
-        }
-    }
-    struct sockaddr_storage local, remote;
-    rtc_addr_t bind = *rtc_udp_socket_local(from->sock);
-    bind.port = 0;
-    if (rtc_addr_to_sockaddr(&bind, &local, sizeof local) < 0 ||
-        rtc_addr_to_sockaddr(&server->addr, &remote, sizeof remote) < 0 ||
-        uv_tcp_bind(&c->tcp, (struct sockaddr *)&local, 0) != 0 ||
-        uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&remote, on_connect) != 0) {
-        stream_shutdown(c);
-        return NULL;
-    }
-    RTC_LOGD(LOG, "connecting to TURN server %s over %s", rtc_addr_str(&server->addr), c->ssl ? "TLS" : "TCP");
-    return c;
+    return s;
 }
 
 static void cb_stream_close(void *user, void *stream) {
     (void)user;
-    stream_shutdown(stream);
+    rtc_uv_stream_close(stream);
 }
 
 static void cb_candidate(void *user, const rtc_ice_candidate_t *c) {
@@ -463,8 +295,7 @@ void rtc_ice_uv_kick(rtc_ice_uv_t *u) {
 static void finish_destroy(rtc_ice_uv_t *u) {
     for (size_t i = 0; i < u->n_socks; i++) rtc_udp_socket_close(u->socks[i].sock);
     rtc_ice_agent_destroy(u->agent);
-    SSL_CTX_free(u->ssl_ctx);
-    SSL_CTX_free(u->ssl_ctx_insecure);
+    rtc_uv_tls_contexts_free(&u->tls);
     free(u);
 }
 
@@ -484,7 +315,8 @@ void rtc_ice_uv_destroy(rtc_ice_uv_t *u) {
     rtc_ice_agent_close(u->agent);
     uv_timer_stop(&u->timer);
     uv_close((uv_handle_t *)&u->timer, on_closed);
-    for (uv_stream_conn_t *c = u->streams; c; c = c->next) stream_shutdown(c);
+    for (size_t i = 0; i < RTC_ICE_MAX_SERVERS; i++)
+        if (u->streams[i]) rtc_uv_stream_close(u->streams[i]);
     for (size_t i = 0; i < u->n_socks; i++) {
         if (!u->socks[i].polling) continue;
         uv_poll_stop(&u->socks[i].poll);

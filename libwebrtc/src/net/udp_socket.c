@@ -20,6 +20,18 @@ static int set_opt(int fd, int level, int name, int value) {
     return setsockopt(fd, level, name, &value, sizeof value);
 }
 
+int rtc_net_set_socket_buffer(int fd, bool recv, int bytes) {
+    if (fd < 0) return RTC_ERR_INVALID_ARG;
+    int plain = recv ? SO_RCVBUF : SO_SNDBUF;
+    if (bytes > 0 && set_opt(fd, SOL_SOCKET, recv ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, bytes) != 0 &&
+        set_opt(fd, SOL_SOCKET, plain, bytes) != 0)
+        return RTC_ERR_IO;
+    int got = 0;
+    socklen_t len = sizeof got;
+    if (getsockopt(fd, SOL_SOCKET, plain, &got, &len) != 0) return RTC_ERR_IO;
+    return got;
+}
+
 int rtc_udp_socket_open(const rtc_addr_t *bind_addr, const rtc_udp_options_t *opts,
                         rtc_udp_socket_t **out) {
     if (!bind_addr || !out) return RTC_ERR_INVALID_ARG;
@@ -35,8 +47,8 @@ int rtc_udp_socket_open(const rtc_addr_t *bind_addr, const rtc_udp_options_t *op
     }
     if (opts->reuse_port) set_opt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
     if (domain == AF_INET6) set_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, opts->v6_only ? 1 : 0);
-    if (opts->recv_buffer > 0) set_opt(fd, SOL_SOCKET, SO_RCVBUF, opts->recv_buffer);
-    if (opts->send_buffer > 0) set_opt(fd, SOL_SOCKET, SO_SNDBUF, opts->send_buffer);
+    if (opts->recv_buffer > 0) rtc_net_set_socket_buffer(fd, true, opts->recv_buffer);
+    if (opts->send_buffer > 0) rtc_net_set_socket_buffer(fd, false, opts->send_buffer);
     if (opts->dont_fragment) {
         if (domain == AF_INET) set_opt(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO);
         else set_opt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO);

@@ -99,7 +99,7 @@ rtc_pc_transceiver_t *pc_transceiver_new(rtc_peer_connection_t *pc, rtc_pc_media
     t->history_rtx_pt = -1;
     t->remote_fraction_lost = -1;
     rtc_rtp_ext_map_init(&t->ext);
-    t->history = rtc_rtp_history_new(kind == RTC_PC_MEDIA_VIDEO ? PC_HISTORY_PACKETS : 128, PC_RTP_MTU + 64);
+    t->history = rtc_rtp_history_new(kind == RTC_PC_MEDIA_VIDEO ? PC_HISTORY_PACKETS : 128, PC_RTP_MAX + 64);
     t->send_stats = rtc_rtp_send_stats_new(t->ssrc, kind == RTC_PC_MEDIA_VIDEO ? 90000 : 48000);
     rtc_pc_transceiver_t **v = realloc(pc->tr, (pc->n_tr + 1) * sizeof *v);
     if (!t->history || !t->send_stats || !v) {
@@ -310,9 +310,9 @@ int rtc_pc_transceiver_send_rtp(rtc_pc_transceiver_t *t, const uint8_t *pkt, siz
     rtc_rtp_header_t out = h;
     out.ssrc = t->ssrc;
     out.padding = false;
-    uint8_t buf[PC_RTP_MTU + 128];
+    uint8_t buf[PC_RTP_MAX + 128];
     int len = rtc_rtp_packet_write(&out, exts, n_ext, false, pkt + h.header_len, h.payload_len, 0, buf,
-                                   PC_RTP_MTU + 64);
+                                   PC_RTP_MAX + 64);
     if (len < 0) return RTC_ERR_OVERFLOW;
     rtc_rtp_history_put(t->history, buf, (size_t)len, now);
     rtc_rtp_send_stats_on_packet(t->send_stats, h.timestamp, h.payload_len, now);
@@ -334,7 +334,7 @@ static int send_one(rtc_pc_transceiver_t *t, uint8_t pt, bool marker, uint32_t t
     h.seq = t->seq++;
     h.timestamp = ts;
     h.ssrc = t->ssrc;
-    uint8_t pkt[PC_RTP_MTU];
+    uint8_t pkt[PC_RTP_MAX];
     int len = rtc_rtp_packet_write(&h, NULL, 0, false, payload, n, 0, pkt, sizeof pkt);
     if (len < 0) return len;
     return rtc_pc_transceiver_send_rtp(t, pkt, (size_t)len, now);
@@ -366,7 +366,7 @@ int rtc_pc_transceiver_send_frame(rtc_pc_transceiver_t *t, const char *codec_nam
         } while (off < n);
         return RTC_OK;
     }
-    if (n > PC_RTP_MTU - 100) return RTC_ERR_OVERFLOW;
+    if (n > PC_RTP_MAX - 100) return RTC_ERR_OVERFLOW;
     return send_one(t, (uint8_t)pt, false, ts, frame, n, now);
 }
 
@@ -639,8 +639,8 @@ static void on_nack(rtc_peer_connection_t *pc, const rtc_rtcp_nack_t *nk, rtc_ti
     uint16_t seqs[256];
     size_t n = rtc_rtcp_nack_seqs(nk, seqs, 256);
     for (size_t i = 0; i < n; i++) {
-        uint8_t buf[PC_RTP_MTU + 128];
-        int len = rtc_rtp_history_resend(t->history, seqs[i], now, buf, PC_RTP_MTU + 64);
+        uint8_t buf[PC_RTP_MAX + 128];
+        int len = rtc_rtp_history_resend(t->history, seqs[i], now, buf, PC_RTP_MAX + 64);
         if (len <= 0) continue;
         t->retransmitted_packets++;
         t->retransmitted_bytes += (size_t)len;

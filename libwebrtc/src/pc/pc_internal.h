@@ -11,7 +11,11 @@
 #define PC_MAX_SOCKETS 16
 #define PC_MAX_RECV_STREAMS 8
 #define PC_MAX_EARLY 8        /* DTLS datagrams kept while the DTLS endpoint does not exist */
-#define PC_RTP_MTU 1200       /* largest RTP packet we send (before SRTP) */
+/* Largest RTP packet the sender takes (after its header extensions are rewritten, before
+ * SRTP). Received packets are forwarded at the size they came in (the SFU), so this must fit
+ * anything a 1500-byte datagram carries plus the extensions we add; packetization of our own
+ * frames stays at ~1100-byte payloads (send_frame). */
+#define PC_RTP_MAX 1600
 #define PC_HISTORY_PACKETS 1024
 #define PC_RTCP_INTERVAL RTC_MS(1000)
 #define PC_MID_SIZE 32

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "net/stream_uv.h"
 #include "pc/pc_internal.h"
 #include "rtc/stun.h"
 
@@ -19,7 +20,12 @@
 
 typedef struct rt_pc rt_pc_t;
 
+/* Every handle given to a PeerConnection starts with its kind, so `send` knows what it got:
+ * a UDP socket (rt_sock_t) or a TCP/TLS stream to a TURN server (rtc_uv_stream_t). */
+enum { HANDLE_UDP = 1, HANDLE_STREAM = 2 };
+
 typedef struct {
+    int kind;                   /* HANDLE_UDP */
     rtc_pc_runtime_t *rt;
     rt_pc_t *owner;             /* NULL: a shared socket */
     rtc_udp_socket_t *sock;
@@ -35,6 +41,7 @@ struct rt_pc {
     uv_timer_t timer;
     rt_sock_t *socks[MAX_SOCKS];
     size_t n_socks;
+    rtc_uv_stream_t *streams[RTC_ICE_MAX_SERVERS];  /* TURN over TCP/TLS */
     int open_handles;
     bool destroying;
     bool destroy_later;
@@ -59,6 +66,7 @@ struct rtc_pc_runtime {
     bool reaper_init;
     int open_handles;            /* shared sockets + reaper */
     bool destroying;
+    rtc_uv_tls_contexts_t tls;   /* for turns: servers */
     rtc_pc_runtime_stats_t stats;
     uint8_t bufs[BATCH][2048];
 };
@@ -138,6 +146,11 @@ static void on_pc_timer(uv_timer_t *t) {
 /* ---- PeerConnection callbacks: runtime-supplied send/wakeup, the rest forwarded --------- */
 static void cb_send(void *user, void *sock, const rtc_addr_t *dest, const uint8_t *d, size_t n) {
     rt_pc_t *p = user;
+    if (*(int *)sock == HANDLE_STREAM) {
+        if (rtc_uv_stream_write(sock, d, n) == RTC_OK) p->rt->stats.datagrams_sent++;
+        else p->rt->stats.send_errors++;
+        return;
+    }
     rt_sock_t *s = sock;
     int rc = rtc_udp_send(s->sock, dest, d, n);
     if (rc == RTC_OK) p->rt->stats.datagrams_sent++;
@@ -184,6 +197,72 @@ static void cb_rtp(void *u, rtc_pc_transceiver_t *t, const uint8_t *d, size_t n,
 static void cb_kf(void *u, rtc_pc_transceiver_t *t, bool fir) {
     rt_pc_t *p = u;
     if (p->user_cb.on_keyframe_request) p->user_cb.on_keyframe_request(p->user, t, fir);
+}
+
+/* ---- TCP/TLS streams to TURN servers (net/stream_uv.c, shared with the ICE driver) ----- */
+static void pc_handle_closed(uv_handle_t *h);
+
+static void st_connected(void *user, rtc_uv_stream_t *s) {
+    rt_pc_t *p = user;
+    if (p->destroying) return;
+    rtc_peer_connection_stream_connected(p->pc, s, rtc_clock_now());
+    rearm(p);
+}
+
+static void st_data(void *user, rtc_uv_stream_t *s, const uint8_t *d, size_t n) {
+    rt_pc_t *p = user;
+    if (p->destroying) return;
+    if (rtc_peer_connection_handle_stream(p->pc, s, d, n, rtc_clock_now()) == RTC_ERR_MALFORMED) {
+        RTC_LOGI(LOG, "TURN stream closed: garbage on the stream");
+        rtc_uv_stream_close(s);
+        rtc_peer_connection_stream_closed(p->pc, s, rtc_clock_now());
+    }
+    if (!p->destroying) rearm(p);
+}
+
+static void st_failed(void *user, rtc_uv_stream_t *s, const char *why) {
+    rt_pc_t *p = user;
+    (void)why;
+    if (p->destroying) return;
+    rtc_peer_connection_stream_closed(p->pc, s, rtc_clock_now());
+    rearm(p);
+}
+
+static void st_freed(void *user, rtc_uv_stream_t *s) {
+    rt_pc_t *p = user;
+    for (size_t i = 0; i < RTC_ICE_MAX_SERVERS; i++)
+        if (p->streams[i] == s) p->streams[i] = NULL;
+    if (--p->open_handles == 0) free(p);
+}
+
+static void *cb_stream_open(void *user, const rtc_ice_server_t *server) {
+    rt_pc_t *p = user;
+    if (p->destroying) return NULL;
+    size_t slot = 0;
+    while (slot < RTC_ICE_MAX_SERVERS && p->streams[slot]) slot++;
+    if (slot == RTC_ICE_MAX_SERVERS) return NULL;
+    /* Leave from one of the PC's own addresses of the server's family, like its UDP. */
+    const rtc_addr_t *from = NULL;
+    rt_sock_t *const *socks = p->n_socks ? p->socks : p->rt->shared;
+    size_t n = p->n_socks ? p->n_socks : p->rt->n_shared;
+    for (size_t i = 0; i < n && !from; i++)
+        if (rtc_udp_socket_local(socks[i]->sock)->family == server->addr.family) from = rtc_udp_socket_local(socks[i]->sock);
+    if (!from) return NULL;
+    rtc_uv_stream_options_t o = {
+        .tls = server->protocol == RTC_ICE_RELAY_TLS, .tls_name = server->tls_name,
+        .tls_no_verify = server->tls_no_verify, .contexts = &p->rt->tls,
+    };
+    static const rtc_uv_stream_callbacks_t cb = {st_connected, st_data, st_failed, st_freed};
+    rtc_uv_stream_t *s = rtc_uv_stream_open(p->rt->loop, HANDLE_STREAM, from, &server->addr, &o, &cb, p);
+    if (!s) return NULL;
+    p->streams[slot] = s;
+    p->open_handles++;
+    return s;
+}
+
+static void cb_stream_close(void *user, void *stream) {
+    (void)user;
+    rtc_uv_stream_close(stream);
 }
 
 /* ---- sockets -------------------------------------------------------------------------- */
@@ -275,6 +354,7 @@ static void ifname_of(const rtc_addr_t *a, char *out, size_t cap) {
 static rt_sock_t *open_sock(rtc_pc_runtime_t *rt, rt_pc_t *owner, const rtc_addr_t *addr, bool reuse) {
     rt_sock_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
+    s->kind = HANDLE_UDP;
     rtc_udp_options_t opts = {.v6_only = true, .reuse_port = reuse, .recv_buffer = 1 << 20, .send_buffer = 1 << 20};
     if (rtc_udp_socket_open(addr, &opts, &s->sock) != RTC_OK) {
         RTC_LOGW(LOG, "cannot bind %s", rtc_addr_str(addr));
@@ -376,6 +456,8 @@ static void destroy_rt_pc(rt_pc_t *p) {
         uv_poll_stop(&p->socks[i]->poll);
         uv_close((uv_handle_t *)&p->socks[i]->poll, sock_closed);
     }
+    for (size_t i = 0; i < RTC_ICE_MAX_SERVERS; i++)
+        if (p->streams[i]) rtc_uv_stream_close(p->streams[i]);
 }
 
 void rtc_pc_runtime_destroy(rtc_pc_runtime_t *rt) {
@@ -393,6 +475,7 @@ void rtc_pc_runtime_destroy(rtc_pc_runtime_t *rt) {
         uv_poll_stop(&rt->shared[i]->poll);
         uv_close((uv_handle_t *)&rt->shared[i]->poll, free_sock_handle_closed);
     }
+    rtc_uv_tls_contexts_free(&rt->tls); /* open streams keep their own reference */
     uv_timer_stop(&rt->reaper);
     uv_close((uv_handle_t *)&rt->reaper, reaper_closed);
 }
@@ -409,7 +492,7 @@ rtc_peer_connection_t *rtc_pc_runtime_create_pc(rtc_pc_runtime_t *rt, const rtc_
         .send = cb_send, .wakeup = cb_wakeup, .on_ice_candidate = cb_cand, .on_signaling_state = cb_sig,
         .on_ice_gathering_state = cb_gath, .on_ice_connection_state = cb_ice, .on_connection_state = cb_conn,
         .on_negotiation_needed = cb_neg, .on_track = cb_track, .on_datachannel = cb_dc, .on_rtp = cb_rtp,
-        .on_keyframe_request = cb_kf,
+        .on_keyframe_request = cb_kf, .stream_open = cb_stream_open, .stream_close = cb_stream_close,
     };
     rtc_pc_config_t c = *cfg;
     p->pc = rtc_peer_connection_create(&c, &mine, p);

@@ -14,6 +14,16 @@ static void ice_send(void *user, void *sock, const rtc_addr_t *dest, const uint8
     pc->cb.send(pc->user, sock, dest, p, n);
 }
 
+static void *ice_stream_open(void *user, const rtc_ice_server_t *server) {
+    rtc_peer_connection_t *pc = user;
+    return pc->cb.stream_open ? pc->cb.stream_open(pc->user, server) : NULL;
+}
+
+static void ice_stream_close(void *user, void *stream) {
+    rtc_peer_connection_t *pc = user;
+    if (pc->cb.stream_close) pc->cb.stream_close(pc->user, stream);
+}
+
 static void ice_candidate(void *user, const rtc_ice_candidate_t *c) {
     rtc_peer_connection_t *pc = user;
     if (!pc->cb.on_ice_candidate) return;
@@ -98,10 +108,14 @@ int pc_ice_create(rtc_peer_connection_t *pc, bool controlling, rtc_time_t now) {
     cfg.nomination = pc->cfg.aggressive_nomination ? RTC_ICE_NOMINATION_AGGRESSIVE : RTC_ICE_NOMINATION_REGULAR;
     cfg.relay_only = pc->cfg.ice_transport_policy == RTC_PC_ICE_POLICY_RELAY;
     cfg.filter = pc->cfg.filter;
+    cfg.nat_1to1_ipv4 = pc->cfg.nat_1to1_ipv4;
+    cfg.nat_1to1_ipv6 = pc->cfg.nat_1to1_ipv6;
     for (size_t i = 0; i < pc->n_ice_servers; i++) cfg.servers[cfg.n_servers++] = pc->ice_servers[i];
     rtc_ice_callbacks_t cb = {
         .send = ice_send, .candidate = ice_candidate, .state_change = ice_state,
         .gathering_state_change = ice_gathering, .selected_pair_change = ice_selected, .data = ice_data,
+        .stream_open = pc->cb.stream_open ? ice_stream_open : NULL,
+        .stream_close = pc->cb.stream_open ? ice_stream_close : NULL,
     };
     pc->ice = rtc_ice_agent_create(&cfg, &cb, pc);
     if (!pc->ice) {
@@ -131,6 +145,27 @@ int rtc_peer_connection_handle_datagram(rtc_peer_connection_t *pc, void *sock,
     int rc = rtc_ice_agent_handle_datagram(pc->ice, sock, from, p, n, now);
     if (rc && rc != RTC_ERR_NOT_FOUND) pc->dropped_datagrams += rc != RTC_OK;
     return rc;
+}
+
+int rtc_peer_connection_stream_connected(rtc_peer_connection_t *pc, void *stream, rtc_time_t now) {
+    if (!pc || !stream) return RTC_ERR_INVALID_ARG;
+    if (pc->closed || !pc->ice) return RTC_ERR_STATE;
+    pc_touch(pc, now);
+    return rtc_ice_agent_stream_connected(pc->ice, stream, now);
+}
+
+int rtc_peer_connection_handle_stream(rtc_peer_connection_t *pc, void *stream, const uint8_t *p, size_t n,
+                                      rtc_time_t now) {
+    if (!pc || !stream || (!p && n)) return RTC_ERR_INVALID_ARG;
+    if (pc->closed || !pc->ice) return RTC_ERR_STATE;
+    pc_touch(pc, now);
+    return rtc_ice_agent_handle_stream(pc->ice, stream, p, n, now);
+}
+
+void rtc_peer_connection_stream_closed(rtc_peer_connection_t *pc, void *stream, rtc_time_t now) {
+    if (!pc || !stream || pc->closed || !pc->ice) return;
+    pc_touch(pc, now);
+    rtc_ice_agent_stream_closed(pc->ice, stream, now);
 }
 
 /* ------------------------------------------------------------------------------------------

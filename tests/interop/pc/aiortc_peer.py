@@ -9,6 +9,12 @@ usage: aiortc_peer.py STARLING_PEER ROLE MODE
                     intact. Plus aiortc's video reflected by starling-peer and decoded here.
         "media"  -> starling-peer sends its synthetic VP8 (libvpx) + Opus; aiortc decodes it.
 Prints one JSON line with the results and timings; exit status 0 on success.
+
+Environment: PC_STARLING_ARGS (extra starling-peer arguments), PC_N_MESSAGES (data mode
+message count, default 1000), PC_AIORTC_ICE_SERVER / _USER / _PASS (a "turn:" URL for
+aiortc) and PC_AIORTC_RELAY_ONLY=1 (aioice's transport policy RELAY: aiortc 1.4 has no
+iceTransportPolicy, aioice has). The selected pair's candidate types of both sides are
+reported (aiortc_local/remote_candidate, starling_local/remote_candidate).
 """
 import asyncio
 import fractions
@@ -19,14 +25,50 @@ import sys
 import time
 
 import aioice.ice
+import logging
+if os.environ.get("PC_AIORTC_DEBUG"):
+    logging.basicConfig(level=logging.DEBUG)
 
 # Never gather (or send checks to) anything but loopback.
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
 
-from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack  # noqa: E402
+import aiortc.rtcicetransport  # noqa: E402
+from aiortc import (RTCConfiguration, RTCIceServer, RTCPeerConnection,  # noqa: E402
+                    RTCSessionDescription, VideoStreamTrack)
 from av import VideoFrame  # noqa: E402
 
-N_MESSAGES = 1000
+N_MESSAGES = int(os.environ.get("PC_N_MESSAGES", "1000"))
+
+# Every ICE connection aiortc makes, so its selected pair can be read afterwards; relay-only
+# when asked (aioice's transport_policy, which aiortc 1.4 does not expose).
+ICE_CONNECTIONS = []
+_Connection = aiortc.rtcicetransport.Connection
+
+
+def _connection(*a, **kw):
+    relay_only = os.environ.get("PC_AIORTC_RELAY_ONLY") == "1"
+    if relay_only:
+        kw["transport_policy"] = aioice.ice.TransportPolicy.RELAY
+    c = _Connection(*a, **kw)
+    ICE_CONNECTIONS.append(c)
+    if relay_only:
+        # aioice 0.8's RELAY policy only leaves host candidates out of the SDP: it still pairs
+        # and checks from its host sockets, so the peer learns them as peer-reflexive and the
+        # pair chosen is host. Drop the host sockets from the check list once gathered, as a
+        # browser's relay policy does, so that every check really leaves through the TURN
+        # allocation. (Not closed: aioice reports a closed socket as the connection closed;
+        # they go when the process exits.)
+        gather = c.gather_candidates
+
+        async def gather_relay_only():
+            await gather()
+            for p in [p for p in c._protocols if p.local_candidate.type == "host"]:
+                c._protocols.remove(p)
+        c.gather_candidates = gather_relay_only
+    return c
+
+
+aiortc.rtcicetransport.Connection = _connection
 
 
 def message(i):
@@ -80,7 +122,11 @@ async def main():
             args += ["--datachannel", "interop", "--video"]
     proc = await asyncio.create_subprocess_exec(*args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
-    pc = RTCPeerConnection()
+    servers = []
+    if os.environ.get("PC_AIORTC_ICE_SERVER"):
+        servers.append(RTCIceServer(os.environ["PC_AIORTC_ICE_SERVER"], os.environ.get("PC_AIORTC_ICE_USER"),
+                                    os.environ.get("PC_AIORTC_ICE_PASS")))
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
     result = {"peer": "aiortc", "role_of_starling": "answerer" if role == "offer" else "offerer", "mode": mode}
     done = asyncio.get_event_loop().create_future()
     echoed = []
@@ -177,6 +223,11 @@ async def main():
     result["echo_errors"] = len(errors)
     result["video_frames_decoded"] = frames["n"]
     result["video_width"] = frames["w"]
+    for c in ICE_CONNECTIONS:
+        pair = c._nominated.get(1)
+        if pair:
+            result["aiortc_local_candidate"] = pair.local_candidate.type
+            result["aiortc_remote_candidate"] = pair.remote_candidate.type
     await pc.close()
     try:
         proc.send_signal(15)
@@ -196,7 +247,11 @@ async def main():
     for v in stats.values():
         if v.get("type") == "transport" and v.get("selectedCandidatePairId"):
             pair = stats.get(v["selectedCandidatePairId"], {})
-            result["starling_local_candidate"] = stats.get(pair.get("localCandidateId"), {}).get("candidateType")
+            local = stats.get(pair.get("localCandidateId"), {})
+            result["starling_local_candidate"] = local.get("candidateType")
+            if local.get("relayProtocol"):
+                result["starling_relay_protocol"] = local["relayProtocol"]
+            result["starling_remote_candidate"] = stats.get(pair.get("remoteCandidateId"), {}).get("candidateType")
     result["starling_dc_received"] = summary.get("dc_messages_received")
     result["starling_rtp_received"] = summary.get("rtp_received")
     if mode == "data":

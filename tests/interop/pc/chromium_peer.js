@@ -5,6 +5,12 @@
 //
 // usage: node chromium_peer.js PEER_BIN SERVER_NS SERVER_ADDR
 // Prints one JSON line per case and a final {"ok":...}.
+//
+// Environment: PC_CASES (which cases, e.g. "chromium-data,starling-media"), PC_N_MESSAGES
+// (data channel messages, default 1000), PC_RTC_CONFIG (JSON RTCConfiguration for Chromium,
+// e.g. iceServers + iceTransportPolicy "relay"), PC_STARLING_ARGS (extra starling-peer
+// arguments), PC_EXPECT_LOCAL / PC_EXPECT_REMOTE (candidate types the selected pair must
+// have, as Chromium sees it: local = Chromium's; each side's view is checked, ours mirrored).
 'use strict';
 const http = require('http');
 const readline = require('readline');
@@ -12,10 +18,14 @@ const { spawn } = require('child_process');
 const { chromium } = require('playwright-core');
 
 const [PEER, SRV_NS, SRV_ADDR] = process.argv.slice(2);
-const N = 1000;
+const N = parseInt(process.env.PC_N_MESSAGES || '1000', 10);
+const RTC_CONFIG = process.env.PC_RTC_CONFIG ? JSON.parse(process.env.PC_RTC_CONFIG) : {};
+const STARLING_ARGS = (process.env.PC_STARLING_ARGS || '').split(' ').filter((a) => a);
+const EXPECT_LOCAL = process.env.PC_EXPECT_LOCAL || '';
+const EXPECT_REMOTE = process.env.PC_EXPECT_REMOTE || '';
 
 function startPeer(args) {
-  const p = spawn('ip', ['netns', 'exec', SRV_NS, PEER, '--bind', SRV_ADDR, '--timeout', '60', ...args],
+  const p = spawn('ip', ['netns', 'exec', SRV_NS, PEER, '--bind', SRV_ADDR, '--timeout', '60', ...STARLING_ARGS, ...args],
                   { stdio: ['pipe', 'pipe', 'inherit'] });
   const rl = readline.createInterface({ input: p.stdout });
   const waiters = [];
@@ -46,6 +56,7 @@ function startPeer(args) {
 // The page's side of each case; runs in the browser.
 const PAGE = `<!doctype html><html><body><video id=v autoplay muted playsinline></video><script>
 const N = ${N};
+const RTC_CONFIG = ${JSON.stringify(RTC_CONFIG)};
 function message(i) {
   const size = 4 + (i * 7919) % 65533;
   const b = new Uint8Array(size);
@@ -94,7 +105,7 @@ window.watchVideo = async (pc, res, seconds) => {
   res.framesDecodedGrew = first >= 0 && res.framesDecoded > first;
 };
 window.makePc = (res) => {
-  const pc = new RTCPeerConnection();
+  const pc = new RTCPeerConnection(RTC_CONFIG);
   res.t0 = performance.now();
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === 'connected' && !res.connectMs) res.connectMs = Math.round(performance.now() - res.t0);
@@ -105,6 +116,18 @@ window.makePc = (res) => {
     if (e.track.kind === 'video') v.srcObject = new MediaStream([e.track]);
   };
   return pc;
+};
+// The selected pair's candidate types, as this browser sees them.
+window.selectedPair = async (pc, res) => {
+  const st = await pc.getStats();
+  st.forEach((s) => {
+    if (s.type !== 'transport' || !s.selectedCandidatePairId) return;
+    const pair = st.get(s.selectedCandidatePairId);
+    if (!pair) return;
+    res.localCandidate = (st.get(pair.localCandidateId) || {}).candidateType;
+    res.remoteCandidate = (st.get(pair.remoteCandidateId) || {}).candidateType;
+    res.localRelayProtocol = (st.get(pair.localCandidateId) || {}).relayProtocol;
+  });
 };
 window.gathered = (pc) => new Promise((r) => {
   if (pc.iceGatheringState === 'complete') return r();
@@ -139,6 +162,7 @@ async function caseChromiumOffers(page, mode) {
     jobs.push(watchVideo(pc, res, 30));
     await Promise.race([Promise.all(jobs), new Promise((r) => setTimeout(r, 60000))]);
     delete res.t0;
+    await selectedPair(pc, res);
     pc.close();
     return res;
   }, [answer, mode]);
@@ -178,6 +202,7 @@ async function caseStarlingOffers(page, mode) {
     jobs.push(watchVideo(pc, res, 30));
     await Promise.race([Promise.all(jobs), new Promise((r) => setTimeout(r, 60000))]);
     delete res.t0;
+    await selectedPair(pc, res);
     pc.close();
     return res;
   }, mode);
@@ -194,8 +219,18 @@ function finish(name, mode, res, peer) {
   res.starlingDcReceived = s.dc_messages_received;
   res.starlingRtpReceived = s.rtp_received;
   res.starlingFramesSent = s.video_frames_sent;
+  const stats = s.stats || {};
+  for (const v of Object.values(stats)) {
+    if (v.type !== 'transport' || !v.selectedCandidatePairId) continue;
+    const pair = stats[v.selectedCandidatePairId] || {};
+    res.starlingLocalCandidate = (stats[pair.localCandidateId] || {}).candidateType;
+    res.starlingRemoteCandidate = (stats[pair.remoteCandidateId] || {}).candidateType;
+  }
   let ok = res.state === 'connected' && res.framesDecodedGrew && res.videoWidth > 0;
   if (mode === 'data') ok = ok && res.echoed === N && res.echoErrors === 0 && s.dc_messages_received === N;
+  // Each side's view of the selected pair: ours mirrors Chromium's.
+  if (EXPECT_LOCAL) ok = ok && res.localCandidate === EXPECT_LOCAL && res.starlingRemoteCandidate === EXPECT_LOCAL;
+  if (EXPECT_REMOTE) ok = ok && res.remoteCandidate === EXPECT_REMOTE && res.starlingLocalCandidate === EXPECT_REMOTE;
   res.ok = !!ok;
   console.log(JSON.stringify(res));
   return res.ok;

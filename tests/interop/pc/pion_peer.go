@@ -10,6 +10,11 @@
 //                 its samplebuilder and checks the VP8 keyframe header (320x240). Pion has no
 //                 decoder, so that is as far as "decoding" goes here.
 // Prints one JSON line; exit status 0 on success.
+//
+// Environment: PC_N_MESSAGES (data mode, default 1000), PC_STARLING_ARGS (extra starling-peer
+// arguments), PC_PION_ICE_SERVER / _USER / _PASS (a TURN server for Pion) and
+// PC_PION_RELAY_ONLY=1 (ICETransportPolicy relay). Both sides' view of the selected pair's
+// candidate types is reported (pion_/starling_ local/remote_candidate).
 package main
 
 import (
@@ -21,6 +26,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -31,7 +38,7 @@ import (
 	"github.com/pion/webrtc/v3/pkg/media/samplebuilder"
 )
 
-const nMessages = 1000
+var nMessages = 1000
 
 func message(i int) []byte {
 	size := 4 + (i*7919)%65533
@@ -53,6 +60,7 @@ type starling struct {
 
 func startStarling(bin string, args ...string) *starling {
 	s := &starling{lines: make(chan map[string]interface{}, 64), done: make(chan struct{})}
+	args = append(strings.Fields(os.Getenv("PC_STARLING_ARGS")), args...)
 	s.cmd = exec.Command(bin, append([]string{"--bind", "127.0.0.1", "--timeout", "60"}, args...)...)
 	s.cmd.Stderr = os.Stderr
 	in, _ := s.cmd.StdinPipe()
@@ -118,7 +126,18 @@ func main() {
 		panic(err)
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if n, err := strconv.Atoi(os.Getenv("PC_N_MESSAGES")); err == nil && n > 0 {
+		nMessages = n
+	}
+	cfg := webrtc.Configuration{}
+	if url := os.Getenv("PC_PION_ICE_SERVER"); url != "" {
+		cfg.ICEServers = []webrtc.ICEServer{{URLs: []string{url}, Username: os.Getenv("PC_PION_ICE_USER"),
+			Credential: os.Getenv("PC_PION_ICE_PASS")}}
+	}
+	if os.Getenv("PC_PION_RELAY_ONLY") == "1" {
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := api.NewPeerConnection(cfg)
 	if err != nil {
 		panic(err)
 	}
@@ -307,6 +326,10 @@ func main() {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	if pair, err := pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil {
+		res["pion_local_candidate"] = pair.Local.Typ.String()
+		res["pion_remote_candidate"] = pair.Remote.Typ.String()
+	}
 	pc.Close()
 	sl.stop()
 	mu.Lock()
@@ -322,6 +345,26 @@ func main() {
 	if sl.summary != nil {
 		res["starling_connected_ms"] = sl.summary["connected_ms"]
 		res["starling_dc_received"] = sl.summary["dc_messages_received"]
+		stats, _ := sl.summary["stats"].(map[string]interface{})
+		for _, v := range stats {
+			t, _ := v.(map[string]interface{})
+			id, _ := t["selectedCandidatePairId"].(string)
+			if t["type"] != "transport" || id == "" {
+				continue
+			}
+			pair, _ := stats[id].(map[string]interface{})
+			if pair == nil {
+				continue
+			}
+			lid, _ := pair["localCandidateId"].(string)
+			rid, _ := pair["remoteCandidateId"].(string)
+			if l, _ := stats[lid].(map[string]interface{}); l != nil {
+				res["starling_local_candidate"] = l["candidateType"]
+			}
+			if r, _ := stats[rid].(map[string]interface{}); r != nil {
+				res["starling_remote_candidate"] = r["candidateType"]
+			}
+		}
 	}
 	if mode == "data" {
 		ok = ok && echoed == nMessages && echoErrors == 0 && reflected >= 150 && sl.summary != nil &&

@@ -13,6 +13,7 @@ Prints one JSON summary line: {"joined", "participants_seen", "frames": {track: 
 import asyncio
 import fractions
 import json
+import os
 import sys
 import urllib.request
 
@@ -24,12 +25,17 @@ from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from aiortc.mediastreams import AudioStreamTrack
 from av import VideoFrame
 
-aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
-# aiortc packetizes VP8 into payloads of up to 1300 bytes; browsers stay within ~1200-byte
-# packets, and so must a publisher here: the SFU forwards packets as they come and the
-# PeerConnection's sender refuses packets above 1200 bytes (PC_RTP_MTU) once it has added its
-# header extensions.
-aiortc.codecs.vpx.PACKET_MAX = 1100
+# STARLING_TEST_HOST_IP: the client's one address inside a test's network namespace.
+HOST_IP = os.environ.get("STARLING_TEST_HOST_IP", "127.0.0.1")
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [HOST_IP]
+
+
+def candidate_addresses(sdp):
+    """The "IP port" of every a=candidate line (what the SFU told us to reach it at)."""
+    return sorted({" ".join(l.split()[4:6]) for l in sdp.splitlines() if l.startswith("a=candidate:")})
+# aiortc packetizes VP8 into payloads of up to 1300 bytes (browsers stay near 1200): left as
+# it is, so the SFU must forward packets above 1200 bytes whole (it once refused them).
+assert aiortc.codecs.vpx.PACKET_MAX >= 1300
 
 
 class Pattern(VideoStreamTrack):
@@ -129,9 +135,11 @@ async def main():
             elif t == "participant_joined":
                 out["participants_seen"].append(m["participant"]["id"])
             elif t == "answer" and m.get("pc") == "publisher":
+                out["sfu_candidates"] = sorted(set(out.get("sfu_candidates", []) + candidate_addresses(m["sdp"])))
                 await pub.setRemoteDescription(RTCSessionDescription(m["sdp"], "answer"))
             elif t == "offer" and m.get("pc") == "subscriber":
                 out["sub_offers"] = out.get("sub_offers", 0) + 1
+                out["sfu_candidates"] = sorted(set(out.get("sfu_candidates", []) + candidate_addresses(m["sdp"])))
                 await sub.setRemoteDescription(RTCSessionDescription(m["sdp"], "offer"))
                 await sub.setLocalDescription(await sub.createAnswer())
                 await send({"type": "answer", "pc": "subscriber", "sdp": sub.localDescription.sdp})
