@@ -4,15 +4,18 @@ for tests/integration/test_sfu_signal_aiortc.sh: it gets a dev token from starli
 joins a room over the WebSocket protocol of docs/signalling.md, and runs the two
 PeerConnections the SFU expects — a publisher (it offers: libvpx VP8 of a moving test pattern,
 plus the "starling" data channel) and a subscriber (the SFU offers; aiortc decodes what
-arrives). ICE is kept on 127.0.0.1 by restricting aioice's host addresses.
+arrives). ICE is kept on 127.0.0.1 by restricting aioice's host addresses ($STARLING_ICE_HOST instead,
+when set).
 
 usage: aiortc_client.py BASE_URL ROOM IDENTITY SECONDS publish|watch
+(leaves after SECONDS, or earlier once the file named by $STARLING_STOP_FILE exists)
 Prints one JSON summary line: {"joined", "participants_seen", "frames": {track: n},
 "sizes": {track: "WxH"}, "data": [...], "sent_data": n, "errors": [...]}.
 """
 import asyncio
 import fractions
 import json
+import os
 import sys
 import urllib.request
 
@@ -24,7 +27,9 @@ from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from aiortc.mediastreams import AudioStreamTrack
 from av import VideoFrame
 
-aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+# STARLING_ICE_HOST: the one address to gather (a test namespace's veth address).
+ICE_HOST = os.environ.get("STARLING_ICE_HOST", "127.0.0.1")
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [ICE_HOST]
 # aiortc packetizes VP8 into payloads of up to 1300 bytes; browsers stay within ~1200-byte
 # packets, and so must a publisher here: the SFU forwards packets as they come and the
 # PeerConnection's sender refuses packets above 1200 bytes (PC_RTP_MTU) once it has added its
@@ -148,8 +153,11 @@ async def main():
 
     tasks.append(asyncio.ensure_future(reader()))
     end = asyncio.get_event_loop().time() + seconds
+    stop_file = os.environ.get("STARLING_STOP_FILE")
     while asyncio.get_event_loop().time() < end:
         await asyncio.sleep(0.5)
+        if stop_file and os.path.exists(stop_file):
+            break
         if dc is not None and dc.readyState == "open" and out["sent_data"] < 20:
             dc.send(f"hello {out['sent_data']} from {identity}")
             out["sent_data"] += 1

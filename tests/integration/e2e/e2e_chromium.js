@@ -1,0 +1,263 @@
+// Drives three Debian Chromium instances (playwright-core) through starling-signal's demo page
+// for tests/integration/test_e2e_chromium.sh. Each browser runs in its own client network
+// namespace: playwright launches tests/integration/e2e/chromium-netns.sh, which execs
+// /usr/bin/chromium inside $E2E_NETNS (the launch pipes do not care about namespaces).
+//
+//   node e2e_chromium.js BASE_URL NS_A NS_B NS_C SRV_NS
+//
+// Environment: E2E_TMP (where screenshots go when E2E_SCREENSHOTS is set), E2E_AIORTC=1 when
+// an aiortc participant ("aio") joins the room beside the browsers.
+// Prints one JSON object with what it saw; the shell script judges it. The steps:
+//   media     every browser decodes the other two browsers' video and receives their audio
+//             (and the aiortc participant's video), counters growing between two samples
+//   chat      a message typed into A's page reaches B and C
+//   bandwidth C's downlink limited (tbf on p-C, the bridge side of its veth): the SFU
+//             switches what C gets of A's video to a lower simulcast layer; limit lifted:
+//             back up
+//   leave     B leaves: A and C lose B's tile, the SFU's room has one participant less
+const { chromium } = require('playwright-core');
+const { execFileSync } = require('child_process');
+const path = require('path');
+
+const [base, nsA, nsB, nsC, srvNs] = process.argv.slice(2);
+const out = { steps: [], log: [] };
+const t0 = Date.now();
+const note = (m) => out.log.push(`${((Date.now() - t0) / 1000).toFixed(1)}s ${m}`);
+const step = (name, data) => { note(`step ${name}`); out.steps.push(Object.assign({ name }, data || {})); };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const wrapper = path.join(__dirname, 'chromium-netns.sh');
+
+function sh(cmd, args) {
+  return execFileSync(cmd, args, { encoding: 'utf8', timeout: 20000 });
+}
+const inSrv = (...a) => sh('ip', ['netns', 'exec', srvNs, ...a]);
+
+async function launch(name, ns) {
+  const browser = await chromium.launch({
+    executablePath: wrapper,
+    env: Object.assign({}, process.env, { E2E_NETNS: ns }),
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync',
+           '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+           '--autoplay-policy=no-user-gesture-required',
+           `--unsafely-treat-insecure-origin-as-secure=${base}`],
+  });
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => out.steps.push({ name: 'pageerror', who: name, error: String(e) }));
+  page.on('console', (m) => { if (m.type() === 'error') out.log.push(`${name} console: ${m.text()}`); });
+  await page.goto(`${base}/?room=e2e&name=${name}&autojoin=1`);
+  // Record every `layer` message the SFU sends this page.
+  await page.waitForFunction(() => window.starling && window.starling.client, null, { timeout: 20000 });
+  await page.evaluate(() => {
+    window.__layers = [];
+    window.__data = [];
+    const c = window.starling.client;
+    c.on('layer', (m) => window.__layers.push(Object.assign({ t: Date.now() }, m)));
+    c.on('data', (d) => window.__data.push(d));
+  });
+  await page.waitForFunction(() => {
+    const c = window.starling.client;
+    return c.state === 'joined' && c.pub && c.pub.signalingState === 'stable' && c.pub.remoteDescription;
+  }, null, { timeout: 30000 });
+  return { name, browser, page };
+}
+
+// What a page sees: its own published tracks, the tiles, and the subscriber's inbound-rtp.
+async function sample(b) {
+  return b.page.evaluate(async () => {
+    const c = window.starling.client;
+    const mine = c.local.map((l) => ({ kind: l.track.kind, id: l.track.id }));
+    const inbound = [];
+    if (c.sub) {
+      (await c.sub.getStats()).forEach((s) => {
+        if (s.type !== 'inbound-rtp') return;
+        inbound.push({ kind: s.kind, track: s.trackIdentifier, packets: s.packetsReceived || 0,
+                       frames: s.framesDecoded || 0, width: s.frameWidth || 0, height: s.frameHeight || 0,
+                       samples: s.totalSamplesReceived || 0, bytes: s.bytesReceived || 0 });
+      });
+    }
+    const tiles = [...document.querySelectorAll('.tile:not(.local)')].map((el) => {
+      const v = el.querySelector('video');
+      return { id: el.dataset.participant, name: el.querySelector('.name').textContent,
+               videoWidth: v.videoWidth, videoHeight: v.videoHeight };
+    });
+    const participants = [...c.participants.values()].map((p) => ({
+      id: p.id, name: p.name, tracks: (p.tracks || []).map((t) => ({ id: t.id, kind: t.kind, simulcast: t.simulcast })),
+    }));
+    let sendRids = [];
+    if (c.pub) {
+      (await c.pub.getStats()).forEach((s) => {
+        if (s.type === 'outbound-rtp' && s.kind === 'video') {
+          sendRids.push({ rid: s.rid, width: s.frameWidth || 0, height: s.frameHeight || 0,
+                          active: s.active, limitation: s.qualityLimitationReason });
+        }
+      });
+    }
+    return { me: c.me.id, mine, inbound, tiles, participants, sendRids, layers: window.__layers };
+  });
+}
+
+// Polls until every publisher named in `want` (participant name -> kinds) is being received
+// and decoded by page b, with counters growing between two samples.
+async function waitMedia(b, wantNames, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  let last = null;
+  let result = null;
+  while (Date.now() < end) {
+    const s = await sample(b);
+    const per = {};
+    for (const p of s.participants) {
+      if (!wantNames.includes(p.name)) continue;
+      const r = { id: p.id };
+      for (const t of p.tracks) {
+        const now = s.inbound.find((i) => i.track === t.id);
+        const before = last && last.inbound.find((i) => i.track === t.id);
+        if (!now) continue;
+        if (t.kind === 'video') {
+          const tile = s.tiles.find((x) => x.id === p.id);
+          r.video = { frames: now.frames, grew: !!before && now.frames > before.frames,
+                      width: now.width, height: now.height, videoWidth: tile ? tile.videoWidth : 0 };
+        } else {
+          r.audio = { packets: now.packets, samples: now.samples,
+                      grew: !!before && now.packets > before.packets && now.samples > before.samples };
+        }
+      }
+      per[p.name] = r;
+    }
+    result = { per, tiles: s.tiles.map((t) => t.name) };
+    const ok = wantNames.every((n) => {
+      const r = per[n];
+      if (!r || !r.video || !r.video.grew || !(r.video.videoWidth > 0)) return false;
+      return n === 'aio' ? true : !!(r.audio && r.audio.grew);
+    });
+    if (ok) { result.ok = true; return result; }
+    last = s;
+    await sleep(1000);
+  }
+  result.ok = false;
+  return result;
+}
+
+const area = (l) => (l.width || 0) * (l.height || 0);
+
+(async () => {
+  const browsers = [];
+  try {
+    const aio = process.env.E2E_AIORTC === '1';
+    for (const [n, ns] of [['A', nsA], ['B', nsB], ['C', nsC]]) {
+      browsers.push(await launch(n, ns));
+      note(`${n} joined and published`);
+    }
+    const [A, B, C] = browsers;
+
+    // What each browser publishes: audio + video with three simulcast encodings.
+    const pubs = {};
+    for (const b of browsers) {
+      const s = await sample(b);
+      pubs[b.name] = { id: s.me, mine: s.mine };
+    }
+    step('published', { pubs });
+
+    // 1 + 5 (browser side): media from everyone decoded everywhere.
+    const others = (n) => ['A', 'B', 'C'].filter((x) => x !== n).concat(aio ? ['aio'] : []);
+    const media = {};
+    for (const b of browsers) media[b.name] = await waitMedia(b, others(b.name), 40000);
+    step('media', { media });
+
+    // What Chromium sends: rids with their sizes (three layers at 1280x720).
+    const a = await sample(A);
+    step('simulcast', { sendRids: a.sendRids });
+
+    // 2: chat over the data channel, typed into A's page.
+    await A.page.fill('#chat-input', 'hello from A');
+    await A.page.click('#chat-form button');
+    const via = await A.page.evaluate(() => (window.starling.client.pubData || {}).readyState);
+    const got = {};
+    for (const b of [B, C]) {
+      await b.page.waitForFunction(() => document.getElementById('chat-log').textContent.includes('hello from A'),
+                                   null, { timeout: 15000 });
+      // The client's `data` event says how it came: 'dc' (subscriber data channel) or 'ws'.
+      got[b.name] = await b.page.evaluate((aId) => window.__data.filter((d) => d.payload === 'hello from A')
+        .map((d) => ({ via: d.via, fromA: d.from === aId })), pubs.A.id);
+    }
+    step('chat', { senderChannel: via, receivers: got });
+
+    // 4: bandwidth. What C gets of A's video now, then with C's downlink limited, then free.
+    const aVideo = pubs.A.mine.find((m) => m.kind === 'video').id;
+    const layersOf = async () => (await sample(C)).layers.filter((l) => l.track_id === aVideo);
+    // Wait until C gets A's video on a layer above the lowest (the estimate has grown).
+    let before = null;
+    const upEnd = Date.now() + 30000;
+    while (Date.now() < upEnd) {
+      const ls = await layersOf();
+      const cur = ls[ls.length - 1];
+      if (cur && cur.rid !== 'l' && area(cur) > 0) { before = cur; break; }
+      await sleep(1000);
+    }
+    note(`C gets A's video at ${JSON.stringify(before)}`);
+    const nBefore = (await layersOf()).length;
+    inSrv('tc', 'qdisc', 'add', 'dev', 'p-C', 'root', 'tbf', 'rate', process.env.E2E_LIMIT || '250kbit',
+          'burst', '20kb', 'latency', '200ms');
+    note('C downlink limited');
+    let down = null;
+    const downEnd = Date.now() + 30000;
+    while (Date.now() < downEnd) {
+      const ls = (await layersOf()).slice(nBefore);
+      down = ls.find((l) => before && area(l) < area(before));
+      if (down) break;
+      await sleep(1000);
+    }
+    const cDown = await sample(C);
+    inSrv('tc', 'qdisc', 'del', 'dev', 'p-C', 'root');
+    note('C downlink free');
+    let up = null;
+    const nDown = (await layersOf()).length;
+    const freeEnd = Date.now() + 40000;
+    while (Date.now() < freeEnd && down) {
+      const ls = (await layersOf()).slice(nDown);
+      up = ls.find((l) => area(l) > area(down));
+      if (up) break;
+      await sleep(1000);
+    }
+    // The decoder follows: C's inbound frame size for A's video.
+    const cUp = await sample(C);
+    const frameSize = (s) => { const i = s.inbound.find((x) => x.track === aVideo); return i ? `${i.width}x${i.height}` : null; };
+    step('bandwidth', { before, down, up, all: await layersOf(), decodedWhileLimited: frameSize(cDown),
+                        decodedAfter: frameSize(cUp) });
+    if (process.env.E2E_SCREENSHOTS) await C.page.screenshot({ path: `${process.env.E2E_TMP}/C.png` });
+
+    // 3: B leaves through its Leave button; A and C lose its tile; the SFU drops it.
+    const bId = pubs.B.id;
+    const countBefore = inSrv('redis-cli', '-p', '6379', 'hlen', 'starling:room:e2e:participants').trim();
+    await B.page.click('#leave');
+    const tilesGone = {};
+    for (const b of [A, C]) {
+      await b.page.waitForFunction((id) => !document.querySelector(`.tile[data-participant="${id}"]`),
+                                   bId, { timeout: 15000 });
+      tilesGone[b.name] = (await sample(b)).tiles.map((t) => t.name);
+    }
+    let countAfter = countBefore;
+    let bInRedis = '1';
+    for (let i = 0; i < 50; i++) {
+      countAfter = inSrv('redis-cli', '-p', '6379', 'hlen', 'starling:room:e2e:participants').trim();
+      bInRedis = inSrv('redis-cli', '-p', '6379', 'hexists', 'starling:room:e2e:participants', bId).trim();
+      if (bInRedis === '0') break;
+      await sleep(200);
+    }
+    const metrics = inSrv('curl', '-sf', 'http://127.0.0.1:9642/metrics');
+    const gauge = (n) => { const m = metrics.match(new RegExp(`^${n} (\\S+)`, 'm')); return m ? Number(m[1]) : null; };
+    step('leave', { tilesGone, countBefore: Number(countBefore), countAfter: Number(countAfter),
+                    bInRedis: Number(bInRedis), sfuParticipants: gauge('sfu_participants'),
+                    bState: await B.page.evaluate(() => window.starling.client.state) });
+    out.ok = true;
+  } catch (e) {
+    out.ok = false;
+    out.error = String(e && e.stack || e);
+  }
+  for (const b of browsers) {
+    try { await b.browser.close(); } catch (e) { /* already gone */ }
+  }
+  out.seconds = (Date.now() - t0) / 1000;
+  console.log(JSON.stringify(out, null, 1));
+})();
