@@ -38,7 +38,10 @@ async function launch(name, ns) {
     env: Object.assign({}, process.env, { E2E_NETNS: ns }),
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
            '--disable-background-networking', '--disable-component-update', '--disable-sync',
-           '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+           // 15 fps keeps three 1280x720 simulcast encoders and six decoders within a loaded
+           // machine's means (Chromium drops layers when its CPU adaptation kicks in).
+           `--use-fake-device-for-media-stream=fps=${process.env.E2E_FPS || 15}`,
+           '--use-fake-ui-for-media-stream',
            '--autoplay-policy=no-user-gesture-required',
            `--unsafely-treat-insecure-origin-as-secure=${base}`],
   });
@@ -55,11 +58,18 @@ async function launch(name, ns) {
     const c = window.starling.client;
     c.on('layer', (m) => window.__layers.push(Object.assign({ t: Date.now() }, m)));
     c.on('data', (d) => window.__data.push(d));
+    // The BUNDLE group and m-lines of every subscriber offer (for the report on failure).
+    window.__subOffers = [];
+    const orig = c._onSubscriberOffer.bind(c);
+    c._onSubscriberOffer = (m) => {
+      window.__subOffers.push({ t: Date.now(), lines: m.sdp.split(/\r?\n/).filter((l) => /^(a=group|m=|a=mid)/.test(l)) });
+      return orig(m);
+    };
   });
   await page.waitForFunction(() => {
     const c = window.starling.client;
     return c.state === 'joined' && c.pub && c.pub.signalingState === 'stable' && c.pub.remoteDescription;
-  }, null, { timeout: 30000 });
+  }, null, { timeout: 90000 });
   return { name, browser, page };
 }
 
@@ -94,7 +104,8 @@ async function sample(b) {
         }
       });
     }
-    return { me: c.me.id, mine, inbound, tiles, participants, sendRids, layers: window.__layers };
+    return { me: c.me.id, mine, inbound, tiles, participants, sendRids, layers: window.__layers,
+             subOffers: window.__subOffers, subState: c.sub ? c.sub.connectionState : null };
   });
 }
 
@@ -145,11 +156,16 @@ const area = (l) => (l.width || 0) * (l.height || 0);
   const browsers = [];
   try {
     const aio = process.env.E2E_AIORTC === '1';
-    for (const [n, ns] of [['A', nsA], ['B', nsB], ['C', nsC]]) {
-      browsers.push(await launch(n, ns));
+    // The three start together (what takes time is the machine, not the order).
+    const started = await Promise.allSettled([['A', nsA], ['B', nsB], ['C', nsC]].map(async ([n, ns]) => {
+      const b = await launch(n, ns);
+      browsers.push(b);
       note(`${n} joined and published`);
-    }
-    const [A, B, C] = browsers;
+      return b;
+    }));
+    const failedLaunch = started.find((x) => x.status === 'rejected');
+    if (failedLaunch) throw failedLaunch.reason;
+    const [A, B, C] = started.map((x) => x.value);
 
     // What each browser publishes: audio + video with three simulcast encodings.
     const pubs = {};
@@ -162,7 +178,7 @@ const area = (l) => (l.width || 0) * (l.height || 0);
     // 1 + 5 (browser side): media from everyone decoded everywhere.
     const others = (n) => ['A', 'B', 'C'].filter((x) => x !== n).concat(aio ? ['aio'] : []);
     const media = {};
-    for (const b of browsers) media[b.name] = await waitMedia(b, others(b.name), 40000);
+    for (const b of browsers) media[b.name] = await waitMedia(b, others(b.name), 60000);
     step('media', { media });
 
     // What Chromium sends: rids with their sizes (three layers at 1280x720).
@@ -247,6 +263,10 @@ const area = (l) => (l.width || 0) * (l.height || 0);
     }
     const metrics = inSrv('curl', '-sf', 'http://127.0.0.1:9642/metrics');
     const gauge = (n) => { const m = metrics.match(new RegExp(`^${n} (\\S+)`, 'm')); return m ? Number(m[1]) : null; };
+    for (const b of [A, C]) {
+      const s = await sample(b);
+      note(`${b.name} sub ${s.subState}; offers ${JSON.stringify(s.subOffers.slice(-2))}`);
+    }
     step('leave', { tilesGone, countBefore: Number(countBefore), countAfter: Number(countAfter),
                     bInRedis: Number(bInRedis), sfuParticipants: gauge('sfu_participants'),
                     bState: await B.page.evaluate(() => window.starling.client.state) });

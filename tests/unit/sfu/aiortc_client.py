@@ -8,7 +8,8 @@ arrives). ICE is kept on 127.0.0.1 by restricting aioice's host addresses ($STAR
 when set).
 
 usage: aiortc_client.py BASE_URL ROOM IDENTITY SECONDS publish|watch
-(leaves after SECONDS, or earlier once the file named by $STARLING_STOP_FILE exists)
+(leaves after SECONDS, or earlier once the file named by $STARLING_STOP_FILE exists;
+$STARLING_MAX_SIZE=WxH sends a `subscription` with that size box for every video track)
 Prints one JSON summary line: {"joined", "participants_seen", "frames": {track: n},
 "sizes": {track: "WxH"}, "data": [...], "sent_data": n, "errors": [...]}.
 """
@@ -122,6 +123,16 @@ async def main():
         await send({"type": "offer", "pc": "publisher", "sdp": pub.localDescription.sdp,
                     "tracks": labels})
 
+    max_size = os.environ.get("STARLING_MAX_SIZE")
+
+    async def limit(tracks):
+        if not max_size:
+            return
+        w, h = (int(x) for x in max_size.split("x"))
+        for tr in tracks:
+            if tr.get("kind") == "video":
+                await send({"type": "subscription", "track_id": tr["id"], "max_width": w, "max_height": h})
+
     async def reader():
         async for raw in ws:
             m = json.loads(raw)
@@ -129,10 +140,15 @@ async def main():
             if t == "joined":
                 out["joined"] = True
                 out["participants_seen"] += [p["id"] for p in m.get("participants", [])]
+                for p in m.get("participants", []):
+                    await limit(p.get("tracks", []))
                 if mode == "publish":
                     tasks.append(asyncio.ensure_future(publish()))
             elif t == "participant_joined":
                 out["participants_seen"].append(m["participant"]["id"])
+                await limit(m["participant"].get("tracks", []))
+            elif t == "track_published":
+                await limit([m["track"]])
             elif t == "answer" and m.get("pc") == "publisher":
                 await pub.setRemoteDescription(RTCSessionDescription(m["sdp"], "answer"))
             elif t == "offer" and m.get("pc") == "subscriber":
