@@ -38,7 +38,7 @@ e2e_wait 10 sh -c "ip netns exec $E2E_SRV redis-cli -p 6379 hget starling:node:s
 # are done (the stop file).
 # The clients run at a lower priority than the servers (nice 10): on a shared, loaded machine
 # three browsers encoding 1280x720 simulcast would otherwise starve the SFU they talk to.
-nice -n 10 ip netns exec "$E2E_NS_aio" env STARLING_MAX_SIZE=320x180 STARLING_ICE_HOST=$E2E_NET.5 STARLING_STOP_FILE="$E2E_TMP/aio.stop" $E2E_PY "$SRC_DIR/tests/unit/sfu/aiortc_client.py" \
+nice -n 10 ip netns exec "$E2E_NS_aio" env STARLING_AIORTC_LOG=1 STARLING_MAX_SIZE=320x180 STARLING_ICE_HOST=$E2E_NET.5 STARLING_STOP_FILE="$E2E_TMP/aio.stop" $E2E_PY "$SRC_DIR/tests/unit/sfu/aiortc_client.py" \
   "$E2E_BASE" e2e aio 320 publish >"$E2E_TMP/aio.json" 2>"$E2E_TMP/aio.err" &
 AIO=$!
 E2E_PIDS="$E2E_PIDS $AIO"

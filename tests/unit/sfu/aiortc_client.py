@@ -16,6 +16,7 @@ Prints one JSON summary line: {"joined", "participants_seen", "frames": {track: 
 import asyncio
 import fractions
 import json
+import logging
 import os
 import sys
 import urllib.request
@@ -28,6 +29,10 @@ from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from aiortc.mediastreams import AudioStreamTrack
 from av import VideoFrame
 
+if os.environ.get("STARLING_AIORTC_LOG"):
+    # aioice/aiortc's own log (ICE states, consent, DTLS) on stderr, with times.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(message)s")
 # STARLING_ICE_HOST: the one address to gather (a test namespace's veth address).
 ICE_HOST = os.environ.get("STARLING_ICE_HOST", "127.0.0.1")
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [ICE_HOST]
@@ -185,7 +190,10 @@ async def main():
                 out.setdefault("rtp", []).append({"pc": name, "type": st.type, "kind": st.kind,
                     "packets": getattr(st, "packetsReceived", getattr(st, "packetsSent", None)),
                     "lost": getattr(st, "packetsLost", None)})
-    await send({"type": "leave"})
+    try:
+        await send({"type": "leave"})
+    except websockets.exceptions.ConnectionClosed:
+        out["errors"].append({"type": "error", "code": "client", "message": "WebSocket closed before leave"})
     await asyncio.sleep(0.3)
     for t in tasks:
         t.cancel()
