@@ -199,54 +199,50 @@ const area = (l) => (l.width || 0) * (l.height || 0);
     }
     step('chat', { senderChannel: via, receivers: got });
 
-    // 4: bandwidth. What C gets of A's video now, then with C's downlink limited, then free.
-    const aVideo = pubs.A.mine.find((m) => m.kind === 'video').id;
-    const layersOf = async () => (await sample(C)).layers.filter((l) => l.track_id === aVideo);
-    // Wait until C gets A's video on a layer above the lowest (the estimate has grown).
-    let before = null;
-    const upEnd = Date.now() + 30000;
-    while (Date.now() < upEnd) {
-      const ls = await layersOf();
-      const cur = ls[ls.length - 1];
-      if (cur && cur.rid !== 'l' && area(cur) > 0) { before = cur; break; }
-      await sleep(1000);
-    }
-    note(`C gets A's video at ${JSON.stringify(before)}`);
-    const nBefore = (await layersOf()).length;
+    // 4: bandwidth. The simulcast layers C gets of A's and B's video (the SFU's latest `layer`
+    // message for each; "score" = the sum of their areas), then with C's downlink limited by
+    // tbf on p-C, then with the limit lifted. The SFU's estimate of C's leg (TWCC from C) falls
+    // with the limit and grows again after it.
+    const simTracks = ['A', 'B'].map((n) => pubs[n].mine.find((m) => m.kind === 'video').id);
+    const current = async () => {
+      const ls = (await sample(C)).layers;
+      const cur = {};
+      for (const l of ls) if (simTracks.includes(l.track_id)) cur[l.track_id] = l;
+      const score = simTracks.reduce((a, t) => a + area(cur[t] || {}), 0);
+      return { score, n: ls.length, desc: simTracks.map((t) => cur[t] ? `${cur[t].rid} ${cur[t].width}x${cur[t].height}` : '-').join(' + ') };
+    };
+    const lowest = 2 * 320 * 180;
+    const waitFor = async (pred, ms) => {
+      const end = Date.now() + ms;
+      let c = await current();
+      while (!pred(c) && Date.now() < end) { await sleep(1000); c = await current(); }
+      return Object.assign(c, { ok: pred(c) });
+    };
+    const before = await waitFor((c) => c.score > lowest, 40000);
+    note(`C gets ${before.desc}`);
     inSrv('tc', 'qdisc', 'add', 'dev', 'p-C', 'root', 'tbf', 'rate', process.env.E2E_LIMIT || '250kbit',
           'burst', '20kb', 'latency', '200ms');
     note('C downlink limited');
-    let down = null;
-    const downEnd = Date.now() + 30000;
-    while (Date.now() < downEnd) {
-      const ls = (await layersOf()).slice(nBefore);
-      down = ls.find((l) => before && area(l) < area(before));
-      if (down) break;
-      await sleep(1000);
-    }
+    const down = await waitFor((c) => c.score < before.score && c.score <= lowest, 40000);
+    note(`C gets ${down.desc}`);
     const cDown = await sample(C);
     inSrv('tc', 'qdisc', 'del', 'dev', 'p-C', 'root');
     note('C downlink free');
-    let up = null;
-    const nDown = (await layersOf()).length;
-    const freeEnd = Date.now() + 40000;
-    while (Date.now() < freeEnd && down) {
-      const ls = (await layersOf()).slice(nDown);
-      up = ls.find((l) => area(l) > area(down));
-      if (up) break;
-      await sleep(1000);
-    }
-    // The decoder follows: C's inbound frame size for A's video.
+    const up = await waitFor((c) => c.score > down.score, 60000);
+    note(`C gets ${up.desc}`);
+    // The decoder follows: C's inbound frame sizes of A's and B's video.
     const cUp = await sample(C);
-    const frameSize = (s) => { const i = s.inbound.find((x) => x.track === aVideo); return i ? `${i.width}x${i.height}` : null; };
-    step('bandwidth', { before, down, up, all: await layersOf(), decodedWhileLimited: frameSize(cDown),
-                        decodedAfter: frameSize(cUp) });
+    const frameSize = (s) => simTracks.map((t) => { const i = s.inbound.find((x) => x.track === t); return i ? `${i.width}x${i.height}` : '-'; }).join(' + ');
+    step('bandwidth', { before, down, up, layers: (await sample(C)).layers.filter((l) => simTracks.includes(l.track_id)),
+                        decodedWhileLimited: frameSize(cDown), decodedAfter: frameSize(cUp) });
     if (process.env.E2E_SCREENSHOTS) await C.page.screenshot({ path: `${process.env.E2E_TMP}/C.png` });
 
     // 3: B leaves through its Leave button; A and C lose its tile; the SFU drops it.
     const bId = pubs.B.id;
     const countBefore = inSrv('redis-cli', '-p', '6379', 'hlen', 'starling:room:e2e:participants').trim();
-    await B.page.click('#leave');
+    // The page's own Leave button (a DOM click: with four tiles the button may sit under the
+    // tile grid, which playwright's actionability check refuses).
+    await B.page.evaluate(() => document.getElementById('leave').click());
     const tilesGone = {};
     for (const b of [A, C]) {
       await b.page.waitForFunction((id) => !document.querySelector(`.tile[data-participant="${id}"]`),

@@ -33,6 +33,10 @@ if os.environ.get("STARLING_AIORTC_LOG"):
     # aioice/aiortc's own log (ICE states, consent, DTLS) on stderr, with times.
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(message)s")
+# aioice gives up a connection after 6 consent checks in a row without an answer within 0.5 s;
+# on a loaded machine a busy Python event loop alone can miss that many.
+# STARLING_CONSENT_FAILURES raises the count.
+aioice.ice.CONSENT_FAILURES = max(aioice.ice.CONSENT_FAILURES, int(os.environ.get("STARLING_CONSENT_FAILURES", "0")))
 # STARLING_ICE_HOST: the one address to gather (a test namespace's veth address).
 ICE_HOST = os.environ.get("STARLING_ICE_HOST", "127.0.0.1")
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [ICE_HOST]
@@ -94,6 +98,18 @@ async def main():
         out.setdefault("track_events", []).append(track.kind)
 
         async def consume():
+            nonlocal key
+            # Key by the msid track id (the publisher's track id, as the SFU names it) when the
+            # subscriber offer carries one; aiortc's own track ids are random.
+            for tr in sub.getTransceivers():
+                if tr.receiver.track is track and tr.mid and sub.remoteDescription:
+                    sec = sub.remoteDescription.sdp.split("\r\nm=")
+                    for part in sec:
+                        if f"\r\na=mid:{tr.mid}\r\n" in part + "\r\n":
+                            for line in part.split("\r\n"):
+                                if line.startswith("a=msid:") and len(line.split()) == 2:
+                                    key = line.split()[1]
+                                    out.setdefault("publishers", {})[key] = line[7:].split()[0]
             out["frames"].setdefault(key, 0)
             while True:
                 try:
