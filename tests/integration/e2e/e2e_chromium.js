@@ -199,42 +199,85 @@ const area = (l) => (l.width || 0) * (l.height || 0);
     }
     step('chat', { senderChannel: via, receivers: got });
 
-    // 4: bandwidth. The simulcast layers C gets of A's and B's video (the SFU's latest `layer`
-    // message for each; "score" = the sum of their areas), then with C's downlink limited by
-    // tbf on p-C, then with the limit lifted. The SFU's estimate of C's leg (TWCC from C) falls
-    // with the limit and grows again after it.
+    // 4a: bandwidth. The simulcast layers C gets of A's and B's video (the SFU's latest
+    // `layer` message for each; "score" = the sum of their areas), then with C's downlink
+    // limited by tbf on p-C (the bridge side of C's veth), then with the limit lifted.
     const simTracks = ['A', 'B'].map((n) => pubs[n].mine.find((m) => m.kind === 'video').id);
+    const aVideo = simTracks[0];
     const current = async () => {
-      const ls = (await sample(C)).layers;
+      const smp = await sample(C);
       const cur = {};
-      for (const l of ls) if (simTracks.includes(l.track_id)) cur[l.track_id] = l;
+      for (const l of smp.layers) if (simTracks.includes(l.track_id)) cur[l.track_id] = l;
       const score = simTracks.reduce((a, t) => a + area(cur[t] || {}), 0);
-      return { score, n: ls.length, desc: simTracks.map((t) => cur[t] ? `${cur[t].rid} ${cur[t].width}x${cur[t].height}` : '-').join(' + ') };
+      const inA = smp.inbound.find((x) => x.track === aVideo) || {};
+      return { score, frames: inA.frames || 0, decoded: `${inA.width || 0}x${inA.height || 0}`,
+               desc: simTracks.map((t) => cur[t] ? `${cur[t].rid} ${cur[t].width}x${cur[t].height}` : '-').join(' + ') };
     };
     const lowest = 2 * 320 * 180;
+    // Until pred holds for two samples a second apart (frames compared between them).
     const waitFor = async (pred, ms) => {
       const end = Date.now() + ms;
-      let c = await current();
-      while (!pred(c) && Date.now() < end) { await sleep(1000); c = await current(); }
-      return Object.assign(c, { ok: pred(c) });
+      let prev = await current();
+      for (;;) {
+        await sleep(1000);
+        const c = await current();
+        if (pred(c, prev)) return Object.assign(c, { ok: true });
+        if (Date.now() > end) return Object.assign(c, { ok: false });
+        prev = c;
+      }
     };
-    const before = await waitFor((c) => c.score > lowest, 40000);
+    const before = await current();
     note(`C gets ${before.desc}`);
     inSrv('tc', 'qdisc', 'add', 'dev', 'p-C', 'root', 'tbf', 'rate', process.env.E2E_LIMIT || '250kbit',
           'burst', '20kb', 'latency', '200ms');
     note('C downlink limited');
-    const down = await waitFor((c) => c.score < before.score && c.score <= lowest, 40000);
-    note(`C gets ${down.desc}`);
-    const cDown = await sample(C);
+    const limited = await waitFor((c, p) => c.score <= lowest && c.score > 0 && c.frames > p.frames, 40000);
+    note(`C gets ${limited.desc}`);
     inSrv('tc', 'qdisc', 'del', 'dev', 'p-C', 'root');
     note('C downlink free');
-    const up = await waitFor((c) => c.score > down.score, 60000);
-    note(`C gets ${up.desc}`);
-    // The decoder follows: C's inbound frame sizes of A's and B's video.
-    const cUp = await sample(C);
-    const frameSize = (s) => simTracks.map((t) => { const i = s.inbound.find((x) => x.track === t); return i ? `${i.width}x${i.height}` : '-'; }).join(' + ');
-    step('bandwidth', { before, down, up, layers: (await sample(C)).layers.filter((l) => simTracks.includes(l.track_id)),
-                        decodedWhileLimited: frameSize(cDown), decodedAfter: frameSize(cUp) });
+    const free = await waitFor((c, p) => c.frames > p.frames, 30000);
+    // Whether the estimate let the SFU climb again (reported, see docs/sfu.md "Not done yet").
+    const climbed = await waitFor((c) => c.score > limited.score, 20000);
+    note(`C gets ${climbed.desc}`);
+    step('bandwidth', { before, limited, free, climbed });
+
+    // 4b: layer switches by `subscription`: the aiortc participant (no transport-wide CC from
+    // aiortc, so its budget is the SFU's bandwidth.default) asks for A's video at 1280x720,
+    // then 320x180, then 1280x720 again; the SFU answers each with a `layer` message and
+    // aiortc's decoder follows (it writes both to aio.events).
+    if (aio && process.env.E2E_TMP) {
+      const fs = require('fs');
+      const ctl = `${process.env.E2E_TMP}/aio.control`;
+      const evf = `${process.env.E2E_TMP}/aio.events`;
+      const events = () => {
+        try {
+          return fs.readFileSync(evf, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+            .filter((e) => e.track_id === aVideo);
+        } catch (e) { return []; }
+      };
+      const want = async (size, big) => {
+        const from = events().length;
+        fs.writeFileSync(ctl, `${aVideo} ${size}\n`);
+        const end = Date.now() + 30000;
+        const fits = (w) => (big ? w > 320 : w === 320);
+        let got = {};
+        while (Date.now() < end) {
+          const ev = events().slice(from);
+          got = { layer: ev.filter((e) => e.type === 'layer').pop(),
+                  decoded: ev.filter((e) => e.type === 'decoded').pop() };
+          if (got.layer && fits(got.layer.width) && got.decoded && fits(Number(got.decoded.size.split('x')[0]))) {
+            return Object.assign(got, { ok: true });
+          }
+          await sleep(500);
+        }
+        return Object.assign(got, { ok: false });
+      };
+      const up1 = await want('1280x720', true);
+      const low = await want('320x180', false);
+      const up2 = await want('1280x720', true);
+      fs.writeFileSync(ctl, `${aVideo} 320x180\n`);
+      step('subscription', { up1, low, up2 });
+    }
     if (process.env.E2E_SCREENSHOTS) await C.page.screenshot({ path: `${process.env.E2E_TMP}/C.png` });
 
     // 3: B leaves through its Leave button; A and C lose its tile; the SFU drops it.

@@ -9,7 +9,10 @@ when set).
 
 usage: aiortc_client.py BASE_URL ROOM IDENTITY SECONDS publish|watch
 (leaves after SECONDS, or earlier once the file named by $STARLING_STOP_FILE exists;
-$STARLING_MAX_SIZE=WxH sends a `subscription` with that size box for every video track)
+$STARLING_MAX_SIZE=WxH sends a `subscription` with that size box for every video track;
+$STARLING_CONTROL_FILE: lines "TRACK_ID WxH" in that file, re-read when it changes, send a
+`subscription` for that track; every `layer` message and every change of a decoded video size
+is appended as a JSON line to $STARLING_EVENTS_FILE)
 Prints one JSON summary line: {"joined", "participants_seen", "frames": {track: n},
 "sizes": {track: "WxH"}, "data": [...], "sent_data": n, "errors": [...]}.
 """
@@ -78,6 +81,15 @@ class Tone(AudioStreamTrack):
         return frame
 
 
+EVENTS_FILE = os.environ.get("STARLING_EVENTS_FILE")
+
+
+def event(o):
+    if EVENTS_FILE:
+        with open(EVENTS_FILE, "a") as f:
+            f.write(json.dumps(dict(o, t=round(asyncio.get_event_loop().time(), 3))) + "\n")
+
+
 async def main():
     base, room, identity, seconds, mode = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
     token = json.loads(urllib.request.urlopen(f"{base}/token?room={room}&identity={identity}").read())["token"]
@@ -118,7 +130,10 @@ async def main():
                     out.setdefault("track_ended", []).append(f"{track.kind}: {type(e).__name__}")
                     return
                 out["frames"][key] += 1
-                out["sizes"][key] = f"{f.width}x{f.height}" if track.kind == "video" else "audio"
+                size = f"{f.width}x{f.height}" if track.kind == "video" else "audio"
+                if track.kind == "video" and out["sizes"].get(key) != size:
+                    event({"type": "decoded", "track_id": key, "size": size})
+                out["sizes"][key] = size
         tasks.append(asyncio.ensure_future(consume()))
 
     @sub.on("datachannel")
@@ -145,6 +160,23 @@ async def main():
                     "tracks": labels})
 
     max_size = os.environ.get("STARLING_MAX_SIZE")
+    control_file = os.environ.get("STARLING_CONTROL_FILE")
+    control_seen = None
+
+    async def control():
+        nonlocal control_seen
+        try:
+            text = open(control_file).read()
+        except OSError:
+            return
+        if text == control_seen:
+            return
+        control_seen = text
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and "x" in parts[1]:
+                w, h = (int(x) for x in parts[1].split("x"))
+                await send({"type": "subscription", "track_id": parts[0], "max_width": w, "max_height": h})
 
     async def limit(tracks):
         if not max_size:
@@ -181,6 +213,7 @@ async def main():
                 out["data"].append({"from": m["from"], "payload": m["payload"], "via": "signal"})
             elif t == "layer":
                 out["layers"].append(m)
+                event(m)
             elif t == "active_speakers":
                 out.setdefault("speakers", []).append([s["participant_id"] for s in m["speakers"]])
             elif t == "error":
@@ -195,6 +228,8 @@ async def main():
         await asyncio.sleep(0.5)
         if stop_file and os.path.exists(stop_file):
             break
+        if control_file:
+            await control()
         if dc is not None and dc.readyState == "open" and out["sent_data"] < 20:
             dc.send(f"hello {out['sent_data']} from {identity}")
             out["sent_data"] += 1
