@@ -11,7 +11,8 @@ usage: aiortc_client.py BASE_URL ROOM IDENTITY SECONDS publish|watch
 (leaves after SECONDS, or earlier once the file named by $STARLING_STOP_FILE exists;
 $STARLING_MAX_SIZE=WxH sends a `subscription` with that size box for every video track;
 $STARLING_CONTROL_FILE: lines "TRACK_ID WxH" in that file, re-read when it changes, send a
-`subscription` for that track; every `layer` message and every change of a decoded video size
+`subscription` for that track; $STARLING_VIDEO_LIMIT=N pauses every video track after the
+first N; every `layer` message and every change of a decoded video size
 is appended as a JSON line to $STARLING_EVENTS_FILE)
 Prints one JSON summary line: {"joined", "participants_seen", "frames": {track: n},
 "sizes": {track: "WxH"}, "data": [...], "sent_data": n, "errors": [...]}.
@@ -93,7 +94,9 @@ def event(o):
 async def main():
     base, room, identity, seconds, mode = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
     token = json.loads(urllib.request.urlopen(f"{base}/token?room={room}&identity={identity}").read())["token"]
-    ws = await websockets.connect(base.replace("http", "ws") + "/ws")
+    # No keepalive pings of the library's own (signal pings us): on a loaded machine a late pong
+    # would close the socket.
+    ws = await websockets.connect(base.replace("http", "ws") + "/ws", ping_interval=None)
     out = {"identity": identity, "joined": False, "participants_seen": [], "frames": {}, "sizes": {},
            "data": [], "sent_data": 0, "errors": [], "layers": []}
     pub = RTCPeerConnection()
@@ -178,12 +181,19 @@ async def main():
                 w, h = (int(x) for x in parts[1].split("x"))
                 await send({"type": "subscription", "track_id": parts[0], "max_width": w, "max_height": h})
 
+    video_limit = int(os.environ.get("STARLING_VIDEO_LIMIT", "0"))
+    videos_seen = []
+
     async def limit(tracks):
-        if not max_size:
-            return
-        w, h = (int(x) for x in max_size.split("x"))
         for tr in tracks:
-            if tr.get("kind") == "video":
+            if tr.get("kind") != "video":
+                continue
+            if tr["id"] not in videos_seen:
+                videos_seen.append(tr["id"])
+            if video_limit and videos_seen.index(tr["id"]) >= video_limit:
+                await send({"type": "subscription", "track_id": tr["id"], "paused": True})
+            elif max_size:
+                w, h = (int(x) for x in max_size.split("x"))
                 await send({"type": "subscription", "track_id": tr["id"], "max_width": w, "max_height": h})
 
     async def reader():
