@@ -102,7 +102,7 @@ for (const n of ['B', 'C'])
 const bw = s.bandwidth || {};
 const area = (l) => l ? l.width * l.height : 0;
 check('4. before the limit C got more than the lowest layers of A\'s and B\'s video', bw.before && bw.before.score > 2 * 320 * 180, JSON.stringify(bw.before));
-check('4. C\'s downlink limited (tbf 250 kbit/s): switched to the lowest layers, still decoding', bw.limited && bw.limited.ok, JSON.stringify(bw.limited));
+check('4. C\'s downlink limited (tbf 500 kbit/s): switched to the lowest layers, still decoding', bw.limited && bw.limited.ok, JSON.stringify(bw.limited));
 check('4. limit lifted: switched back up', bw.climbed && bw.climbed.ok, JSON.stringify(bw.climbed));
 const lv = s.leave || {};
 check('3. B left: A and C lost its tile', lv.tilesGone && ['A', 'C'].every((n) => (lv.tilesGone[n] || []).every((t) => !t.startsWith('B'))),
