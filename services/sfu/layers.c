@@ -53,7 +53,11 @@ int sfu_layer_cap(const sfu_layer_state_t *layers, size_t n, uint16_t max_width,
     if (!max_width && !max_height) return (int)n - 1;
     for (size_t i = 0; i < n; i++) {
         const sfu_layer_state_t *l = &layers[i];
-        if (!l->width || !l->height) return (int)n - 1; /* sizes unknown: no basis to cap */
+        /* A layer whose size is not known yet (no keyframe seen: Chromium starts its top
+         * layer only once its own estimate allows) is no basis to cap, but the known ones
+         * still are: a 320x180 request must not get the 640x360 layer because the 1280x720
+         * one has not started. Nothing known covers the box: the top. */
+        if (!l->width || !l->height) continue;
         bool w_ok = !max_width || l->width >= max_width;
         bool h_ok = !max_height || l->height >= max_height;
         if (w_ok && h_ok) return (int)i;

@@ -432,6 +432,64 @@ START_TEST(renegotiation_from_answerer_adds_audio) {
 }
 END_TEST
 
+/* m= sections come in creation order, the data section included: a channel created before
+ * any transceiver (an SFU's subscriber PeerConnection) owns the first m-line, the BUNDLE tag,
+ * so stopping the transceivers added after it never moves the tag. (A moved tag makes
+ * Chromium tear down its transport: every later packet of the session is lost.) */
+static size_t pos_of(const char *sdp, const char *what) {
+    const char *p = strstr(sdp, what);
+    ck_assert_msg(p != NULL, "%s not in the SDP", what);
+    return (size_t)(p - sdp);
+}
+
+START_TEST(sections_in_creation_order_bundle_tag_kept) {
+    peer_t a, b;
+    peer_init(&a, "A", rt_plain, false);
+    peer_init(&b, "B", rt_plain, false);
+    a.dc = rtc_peer_connection_create_data_channel(a.pc, "d", NULL);
+    rtc_pc_datachannel_set_callbacks(a.dc, &dc_cb, &a);
+    rtc_pc_transceiver_init_t init;
+    rtc_pc_transceiver_init_defaults(&init);
+    init.direction = RTC_SDP_DIR_SENDONLY;
+    rtc_pc_transceiver_t *t1 = rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_AUDIO, &init);
+    rtc_pc_transceiver_t *t2 = rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_VIDEO, &init);
+    ck_assert_ptr_nonnull(t1);
+    ck_assert_ptr_nonnull(t2);
+    exchange(&a, &b, NULL, NULL);
+    char *offer = local_desc(&a);
+    ck_assert_uint_lt(pos_of(offer, "m=application"), pos_of(offer, "m=audio"));
+    ck_assert_uint_lt(pos_of(offer, "m=audio"), pos_of(offer, "m=video"));
+    ck_assert_ptr_nonnull(strstr(offer, "a=group:BUNDLE 0 1 2"));
+    free(offer);
+    RUN_UNTIL(a.dc_opened && b.dc, 10000);
+    ck_assert_int_eq(a.dc_opened, 1);
+
+    /* The first transceiver stops: its section is rejected, the tag stays on the data one. */
+    rtc_pc_transceiver_stop(t1);
+    exchange(&a, &b, NULL, NULL);
+    offer = local_desc(&a);
+    ck_assert_ptr_nonnull(strstr(offer, "a=group:BUNDLE 0 2"));
+    ck_assert_ptr_nonnull(strstr(offer, "m=audio 0 "));
+    free(offer);
+    ck_assert_int_eq(rtc_pc_datachannel_send(a.dc, "after stop", 10, true), RTC_OK);
+    RUN_UNTIL(b.n_msgs == 1, 3000);
+    ck_assert_int_eq(b.n_msgs, 1);
+    ck_assert_int_eq(a.state, RTC_PC_STATE_CONNECTED);
+
+    /* A transceiver created before the first channel keeps its place before the data section. */
+    peer_t c;
+    peer_init(&c, "C", rt_plain, false);
+    ck_assert_ptr_nonnull(rtc_peer_connection_add_transceiver(c.pc, RTC_PC_MEDIA_AUDIO, &init));
+    ck_assert_ptr_nonnull(rtc_peer_connection_create_data_channel(c.pc, "d", NULL));
+    ck_assert_ptr_nonnull(rtc_peer_connection_add_transceiver(c.pc, RTC_PC_MEDIA_VIDEO, &init));
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(c.pc, RTC_PC_SDP_OFFER, NULL, rtc_clock_now()), RTC_OK);
+    offer = local_desc(&c);
+    ck_assert_uint_lt(pos_of(offer, "m=audio"), pos_of(offer, "m=application"));
+    ck_assert_uint_lt(pos_of(offer, "m=application"), pos_of(offer, "m=video"));
+    free(offer);
+}
+END_TEST
+
 START_TEST(ice_restart_keeps_data_flowing) {
     peer_t a, b;
     peer_init(&a, "A", rt_plain, false);
@@ -583,6 +641,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, media_vp8_frames_reflected_with_rtcp);
     tcase_add_test(tc, media_large_rtp_packets_received_and_forwarded);
     tcase_add_test(tc, renegotiation_from_answerer_adds_audio);
+    tcase_add_test(tc, sections_in_creation_order_bundle_tag_kept);
     tcase_add_test(tc, ice_restart_keeps_data_flowing);
     tcase_add_test(tc, fingerprint_mismatch_fails_dtls_server);
     tcase_add_test(tc, fingerprint_mismatch_fails_dtls_client);

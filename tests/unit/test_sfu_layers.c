@@ -50,6 +50,12 @@ START_TEST(test_cap_by_requested_size) {
     ck_assert_int_eq(sfu_layer_cap(L3, 3, 640, 360, true), -1);   /* paused */
     sfu_layer_state_t unknown[3] = {{true, 0, 0, 0}, {true, 0, 0, 0}, {true, 0, 0, 0}};
     ck_assert_int_eq(sfu_layer_cap(unknown, 3, 320, 180, false), 2);
+    /* Chromium's top layer not started yet (size unknown, sorted first by publisher order
+     * h, m, l): the known 320x180 one still caps a 320x180 request. */
+    sfu_layer_state_t no_top[3] = {{true, 0, 0, 0}, {true, 120000, 320, 180}, {true, 400000, 640, 360}};
+    ck_assert_int_eq(sfu_layer_cap(no_top, 3, 320, 180, false), 1);
+    ck_assert_int_eq(sfu_layer_cap(no_top, 3, 640, 360, false), 2);
+    ck_assert_int_eq(sfu_layer_cap(no_top, 3, 1280, 720, false), 2);
     ck_assert_int_eq(sfu_layer_cap(L3, 1, 160, 90, false), 0);    /* no simulcast */
     ck_assert_int_eq(sfu_layer_cap(L3, 0, 160, 90, false), -1);
 }

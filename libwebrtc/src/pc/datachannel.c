@@ -184,6 +184,7 @@ rtc_pc_datachannel_t *rtc_peer_connection_create_data_channel(rtc_peer_connectio
     if (!d) return NULL;
     if (!pc->want_data) {
         pc->want_data = true;
+        pc->data_after_tr = pc->n_tr;
         if (!pc->data_mid[0] || pc->data_rejected) pc_mark_negotiation_needed(pc);
     }
     if (pc->sctp) pc_dc_attach_all(pc);

@@ -161,6 +161,7 @@ struct rtc_peer_connection {
 
     /* Data channels. */
     bool want_data;                       /* a channel was created: offer m=application */
+    size_t data_after_tr;                 /* transceivers that existed when it was created */
     char data_mid[PC_MID_SIZE];           /* "" until negotiated/assigned */
     bool data_negotiated;
     bool data_rejected;

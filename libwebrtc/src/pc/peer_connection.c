@@ -323,10 +323,22 @@ static size_t build_order(const rtc_peer_connection_t *pc, mline_t *out, size_t 
         }
     }
     if (add_new) {
+        /* New sections follow in creation order, the data section included (as browsers
+         * do): a channel created before any transceiver gets the first m-line, i.e. the BUNDLE
+         * tag, and keeps it. Were it placed after the transceivers, stopping the first of them
+         * later (an SFU's subscriber PeerConnection when that publisher leaves) would move the
+         * BUNDLE tag, and Chromium answers a moved tag by tearing down its transport. */
+        bool data_new = !data_done && pc->want_data && !pc->data_mid[0];
         for (size_t k = 0; k < pc->n_tr && n < cap; k++) {
             if (used[k]) continue;
             /* A stopped transceiver that never got an m-line is simply not offered. */
             if (pc->tr[k]->stopped && !pc->tr[k]->mid[0]) continue;
+            if (data_new && k >= pc->data_after_tr && n < cap) {
+                out[n++].t = NULL;
+                data_done = true;
+                data_new = false;
+                if (n >= cap) break;
+            }
             out[n++].t = pc->tr[k];
         }
         if (!data_done && (pc->want_data || pc->data_mid[0]) && n < cap) out[n++].t = NULL;
