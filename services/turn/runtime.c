@@ -12,6 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+#ifdef TURN_HAVE_URING
+#include <liburing.h>
+#endif
 
 #define BATCH 64                 /* datagrams per recvmmsg / slots per receive pool */
 #define RELAY_READ_MAX 32        /* datagrams per relay socket per wake-up (fairness) */
@@ -148,6 +151,14 @@ struct worker {
      * one sendmmsg each; the payloads stay in the receive slots until then. */
     peer_out_t pq[QUEUE_MAX];
     unsigned pq_n;
+#ifdef TURN_HAVE_URING
+    /* With io_uring the whole queue leaves in one system call whatever the number of relay
+     * sockets (sendmmsg needs one per socket, and each allocation has its own). */
+    bool uring;
+    struct io_uring ring;
+    struct msghdr umsg[QUEUE_MAX];
+    struct iovec uiov[QUEUE_MAX];
+#endif
     conn_t *conns;
     unsigned n_conns;
     bool any_failed;
@@ -248,10 +259,64 @@ static void lq_flush(udp_listener_t *l) {
     l->arena_used = 0;
 }
 
+#ifdef TURN_HAVE_URING
+/* Sends the queued client→peer datagrams with one io_uring_enter: one SENDMSG per datagram,
+ * each with MSG_DONTWAIT so the kernel completes it inline (sent, or failed with EAGAIN when
+ * the socket buffer is full) instead of parking it; all have completed when this returns, so
+ * the receive slots and descriptors can be reused. Returns false if the ring failed (it is
+ * then closed and the worker uses sendmmsg from now on; the queue is left untouched). */
+static bool pq_flush_uring(worker_t *w) {
+    unsigned n = w->pq_n;
+    int err = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+        if (!sqe) goto broken; /* cannot happen: the ring has room for a full queue */
+        peer_out_t *o = &w->pq[i];
+        w->uiov[i].iov_base = (void *)o->p;
+        w->uiov[i].iov_len = o->n;
+        struct msghdr *m = &w->umsg[i];
+        memset(m, 0, sizeof *m);
+        m->msg_name = &o->to;
+        m->msg_namelen = o->tolen;
+        m->msg_iov = &w->uiov[i];
+        m->msg_iovlen = 1;
+        io_uring_prep_sendmsg(sqe, o->r->fd, m, MSG_DONTWAIT);
+    }
+    unsigned reaped = 0;
+    for (int tries = 0; reaped < n; tries++) {
+        int rc = io_uring_submit_and_wait(&w->ring, n - reaped);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            err = rc;
+            goto broken;
+        }
+        unsigned head, seen = 0;
+        struct io_uring_cqe *cqe;
+        io_uring_for_each_cqe(&w->ring, head, cqe) {
+            if (cqe->res < 0) w->send_drops++; /* EAGAIN/ENOBUFS: buffer full; or refused */
+            seen++;
+        }
+        io_uring_cq_advance(&w->ring, seen);
+        reaped += seen;
+        if (tries > 1000) goto broken;
+    }
+    w->pq_n = 0;
+    return true;
+broken:
+    RTC_LOGW("turn", "worker %u: io_uring failed (%s); sending with sendmmsg from now on", w->id,
+             err ? strerror(-err) : "stuck");
+    io_uring_queue_exit(&w->ring); /* drops whatever was not submitted */
+    w->uring = false;
+    return false;
+}
+#endif
+
 /* Sends the queued client→peer datagrams, one sendmmsg per relay socket. */
 static void pq_flush(worker_t *w) {
     unsigned n = w->pq_n;
     if (!n) return;
+#ifdef TURN_HAVE_URING
+    if (w->uring && pq_flush_uring(w)) return;
+#endif
     bool done[QUEUE_MAX] = {false};
     struct mmsghdr mm[QUEUE_MAX];
     struct iovec iov[QUEUE_MAX];
@@ -838,8 +903,16 @@ static void on_wake(uv_async_t *h) {
     if (atomic_load(&w->stop)) worker_shutdown(w);
 }
 
+#ifdef TURN_HAVE_URING
+static void uring_init(worker_t *w);
+#endif
+
 static void *worker_main(void *arg) {
     worker_t *w = arg;
+#ifdef TURN_HAVE_URING
+    /* Made here: a single-issuer ring belongs to the thread that creates it. */
+    if (!w->rt->cfg.no_io_uring) uring_init(w);
+#endif
     uv_run(&w->loop, UV_RUN_DEFAULT);
     return NULL;
 }
@@ -865,6 +938,33 @@ static SSL_CTX *make_ssl_ctx(const char *cert, const char *key) {
     }
     return ctx;
 }
+
+#ifdef TURN_HAVE_URING
+/* One io_uring per worker for sends, with the cheapest setup the kernel offers: only this
+ * thread submits, completions are posted when it asks for them. Older kernels refuse the
+ * flags they do not know (EINVAL): retry without. No io_uring at all (ENOSYS, or EPERM when
+ * kernel.io_uring_disabled or a seccomp filter forbids it): sendmmsg. */
+static void uring_init(worker_t *w) {
+    unsigned flags[] = {
+#if defined(IORING_SETUP_DEFER_TASKRUN) && defined(IORING_SETUP_SINGLE_ISSUER)
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+#endif
+#ifdef IORING_SETUP_COOP_TASKRUN
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+#endif
+        0};
+    int rc = -EINVAL;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0] && rc == -EINVAL; i++) {
+        struct io_uring_params p;
+        memset(&p, 0, sizeof p);
+        p.flags = flags[i];
+        rc = io_uring_queue_init_params(2 * QUEUE_MAX, &w->ring, &p);
+    }
+    w->uring = rc == 0;
+    if (rc != 0 && w->id == 0)
+        RTC_LOGI("turn", "io_uring unavailable (%s): relaying with sendmmsg", strerror(-rc));
+}
+#endif
 
 static int worker_init(turn_runtime_t *rt, worker_t *w, unsigned id) {
     w->rt = rt;
@@ -1031,6 +1131,9 @@ void turn_runtime_free(turn_runtime_t *rt) {
         free(rt->workers[i].rrx);
         free(rt->workers[i].lring);
         free(rt->workers[i].rring);
+#ifdef TURN_HAVE_URING
+        if (rt->workers[i].uring) io_uring_queue_exit(&rt->workers[i].ring);
+#endif
         pthread_mutex_destroy(&rt->workers[i].mu);
     }
     free(rt->workers);

@@ -39,6 +39,8 @@ typedef struct {
                                           this long; 0: 60 */
     int udp_recv_buffer;               /* SO_RCVBUF for listeners; 0: system default */
     int udp_send_buffer;
+    bool no_io_uring;                  /* send relayed datagrams with sendmmsg even where
+                                          io_uring is available (tests, comparisons) */
 } turn_runtime_config_t;
 
 typedef struct turn_runtime turn_runtime_t;
