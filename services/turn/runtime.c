@@ -12,9 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
-#ifdef TURN_HAVE_URING
 #include <liburing.h>
-#endif
 
 #define BATCH 64                 /* datagrams per recvmmsg / slots per receive pool */
 #define RELAY_READ_MAX 32        /* datagrams per relay socket per wake-up (fairness) */
@@ -151,14 +149,12 @@ struct worker {
      * one sendmmsg each; the payloads stay in the receive slots until then. */
     peer_out_t pq[QUEUE_MAX];
     unsigned pq_n;
-#ifdef TURN_HAVE_URING
     /* With io_uring the whole queue leaves in one system call whatever the number of relay
      * sockets (sendmmsg needs one per socket, and each allocation has its own). */
     bool uring;
     struct io_uring ring;
     struct msghdr umsg[QUEUE_MAX];
     struct iovec uiov[QUEUE_MAX];
-#endif
     conn_t *conns;
     unsigned n_conns;
     bool any_failed;
@@ -259,7 +255,6 @@ static void lq_flush(udp_listener_t *l) {
     l->arena_used = 0;
 }
 
-#ifdef TURN_HAVE_URING
 /* Sends the queued client→peer datagrams with one io_uring_enter: one SENDMSG per datagram,
  * each with MSG_DONTWAIT so the kernel completes it inline (sent, or failed with EAGAIN when
  * the socket buffer is full) instead of parking it; all have completed when this returns, so
@@ -308,15 +303,12 @@ broken:
     w->uring = false;
     return false;
 }
-#endif
 
 /* Sends the queued client→peer datagrams, one sendmmsg per relay socket. */
 static void pq_flush(worker_t *w) {
     unsigned n = w->pq_n;
     if (!n) return;
-#ifdef TURN_HAVE_URING
     if (w->uring && pq_flush_uring(w)) return;
-#endif
     bool done[QUEUE_MAX] = {false};
     struct mmsghdr mm[QUEUE_MAX];
     struct iovec iov[QUEUE_MAX];
@@ -842,6 +834,7 @@ static void publish(worker_t *w) {
     w->pub.send_drops = w->send_drops;
     w->pub.stream_connections = w->n_conns;
     w->pub.loop_iterations = w->iterations;
+    w->pub.io_uring = w->uring;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -903,16 +896,12 @@ static void on_wake(uv_async_t *h) {
     if (atomic_load(&w->stop)) worker_shutdown(w);
 }
 
-#ifdef TURN_HAVE_URING
 static void uring_init(worker_t *w);
-#endif
 
 static void *worker_main(void *arg) {
     worker_t *w = arg;
-#ifdef TURN_HAVE_URING
     /* Made here: a single-issuer ring belongs to the thread that creates it. */
     if (!w->rt->cfg.no_io_uring) uring_init(w);
-#endif
     uv_run(&w->loop, UV_RUN_DEFAULT);
     return NULL;
 }
@@ -939,7 +928,6 @@ static SSL_CTX *make_ssl_ctx(const char *cert, const char *key) {
     return ctx;
 }
 
-#ifdef TURN_HAVE_URING
 /* One io_uring per worker for sends, with the cheapest setup the kernel offers: only this
  * thread submits, completions are posted when it asks for them. Older kernels refuse the
  * flags they do not know (EINVAL): retry without. No io_uring at all (ENOSYS, or EPERM when
@@ -961,10 +949,12 @@ static void uring_init(worker_t *w) {
         rc = io_uring_queue_init_params(2 * QUEUE_MAX, &w->ring, &p);
     }
     w->uring = rc == 0;
-    if (rc != 0 && w->id == 0)
-        RTC_LOGI("turn", "io_uring unavailable (%s): relaying with sendmmsg", strerror(-rc));
+    if (w->id == 0) {
+        if (rc == 0) RTC_LOGI("turn", "relaying with io_uring");
+        else RTC_LOGI("turn", "io_uring unavailable (%s): relaying with sendmmsg", strerror(-rc));
+    }
+    publish(w); /* so that stats say which path is used from the start */
 }
-#endif
 
 static int worker_init(turn_runtime_t *rt, worker_t *w, unsigned id) {
     w->rt = rt;
@@ -1131,9 +1121,7 @@ void turn_runtime_free(turn_runtime_t *rt) {
         free(rt->workers[i].rrx);
         free(rt->workers[i].lring);
         free(rt->workers[i].rring);
-#ifdef TURN_HAVE_URING
         if (rt->workers[i].uring) io_uring_queue_exit(&rt->workers[i].ring);
-#endif
         pthread_mutex_destroy(&rt->workers[i].mu);
     }
     free(rt->workers);

@@ -11,7 +11,9 @@
  * from peers is received TURN_PEER_HEADROOM bytes into its slot so the core can write the
  * ChannelData or Data-indication header in front, in place; the datagrams for clients are
  * queued per listener socket and sent in one sendmmsg at the end of the loop iteration.
- * Client→peer payloads go straight out of the receive slot with one sendto.
+ * Client→peer payloads go straight out of the receive slot: all those of one receive batch in
+ * one io_uring_enter (one SENDMSG each, whatever relay socket they leave from), or, where
+ * io_uring is unavailable or turned off, one sendmmsg per relay socket.
  *
  * TCP and TLS (OpenSSL, certificate and key from the configuration) carry STUN and padded
  * ChannelData frames (RFC 8656 §12.5); a connection's allocation is deleted when it closes.
@@ -68,6 +70,7 @@ typedef struct {
     uint64_t send_drops;          /* datagrams dropped because a socket buffer was full */
     uint64_t stream_connections;  /* open TCP/TLS connections */
     uint64_t loop_iterations;
+    bool io_uring;                /* relayed datagrams leave through io_uring (else sendmmsg) */
 } turn_worker_stats_t;
 int turn_runtime_worker_stats(turn_runtime_t *rt, unsigned i, turn_worker_stats_t *out);
 
