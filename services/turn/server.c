@@ -546,12 +546,17 @@ static int relay_add(turn_server_t *s, turn_alloc_t *a, uint8_t family, bool eve
     }
     const rtc_addr_t *ext = family == RTC_AF_INET4 ? &s->policy->external_v4 : &s->policy->external_v6;
     turn_relay_t *r = &a->relay[a->n_relays];
+    /* Ports another process holds stay marked used until this call ends, so the pool's
+     * random pick cannot hand the same busy port back on the next try. */
+    uint16_t busy[MAX_RELAY_BIND_TRIES];
+    int n_busy = 0;
+    int rc = RTC_ERR_LIMIT;
     for (int tries = 0; tries < MAX_RELAY_BIND_TRIES; tries++) {
         int port = fixed_port;
         uint64_t token = 0;
         if (!fixed_port) {
             port = turn_ports_acquire(s->sh->ports, family, even, reserve, &token, now);
-            if (port < 0) return RTC_ERR_LIMIT;
+            if (port < 0) break;
             if (token && s->ops.port_hold) {
                 /* Hold the reserved neighbour for real, or try another pair. */
                 rtc_addr_t next = *base;
@@ -559,7 +564,7 @@ static int relay_add(turn_server_t *s, turn_alloc_t *a, uint8_t family, bool eve
                 int64_t h = -1;
                 if (s->ops.port_hold(s->user, &next, &h) != RTC_OK) {
                     unreserve(s, token, now);
-                    turn_ports_release(s->sh->ports, family, (uint16_t)port);
+                    busy[n_busy++] = (uint16_t)port;
                     continue;
                 }
                 turn_ports_set_hold(s->sh->ports, token, h);
@@ -577,15 +582,20 @@ static int relay_add(turn_server_t *s, turn_alloc_t *a, uint8_t family, bool eve
             a->relay_port[a->n_relays] = (uint16_t)port;
             a->n_relays++;
             if (token) a->token = token;
-            return RTC_OK;
+            rc = RTC_OK;
+            break;
         }
-        /* Another process holds the port: give it back (it may be free next time) and try
-         * another. A reservation made alongside is given up too. */
-        turn_ports_release(s->sh->ports, family, (uint16_t)port);
+        /* Another process holds the port: skip it for the rest of this call and give it back
+         * afterwards (it may be free next time). A reservation made alongside is given up. */
         unreserve(s, token, now);
-        if (fixed_port) return RTC_ERR_LIMIT;
+        if (fixed_port) {
+            turn_ports_release(s->sh->ports, family, (uint16_t)port);
+            break;
+        }
+        busy[n_busy++] = (uint16_t)port;
     }
-    return RTC_ERR_LIMIT;
+    for (int i = 0; i < n_busy; i++) turn_ports_release(s->sh->ports, family, busy[i]);
+    return rc;
 }
 
 static void send_allocate_success(turn_server_t *s, const rtc_stun_msg_t *req, turn_alloc_t *a, const auth_t *auth,
