@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
@@ -26,6 +27,13 @@
 #define STREAM_RBUF (65536 + 4096)
 #define STREAM_WBUF_MAX (1u << 20)
 #define TICK_MS 250
+/* io_uring event loop: provided receive buffers for the UDP listeners (a power of two). Each
+ * holds the recvmsg header, the source address, room for IP_PKTINFO and the datagram. */
+#define RX_BUFS 128
+#define RX_BGID 1
+#define RX_BUF_SIZE \
+    (sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_storage) + sizeof(pktinfo_ctl_t) + SLOT_DATA)
+enum { UD_SEND = 1, UD_RECV = 2, UD_POLL = 3 }; /* completion tags (user_data >> 32) */
 
 enum { KIND_UDP = 1, KIND_STREAM = 2 };
 
@@ -155,6 +163,24 @@ struct worker {
     struct io_uring ring;
     struct msghdr umsg[QUEUE_MAX];
     struct iovec uiov[QUEUE_MAX];
+    /* The io_uring event loop (evloop): a second ring on which the thread waits. It receives
+     * on the UDP listeners (multishot RECVMSG into provided buffers), sends what they relay
+     * (submitted together with the next wait: one io_uring_enter per wake-up, for receive and
+     * send), and polls libuv's epoll fd (relay sockets, TCP/TLS, the wake-up async); libuv
+     * runs (uv_run NOWAIT) only when that fd is readable or a timer is due. */
+    bool evloop;
+    struct io_uring ering;
+    struct io_uring_buf_ring *br;
+    uint8_t *rxbufs;
+    struct msghdr rx_tmpl;      /* name and control room of every multishot receive */
+    uint16_t held[RX_BUFS];     /* buffers in use: handed back once their sends completed */
+    unsigned n_held;
+    unsigned n_cover;           /* held[0..n_cover) were received before the last submission */
+    unsigned inflight;          /* sends submitted whose completion was not seen yet */
+    bool rx_armed[TURN_LISTEN_MAX];
+    bool poll_armed;
+    struct msghdr emsg[QUEUE_MAX];
+    struct iovec eiov[QUEUE_MAX];
     conn_t *conns;
     unsigned n_conns;
     bool any_failed;
@@ -835,6 +861,7 @@ static void publish(worker_t *w) {
     w->pub.stream_connections = w->n_conns;
     w->pub.loop_iterations = w->iterations;
     w->pub.io_uring = w->uring;
+    w->pub.io_uring_loop = w->evloop;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -898,10 +925,238 @@ static void on_wake(uv_async_t *h) {
 
 static void uring_init(worker_t *w);
 
+/* ---- io_uring event loop ------------------------------------------------------------- */
+
+static inline uint64_t ud(unsigned tag, unsigned idx) { return (uint64_t)tag << 32 | idx; }
+
+static struct io_uring_sqe *ev_sqe(worker_t *w) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ering);
+    if (!sqe) { /* full (cannot happen with the ring's size): make room */
+        io_uring_submit(&w->ering);
+        sqe = io_uring_get_sqe(&w->ering);
+    }
+    return sqe;
+}
+
+static void ev_arm_recv(worker_t *w, size_t i) {
+    struct io_uring_sqe *sqe = ev_sqe(w);
+    if (!sqe) return;
+    io_uring_prep_recvmsg_multishot(sqe, w->udp[i]->fd, &w->rx_tmpl, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = RX_BGID;
+    io_uring_sqe_set_data64(sqe, ud(UD_RECV, (unsigned)i));
+    w->rx_armed[i] = true;
+}
+
+/* One-shot, re-armed after each uv_run: a poll on a still-ready epoll fd completes at once,
+ * so events libuv left for later (a relay socket read only up to RELAY_READ_MAX) are not
+ * forgotten until the next wake-up. */
+static void ev_arm_poll(worker_t *w) {
+    struct io_uring_sqe *sqe = ev_sqe(w);
+    if (!sqe) return;
+    io_uring_prep_poll_add(sqe, uv_backend_fd(&w->loop), POLLIN);
+    io_uring_sqe_set_data64(sqe, ud(UD_POLL, 0));
+    w->poll_armed = true;
+}
+
+/* Hands receive buffers back to the kernel: those held since before the last submission
+ * (n_cover of them, at the front of held), once every send submitted has completed — queued
+ * payloads point into them. Buffers received since stay held until the next round. */
+static void ev_recycle(worker_t *w) {
+    if (w->inflight || !w->n_cover) return;
+    int mask = io_uring_buf_ring_mask(RX_BUFS);
+    for (unsigned i = 0; i < w->n_cover; i++)
+        io_uring_buf_ring_add(w->br, w->rxbufs + (size_t)w->held[i] * RX_BUF_SIZE, RX_BUF_SIZE, w->held[i], mask,
+                              (int)i);
+    io_uring_buf_ring_advance(w->br, (int)w->n_cover);
+    memmove(w->held, w->held + w->n_cover, (w->n_held - w->n_cover) * sizeof w->held[0]);
+    w->n_held -= w->n_cover;
+    w->n_cover = 0;
+}
+
+/* Turns the queued client→peer datagrams into SENDMSG entries that leave with the next
+ * io_uring_enter (MSG_DONTWAIT: completed, or failed with EAGAIN, inside that call). The
+ * kernel copies msghdr, iovec and address when it takes the entry, so pq may be reused
+ * afterwards. */
+static unsigned ev_queue_sends(worker_t *w) {
+    unsigned n = w->pq_n;
+    for (unsigned i = 0; i < n; i++) {
+        struct io_uring_sqe *sqe = ev_sqe(w);
+        if (!sqe) { w->send_drops += n - i; break; }
+        peer_out_t *o = &w->pq[i];
+        w->eiov[i].iov_base = (void *)o->p;
+        w->eiov[i].iov_len = o->n;
+        struct msghdr *m = &w->emsg[i];
+        memset(m, 0, sizeof *m);
+        m->msg_name = &o->to;
+        m->msg_namelen = o->tolen;
+        m->msg_iov = &w->eiov[i];
+        m->msg_iovlen = 1;
+        io_uring_prep_sendmsg(sqe, o->r->fd, m, MSG_DONTWAIT);
+        io_uring_sqe_set_data64(sqe, ud(UD_SEND, i));
+        w->inflight++;
+    }
+    w->pq_n = 0;
+    w->n_cover = w->n_held; /* everything received so far is covered by this submission */
+    return n;
+}
+
+/* A datagram from a multishot receive on listener l. */
+static void ev_on_datagram(worker_t *w, udp_listener_t *l, const struct io_uring_cqe *cqe, rtc_time_t now) {
+    if (!(cqe->flags & IORING_CQE_F_BUFFER)) return;
+    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    if (bid >= RX_BUFS) return;
+    w->held[w->n_held++] = (uint16_t)bid;
+    uint8_t *buf = w->rxbufs + (size_t)bid * RX_BUF_SIZE;
+    struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, cqe->res, &w->rx_tmpl);
+    if (!o || (o->flags & MSG_TRUNC) || o->namelen > w->rx_tmpl.msg_namelen) return;
+    turn_endpoint_t ep = {.conn = l, .local = l->local, .transport = TURN_TRANSPORT_UDP};
+    if (l->wildcard) {
+        struct msghdr m;
+        memset(&m, 0, sizeof m);
+        m.msg_control = (char *)io_uring_recvmsg_name(o) + w->rx_tmpl.msg_namelen;
+        m.msg_controllen = o->controllen;
+        if (!read_destination(&m, l->local.port, &ep.local)) ep.local = l->local;
+    }
+    if (rtc_addr_from_sockaddr(&ep.remote, io_uring_recvmsg_name(o), o->namelen) != RTC_OK) return;
+    uint8_t *p = io_uring_recvmsg_payload(o, &w->rx_tmpl);
+    unsigned n = io_uring_recvmsg_payload_length(o, cqe->res, &w->rx_tmpl);
+    turn_server_on_client(w->core, &ep, p, n, now);
+}
+
+static void ev_teardown(worker_t *w) {
+    if (!w->evloop) return;
+    pq_flush(w); /* nothing may point into the receive buffers any more */
+    io_uring_queue_exit(&w->ering); /* cancels the receives and the poll */
+    w->evloop = false;
+    w->inflight = w->n_held = w->n_cover = 0;
+}
+
+/* Sets the event loop up: ring, provided buffers, listeners taken off libuv. false: not
+ * possible here (old kernel, io_uring refused), libuv drives everything. */
+static bool ev_init(worker_t *w) {
+    if (!w->n_udp) return false;
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+#if defined(IORING_SETUP_DEFER_TASKRUN) && defined(IORING_SETUP_SINGLE_ISSUER)
+    p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+#endif
+    if (io_uring_queue_init_params(4 * QUEUE_MAX, &w->ering, &p) != 0) return false;
+    if (!(p.features & IORING_FEAT_EXT_ARG)) goto fail; /* waits with a timeout need it */
+    size_t brsz = RX_BUFS * sizeof(struct io_uring_buf);
+    void *br = NULL;
+    if (posix_memalign(&br, 4096, brsz) != 0) goto fail;
+    memset(br, 0, brsz);
+    w->br = br;
+    struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)br, .ring_entries = RX_BUFS, .bgid = RX_BGID};
+    if (io_uring_register_buf_ring(&w->ering, &reg, 0) != 0) goto fail;
+    if (!w->rxbufs && !(w->rxbufs = malloc((size_t)RX_BUFS * RX_BUF_SIZE))) goto fail;
+    io_uring_buf_ring_init(w->br);
+    for (unsigned i = 0; i < RX_BUFS; i++) w->held[i] = (uint16_t)i;
+    w->n_held = w->n_cover = RX_BUFS;
+    w->inflight = 0;
+    ev_recycle(w);
+    memset(&w->rx_tmpl, 0, sizeof w->rx_tmpl);
+    w->rx_tmpl.msg_namelen = sizeof(struct sockaddr_storage);
+    w->rx_tmpl.msg_controllen = sizeof(pktinfo_ctl_t);
+    for (size_t i = 0; i < w->n_udp; i++) {
+        uv_poll_stop(&w->udp[i]->poll);
+        ev_arm_recv(w, i);
+    }
+    ev_arm_poll(w);
+    w->evloop = true;
+    return true;
+fail:
+    io_uring_queue_exit(&w->ering);
+    return false;
+}
+
+/* Back to libuv alone after an io_uring failure. */
+static void ev_give_up(worker_t *w, int err) {
+    RTC_LOGW("turn", "worker %u: io_uring event loop failed (%s); back to epoll and recvmmsg", w->id, strerror(-err));
+    ev_teardown(w);
+    for (size_t i = 0; i < w->n_udp; i++) uv_poll_start(&w->udp[i]->poll, UV_READABLE, on_udp_readable);
+    publish(w);
+}
+
+/* libuv applies uv_poll_start/stop to its epoll set only when it next polls (the watcher
+ * queue of struct uv_loop_s, whose first word is its "next" link in every libuv version:
+ * empty when it points at itself). A relay socket opened by the core, or a connection
+ * accepted, is not watched until then, so the event loop runs libuv at once while changes
+ * wait there. */
+static bool uv_changes_pending(uv_loop_t *loop) {
+    void *q = (void *)&loop->watcher_queue;
+    return *(void **)q != q;
+}
+
+static void ev_run(worker_t *w) {
+    uint64_t uv_due = 0; /* uv_hrtime() at which libuv must run (timers); 0: at once */
+    while (w->evloop) {
+        w->iterations++;
+        /* What the last wake-up produced leaves now; then wait for the next one. */
+        unsigned sends = ev_queue_sends(w);
+        for (size_t i = 0; i < w->n_udp; i++)
+            if (!w->rx_armed[i] && w->n_held < RX_BUFS) ev_arm_recv(w, i);
+        if (!w->poll_armed) ev_arm_poll(w);
+        uint64_t t = uv_hrtime();
+        bool run_uv = t >= uv_due;
+        struct __kernel_timespec ts = {0, 0};
+        if (!run_uv) {
+            ts.tv_sec = (long long)((uv_due - t) / 1000000000u);
+            ts.tv_nsec = (long long)((uv_due - t) % 1000000000u);
+        }
+        struct io_uring_cqe *cqe = NULL;
+        int rc = io_uring_submit_and_wait_timeout(&w->ering, &cqe, run_uv ? 0 : sends + 1, &ts, NULL);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            ev_give_up(w, rc);
+            break;
+        }
+        rtc_time_t now = rtc_clock_now();
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&w->ering, head, cqe) {
+            seen++;
+            unsigned tag = (unsigned)(cqe->user_data >> 32), idx = (unsigned)cqe->user_data;
+            if (tag == UD_SEND) {
+                if (w->inflight) w->inflight--;
+                if (cqe->res < 0) w->send_drops++; /* EAGAIN/ENOBUFS: buffer full; or refused */
+            } else if (tag == UD_RECV && idx < w->n_udp) {
+                /* Without F_MORE the receive has ended (ENOBUFS: every buffer held; or an
+                 * error): armed again at the top of the loop. */
+                if (!(cqe->flags & IORING_CQE_F_MORE)) w->rx_armed[idx] = false;
+                if (cqe->res >= 0) ev_on_datagram(w, w->udp[idx], cqe, now);
+            } else if (tag == UD_POLL) {
+                w->poll_armed = false;
+                run_uv = true;
+            }
+        }
+        io_uring_cq_advance(&w->ering, seen);
+        if (uv_hrtime() >= uv_due || uv_changes_pending(&w->loop)) run_uv = true;
+        /* Responses to clients (STUN) go out now; relayed payloads with the next wait. */
+        for (size_t i = 0; i < w->n_udp; i++)
+            if (w->udp[i]->q_n) lq_flush(w->udp[i]);
+        if (run_uv) {
+            uv_run(&w->loop, UV_RUN_NOWAIT); /* its check callback flushes pq synchronously */
+            if (w->closing) break;
+            int ms = uv_backend_timeout(&w->loop);
+            if (ms < 0 || ms > TICK_MS) ms = TICK_MS;
+            uv_due = uv_changes_pending(&w->loop) ? 0 : uv_hrtime() + (uint64_t)ms * 1000000u;
+        }
+        close_failed_conns(w);
+        ev_recycle(w);
+    }
+}
+
 static void *worker_main(void *arg) {
     worker_t *w = arg;
     /* Made here: a single-issuer ring belongs to the thread that creates it. */
-    if (!w->rt->cfg.no_io_uring) uring_init(w);
+    if (!w->rt->cfg.no_io_uring) {
+        uring_init(w);
+        if (w->uring && ev_init(w)) {
+            publish(w);
+            ev_run(w);
+            ev_teardown(w);
+        }
+    }
     uv_run(&w->loop, UV_RUN_DEFAULT);
     return NULL;
 }
@@ -1122,6 +1377,8 @@ void turn_runtime_free(turn_runtime_t *rt) {
         free(rt->workers[i].lring);
         free(rt->workers[i].rring);
         if (rt->workers[i].uring) io_uring_queue_exit(&rt->workers[i].ring);
+        free(rt->workers[i].rxbufs);
+        free(rt->workers[i].br);
         pthread_mutex_destroy(&rt->workers[i].mu);
     }
     free(rt->workers);

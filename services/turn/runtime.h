@@ -7,6 +7,11 @@
  * packets reach the worker that holds its allocation; the allocation's relay sockets are
  * watched by that worker only. Nothing on the packet path is shared or locked.
  *
+ * Where io_uring is usable, a worker waits in io_uring_enter, not epoll_wait: its UDP listeners
+ * are received with multishot RECVMSG into provided buffers, the client→peer datagrams of a
+ * wake-up are submitted with the next wait (one system call per wake-up for both), and libuv
+ * (relay sockets, TCP/TLS, timers) runs when its epoll fd, polled through the same ring, is
+ * readable or a timer is due. Otherwise (or with no_io_uring) libuv drives everything:
  * UDP is read with recvmmsg into a pool of receive slots and answered with sendmmsg. Data
  * from peers is received TURN_PEER_HEADROOM bytes into its slot so the core can write the
  * ChannelData or Data-indication header in front, in place; the datagrams for clients are
@@ -71,6 +76,8 @@ typedef struct {
     uint64_t stream_connections;  /* open TCP/TLS connections */
     uint64_t loop_iterations;
     bool io_uring;                /* relayed datagrams leave through io_uring (else sendmmsg) */
+    bool io_uring_loop;           /* the worker waits in io_uring and receives on its UDP
+                                     listeners there (else libuv's epoll and recvmmsg) */
 } turn_worker_stats_t;
 int turn_runtime_worker_stats(turn_runtime_t *rt, unsigned i, turn_worker_stats_t *out);
 
