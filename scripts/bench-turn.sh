@@ -14,7 +14,9 @@
 # on a shared machine disturbs the runs less; 0 to disable), MODE (channel|send), TRANSPORT (udp|tcp; the floor is UDP-only
 # and is skipped for tcp), RCVBUF (SO_RCVBUF asked for the floor's and starling-turn's
 # listening sockets; default 2 MiB, which the kernel doubles to the 4 MiB coTURN gives its own
-# listening sockets (`ss -uam` shows rb4194304); 0 = system default), NO_DOCS=1 to skip writing the doc.
+# listening sockets (`ss -uam` shows rb4194304); 0 = system default), NO_DOCS=1 to skip writing the doc,
+# BASE_TURN (path of another starling-turn build, e.g. of an older commit: server "base" in
+# SERVERS runs it with the same options, for before/after comparisons in one run).
 set -eu
 BUILD_DIR=${1:-build/release}
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -103,6 +105,13 @@ start_starling() {
 --quota.allocations_per_user=0 --auth.rate=0 --udp.recv_buffer=$RCVBUF --log.level=warn"
   setsid sh -c "$PRIO" "$NICE" $SERVER_CMD >"$TMP/starling.log" 2>&1 &
   SERVER_PID=$!
+}
+
+start_base() {
+  [ -n "${BASE_TURN:-}" ] && [ -x "$BASE_TURN" ] || return 1
+  STARLING_TURN_SAVED=$STARLING_TURN; STARLING_TURN=$BASE_TURN
+  start_starling "$1"
+  STARLING_TURN=$STARLING_TURN_SAVED
 }
 
 get() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
