@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -130,6 +131,7 @@ typedef struct relay_sock {
     uint8_t family;
     turn_relay_t *relay;
     bool df;
+    bool fixed;         /* registered in the event ring's file table at index fd */
 } relay_sock_t;
 
 struct worker {
@@ -179,6 +181,9 @@ struct worker {
     unsigned inflight;          /* sends submitted whose completion was not seen yet */
     bool rx_armed[TURN_LISTEN_MAX];
     bool poll_armed;
+    /* Relay sockets are registered in the ring's file table (slot = fd), so a send does not
+     * look the descriptor up (fget/fput) each time; 0: no table. */
+    unsigned nfixed;
     struct msghdr emsg[QUEUE_MAX];
     struct iovec eiov[QUEUE_MAX];
     conn_t *conns;
@@ -739,6 +744,8 @@ static int op_relay_open(void *user, turn_relay_t *relay, const rtc_addr_t *addr
     r->family = addr->family;
     r->relay = relay;
     r->df = df;
+    if (w->evloop && (unsigned)fd < w->nfixed && io_uring_register_files_update(&w->ering, (unsigned)fd, &fd, 1) == 1)
+        r->fixed = true;
     uv_poll_init(&w->loop, &r->poll, fd);
     r->poll.data = r;
     uv_poll_start(&r->poll, UV_READABLE, on_relay_readable);
@@ -761,7 +768,13 @@ static void free_handle_data(uv_handle_t *h) { free(h->data); }
 
 static void op_relay_close(void *user, void *io) {
     relay_sock_t *r = io;
-    pq_flush(user); /* nothing queued may outlive the socket (or reach a reused fd) */
+    worker_t *w = user;
+    pq_flush(w); /* nothing queued may outlive the socket (or reach a reused fd) */
+    if (r->fixed && w->evloop) { /* the table holds a reference: the socket would live on */
+        int none = -1;
+        io_uring_register_files_update(&w->ering, (unsigned)r->fd, &none, 1);
+    }
+    r->fixed = false;
     uv_poll_stop(&r->poll);
     close(r->fd);
     uv_close((uv_handle_t *)&r->poll, free_handle_data);
@@ -993,6 +1006,7 @@ static unsigned ev_queue_sends(worker_t *w) {
         m->msg_iov = &w->eiov[i];
         m->msg_iovlen = 1;
         io_uring_prep_sendmsg(sqe, o->r->fd, m, MSG_DONTWAIT);
+        if (o->r->fixed) sqe->flags |= IOSQE_FIXED_FILE; /* index fd in the file table */
         io_uring_sqe_set_data64(sqe, ud(UD_SEND, i));
         w->inflight++;
     }
@@ -1029,6 +1043,7 @@ static void ev_teardown(worker_t *w) {
     pq_flush(w); /* nothing may point into the receive buffers any more */
     io_uring_queue_exit(&w->ering); /* cancels the receives and the poll */
     w->evloop = false;
+    w->nfixed = 0;
     w->inflight = w->n_held = w->n_cover = 0;
 }
 
@@ -1043,6 +1058,12 @@ static bool ev_init(worker_t *w) {
 #endif
     if (io_uring_queue_init_params(4 * QUEUE_MAX, &w->ering, &p) != 0) return false;
     if (!(p.features & IORING_FEAT_EXT_ARG)) goto fail; /* waits with a timeout need it */
+    struct rlimit rl;
+    w->nfixed = 0;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        unsigned n = rl.rlim_cur > 65536 ? 65536 : (unsigned)rl.rlim_cur;
+        if (n && io_uring_register_files_sparse(&w->ering, n) == 0) w->nfixed = n;
+    }
     size_t brsz = RX_BUFS * sizeof(struct io_uring_buf);
     void *br = NULL;
     if (posix_memalign(&br, 4096, brsz) != 0) goto fail;
