@@ -24,6 +24,9 @@
  * that slot starts do not all map to the same L1 cache sets. */
 #define SLOT_STRIDE (TURN_PEER_HEADROOM + SLOT_DATA + TURN_PEER_TAILROOM + 192)
 #define QUEUE_MAX 64             /* datagrams queued per listener before a sendmmsg */
+/* Client→peer datagrams queued before they are sent: as many as the io_uring loop can
+ * receive in one wake-up (RX_BUFS), so that they all leave with its next wait. */
+#define PQ_MAX 128
 #define ARENA_SIZE (16 * 1024)   /* copies of STUN responses waiting in a queue */
 #define STREAM_RBUF (65536 + 4096)
 #define STREAM_WBUF_MAX (1u << 20)
@@ -157,14 +160,14 @@ struct worker {
     recv_ring_t *lring, *rring;
     /* Client→peer datagrams of the current receive batch, sent grouped by relay socket with
      * one sendmmsg each; the payloads stay in the receive slots until then. */
-    peer_out_t pq[QUEUE_MAX];
+    peer_out_t pq[PQ_MAX];
     unsigned pq_n;
     /* With io_uring the whole queue leaves in one system call whatever the number of relay
      * sockets (sendmmsg needs one per socket, and each allocation has its own). */
     bool uring;
     struct io_uring ring;
-    struct msghdr umsg[QUEUE_MAX];
-    struct iovec uiov[QUEUE_MAX];
+    struct msghdr umsg[PQ_MAX];
+    struct iovec uiov[PQ_MAX];
     /* The io_uring event loop (evloop): a second ring on which the thread waits. It receives
      * on the UDP listeners (multishot RECVMSG into provided buffers), sends what they relay
      * (submitted together with the next wait: one io_uring_enter per wake-up, for receive and
@@ -184,8 +187,8 @@ struct worker {
     /* Relay sockets are registered in the ring's file table (slot = fd), so a send does not
      * look the descriptor up (fget/fput) each time; 0: no table. */
     unsigned nfixed;
-    struct msghdr emsg[QUEUE_MAX];
-    struct iovec eiov[QUEUE_MAX];
+    struct msghdr emsg[PQ_MAX];
+    struct iovec eiov[PQ_MAX];
     conn_t *conns;
     unsigned n_conns;
     bool any_failed;
@@ -340,9 +343,9 @@ static void pq_flush(worker_t *w) {
     unsigned n = w->pq_n;
     if (!n) return;
     if (w->uring && pq_flush_uring(w)) return;
-    bool done[QUEUE_MAX] = {false};
-    struct mmsghdr mm[QUEUE_MAX];
-    struct iovec iov[QUEUE_MAX];
+    bool done[PQ_MAX] = {false};
+    struct mmsghdr mm[PQ_MAX];
+    struct iovec iov[PQ_MAX];
     for (unsigned i = 0; i < n; i++) {
         if (done[i]) continue;
         relay_sock_t *r = w->pq[i].r;
@@ -795,7 +798,7 @@ static void op_send_peer(void *user, void *io, const rtc_addr_t *peer, const uin
         set_df(r->fd, r->family, df);
         r->df = df;
     }
-    if (w->pq_n == QUEUE_MAX) pq_flush(w);
+    if (w->pq_n == PQ_MAX) pq_flush(w);
     peer_out_t *o = &w->pq[w->pq_n];
     int sl = rtc_addr_to_sockaddr(peer, &o->to, sizeof o->to);
     if (sl < 0) return;
@@ -1056,7 +1059,7 @@ static bool ev_init(worker_t *w) {
 #if defined(IORING_SETUP_DEFER_TASKRUN) && defined(IORING_SETUP_SINGLE_ISSUER)
     p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
 #endif
-    if (io_uring_queue_init_params(4 * QUEUE_MAX, &w->ering, &p) != 0) return false;
+    if (io_uring_queue_init_params(4 * PQ_MAX, &w->ering, &p) != 0) return false;
     if (!(p.features & IORING_FEAT_EXT_ARG)) goto fail; /* waits with a timeout need it */
     struct rlimit rl;
     w->nfixed = 0;
@@ -1222,7 +1225,7 @@ static void uring_init(worker_t *w) {
         struct io_uring_params p;
         memset(&p, 0, sizeof p);
         p.flags = flags[i];
-        rc = io_uring_queue_init_params(2 * QUEUE_MAX, &w->ring, &p);
+        rc = io_uring_queue_init_params(2 * PQ_MAX, &w->ring, &p);
     }
     w->uring = rc == 0;
     if (w->id == 0) {
