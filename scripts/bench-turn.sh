@@ -263,6 +263,9 @@ SECTION="$TMP/section"
   echo "user, no Redis (it needs Redis only for REST secrets and its node registry, both unused"
   echo "here, so none is started), per-user allocation quota and 401 rate limit off. Listening"
   echo "socket receive buffers: $( [ "$RCVBUF" = 0 ] && echo "system default ($(cat /proc/sys/net/core/rmem_default) bytes) for the floor and starling-turn" || echo "SO_RCVBUF $RCVBUF for the floor and starling-turn (kernel: $((RCVBUF * 2)))"); coTURN sets its own (4194304 here)."
+  if [ -f "$TMP/runs.base" ] || grep -q '|base|' "$ROWS"; then
+    echo "\"base\" is another starling-turn build, $(echo "$BASE_TURN" | sed "s|$SRC_DIR/||") (BASE_TURN), with the same options: the before of a before/after comparison in the same run."
+  fi
   echo
   cat "$TABLE"
   if [ -s "$NOTES" ]; then echo; echo "Scaling:"; echo; cat "$NOTES"; fi
