@@ -198,6 +198,7 @@ struct worker {
     turn_worker_stats_t pub;
     uint64_t send_drops;
     uint64_t iterations;
+    uint64_t rx_rearms;
 };
 
 struct turn_runtime {
@@ -878,6 +879,7 @@ static void publish(worker_t *w) {
     w->pub.loop_iterations = w->iterations;
     w->pub.io_uring = w->uring;
     w->pub.io_uring_loop = w->evloop;
+    w->pub.rx_rearms = w->rx_rearms;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -1146,7 +1148,10 @@ static void ev_run(worker_t *w) {
             } else if (tag == UD_RECV && idx < w->n_udp) {
                 /* Without F_MORE the receive has ended (ENOBUFS: every buffer held; or an
                  * error): armed again at the top of the loop. */
-                if (!(cqe->flags & IORING_CQE_F_MORE)) w->rx_armed[idx] = false;
+                if (!(cqe->flags & IORING_CQE_F_MORE)) {
+                    w->rx_armed[idx] = false;
+                    w->rx_rearms++;
+                }
                 if (cqe->res >= 0) ev_on_datagram(w, w->udp[idx], cqe, now);
             } else if (tag == UD_POLL) {
                 w->poll_armed = false;

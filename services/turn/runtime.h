@@ -78,6 +78,8 @@ typedef struct {
     bool io_uring;                /* relayed datagrams leave through io_uring (else sendmmsg) */
     bool io_uring_loop;           /* the worker waits in io_uring and receives on its UDP
                                      listeners there (else libuv's epoll and recvmmsg) */
+    uint64_t rx_rearms;           /* io_uring loop: listener receives re-armed after they ended
+                                     (ENOBUFS: every receive buffer was in use) */
 } turn_worker_stats_t;
 int turn_runtime_worker_stats(turn_runtime_t *rt, unsigned i, turn_worker_stats_t *out);
 
