@@ -99,7 +99,8 @@ static const st_option_t options[] = {
     {"udp.send_buffer", ST_OPT_INT, O(udp_send_buffer), "0", "SO_SNDBUF of UDP listeners (0: system default)", 0,
      1 << 30, NULL, 0},
     {"udp.io_uring", ST_OPT_BOOL, O(udp_io_uring), "true",
-     "send relayed datagrams through io_uring where the kernel allows it (false: sendmmsg)", 0, 0, NULL, 0},
+     "wait, receive on UDP listeners and send relayed datagrams through io_uring where the kernel "
+     "allows it (false: epoll, recvmmsg, sendmmsg)", 0, 0, NULL, 0},
 };
 
 const st_config_spec_t turn_options_spec = {
