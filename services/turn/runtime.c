@@ -37,7 +37,10 @@
 #define RX_BGID 1
 #define RX_BUF_SIZE \
     (sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_storage) + sizeof(pktinfo_ctl_t) + SLOT_DATA)
-enum { UD_SEND = 1, UD_RECV = 2, UD_POLL = 3 }; /* completion tags (user_data >> 32) */
+/* Completion tags, bits 32-39 of user_data; UD_RELAY also carries the relay socket's fd (bits
+ * 0-31) and its generation (bits 40-63) so a completion left over from a closed socket whose
+ * fd was reused is recognised. */
+enum { UD_SEND = 1, UD_RECV = 2, UD_POLL = 3, UD_RELAY = 4 };
 
 enum { KIND_UDP = 1, KIND_STREAM = 2 };
 
@@ -135,6 +138,11 @@ typedef struct relay_sock {
     turn_relay_t *relay;
     bool df;
     bool fixed;         /* registered in the event ring's file table at index fd */
+    bool ring_rx;       /* received through the event ring (multishot), not libuv */
+    bool rx_armed;
+    bool in_rearm;
+    uint32_t gen;
+    struct relay_sock *rearm_next;
 } relay_sock_t;
 
 struct worker {
@@ -187,6 +195,10 @@ struct worker {
     /* Relay sockets are registered in the ring's file table (slot = fd), so a send does not
      * look the descriptor up (fget/fput) each time; 0: no table. */
     unsigned nfixed;
+    relay_sock_t **by_fd;       /* relay sockets received through the ring, by fd */
+    uint32_t rgen;
+    relay_sock_t *rearm;        /* relay receives to arm again (ended: ENOBUFS, error) */
+    struct msghdr rx_rtmpl;     /* relay receives: name room only, payload after it */
     struct msghdr emsg[PQ_MAX];
     struct iovec eiov[PQ_MAX];
     conn_t *conns;
@@ -731,6 +743,8 @@ static void on_accept(uv_poll_t *h, int status, int events) {
 /* ---- core callbacks ------------------------------------------------------------------ */
 
 static void on_relay_readable(uv_poll_t *h, int status, int events);
+static void ev_relay_arm(worker_t *w, relay_sock_t *r);
+static void ev_relay_forget(worker_t *w, relay_sock_t *r);
 
 static int op_relay_open(void *user, turn_relay_t *relay, const rtc_addr_t *addr, bool df, int64_t hold, void **io) {
     worker_t *w = user;
@@ -752,7 +766,14 @@ static int op_relay_open(void *user, turn_relay_t *relay, const rtc_addr_t *addr
         r->fixed = true;
     uv_poll_init(&w->loop, &r->poll, fd);
     r->poll.data = r;
-    uv_poll_start(&r->poll, UV_READABLE, on_relay_readable);
+    if (r->fixed && w->by_fd) {
+        r->ring_rx = true;
+        r->gen = ++w->rgen & 0xFFFFFF;
+        w->by_fd[fd] = r;
+        ev_relay_arm(w, r);
+    } else {
+        uv_poll_start(&r->poll, UV_READABLE, on_relay_readable);
+    }
     *io = r;
     return RTC_OK;
 }
@@ -774,6 +795,7 @@ static void op_relay_close(void *user, void *io) {
     relay_sock_t *r = io;
     worker_t *w = user;
     pq_flush(w); /* nothing queued may outlive the socket (or reach a reused fd) */
+    if (r->ring_rx) ev_relay_forget(w, r);
     if (r->fixed && w->evloop) { /* the table holds a reference: the socket would live on */
         int none = -1;
         io_uring_register_files_update(&w->ering, (unsigned)r->fd, &none, 1);
@@ -977,6 +999,78 @@ static void ev_arm_poll(worker_t *w) {
     w->poll_armed = true;
 }
 
+static inline uint64_t ud_relay(const relay_sock_t *r) {
+    return (uint64_t)r->gen << 40 | (uint64_t)UD_RELAY << 32 | (uint32_t)r->fd;
+}
+
+/* Multishot receive on a relay socket (registered file, slot = fd) into the same provided
+ * buffers; the peer's data lands after 16 + 128 bytes of header and name, room enough for
+ * the TURN_PEER_HEADROOM the core writes in front of it once the name has been read. */
+static void ev_relay_arm(worker_t *w, relay_sock_t *r) {
+    struct io_uring_sqe *sqe = ev_sqe(w);
+    if (!sqe) return;
+    io_uring_prep_recvmsg_multishot(sqe, r->fd, &w->rx_rtmpl, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT | IOSQE_FIXED_FILE;
+    sqe->buf_group = RX_BGID;
+    io_uring_sqe_set_data64(sqe, ud_relay(r));
+    r->rx_armed = true;
+}
+
+/* Before a ring-received relay socket is closed: its receive is cancelled synchronously
+ * (the ring holds a reference to the socket, which would otherwise stay bound), and it
+ * leaves the tables, so completions still queued for it are recognised as stale. */
+static void ev_relay_forget(worker_t *w, relay_sock_t *r) {
+    io_uring_submit(&w->ering); /* an arm still waiting in the queue must be cancellable */
+    struct io_uring_sync_cancel_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.addr = ud_relay(r);
+    reg.timeout.tv_sec = -1;
+    reg.timeout.tv_nsec = -1;
+    io_uring_register_sync_cancel(&w->ering, &reg);
+    if (w->by_fd && w->by_fd[r->fd] == r) w->by_fd[r->fd] = NULL;
+    if (r->in_rearm) {
+        for (relay_sock_t **pp = &w->rearm; *pp; pp = &(*pp)->rearm_next)
+            if (*pp == r) { *pp = r->rearm_next; break; }
+        r->in_rearm = false;
+    }
+    r->ring_rx = false;
+}
+
+/* A completion of a relay socket's multishot receive. */
+static void ev_on_relay(worker_t *w, const struct io_uring_cqe *cqe, rtc_time_t now) {
+    unsigned fd = (uint32_t)cqe->user_data;
+    uint32_t gen = (uint32_t)(cqe->user_data >> 40);
+    relay_sock_t *r = w->by_fd && fd < w->nfixed ? w->by_fd[fd] : NULL;
+    if (r && r->gen != gen) r = NULL; /* from a socket closed since */
+    uint8_t *buf = NULL;
+    if (cqe->res >= 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (bid < RX_BUFS) {
+            w->held[w->n_held++] = (uint16_t)bid;
+            buf = w->rxbufs + (size_t)bid * RX_BUF_SIZE;
+        }
+    }
+    if (!r) return;
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        r->rx_armed = false;
+        if (!r->in_rearm) {
+            r->in_rearm = true;
+            r->rearm_next = w->rearm;
+            w->rearm = r;
+        }
+        w->rx_rearms++;
+    }
+    if (!buf) return;
+    struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, cqe->res, &w->rx_rtmpl);
+    if (!o || (o->flags & MSG_TRUNC) || o->namelen > w->rx_rtmpl.msg_namelen) return;
+    rtc_addr_t peer;
+    if (rtc_addr_from_sockaddr(&peer, io_uring_recvmsg_name(o), o->namelen) != RTC_OK) return;
+    uint8_t *p = io_uring_recvmsg_payload(o, &w->rx_rtmpl);
+    unsigned n = io_uring_recvmsg_payload_length(o, cqe->res, &w->rx_rtmpl);
+    if (p + n + TURN_PEER_TAILROOM > buf + RX_BUF_SIZE) return; /* no room to pad behind */
+    turn_server_on_peer(w->core, r->relay, &peer, p, n, now);
+}
+
 /* Hands receive buffers back to the kernel: those held since before the last submission
  * (n_cover of them, at the front of held), once every send submitted has completed — queued
  * payloads point into them. Buffers received since stay held until the next round. */
@@ -1048,6 +1142,16 @@ static void ev_teardown(worker_t *w) {
     pq_flush(w); /* nothing may point into the receive buffers any more */
     io_uring_queue_exit(&w->ering); /* cancels the receives and the poll */
     w->evloop = false;
+    /* Relay sockets still open go back to libuv. */
+    for (unsigned fd = 0; w->by_fd && fd < w->nfixed; fd++) {
+        relay_sock_t *r = w->by_fd[fd];
+        if (!r) continue;
+        r->ring_rx = r->fixed = r->in_rearm = false;
+        uv_poll_start(&r->poll, UV_READABLE, on_relay_readable);
+    }
+    free(w->by_fd);
+    w->by_fd = NULL;
+    w->rearm = NULL;
     w->nfixed = 0;
     w->inflight = w->n_held = w->n_cover = 0;
 }
@@ -1069,6 +1173,7 @@ static bool ev_init(worker_t *w) {
         unsigned n = rl.rlim_cur > 65536 ? 65536 : (unsigned)rl.rlim_cur;
         if (n && io_uring_register_files_sparse(&w->ering, n) == 0) w->nfixed = n;
     }
+    if (w->nfixed && !(w->by_fd = calloc(w->nfixed, sizeof *w->by_fd))) w->nfixed = 0;
     size_t brsz = RX_BUFS * sizeof(struct io_uring_buf);
     void *br = NULL;
     if (posix_memalign(&br, 4096, brsz) != 0) goto fail;
@@ -1085,6 +1190,8 @@ static bool ev_init(worker_t *w) {
     memset(&w->rx_tmpl, 0, sizeof w->rx_tmpl);
     w->rx_tmpl.msg_namelen = sizeof(struct sockaddr_storage);
     w->rx_tmpl.msg_controllen = sizeof(pktinfo_ctl_t);
+    memset(&w->rx_rtmpl, 0, sizeof w->rx_rtmpl);
+    w->rx_rtmpl.msg_namelen = sizeof(struct sockaddr_storage);
     for (size_t i = 0; i < w->n_udp; i++) {
         uv_poll_stop(&w->udp[i]->poll);
         ev_arm_recv(w, i);
@@ -1123,6 +1230,12 @@ static void ev_run(worker_t *w) {
         unsigned sends = ev_queue_sends(w);
         for (size_t i = 0; i < w->n_udp; i++)
             if (!w->rx_armed[i] && w->n_held < RX_BUFS) ev_arm_recv(w, i);
+        while (w->rearm && w->n_held < RX_BUFS) {
+            relay_sock_t *r = w->rearm;
+            w->rearm = r->rearm_next;
+            r->in_rearm = false;
+            ev_relay_arm(w, r);
+        }
         if (!w->poll_armed) ev_arm_poll(w);
         uint64_t t = uv_hrtime();
         bool run_uv = t >= uv_due;
@@ -1141,7 +1254,7 @@ static void ev_run(worker_t *w) {
         unsigned head, seen = 0;
         io_uring_for_each_cqe(&w->ering, head, cqe) {
             seen++;
-            unsigned tag = (unsigned)(cqe->user_data >> 32), idx = (unsigned)cqe->user_data;
+            unsigned tag = (unsigned)(cqe->user_data >> 32) & 0xFF, idx = (unsigned)cqe->user_data;
             if (tag == UD_SEND) {
                 if (w->inflight) w->inflight--;
                 if (cqe->res < 0) w->send_drops++; /* EAGAIN/ENOBUFS: buffer full; or refused */
@@ -1153,6 +1266,8 @@ static void ev_run(worker_t *w) {
                     w->rx_rearms++;
                 }
                 if (cqe->res >= 0) ev_on_datagram(w, w->udp[idx], cqe, now);
+            } else if (tag == UD_RELAY) {
+                ev_on_relay(w, cqe, now);
             } else if (tag == UD_POLL) {
                 w->poll_armed = false;
                 run_uv = true;
