@@ -4,7 +4,8 @@ allocate on a TURN server and bind a channel to one peer socket; the peer sends 
 datagrams round-robin to their relayed addresses at a fixed rate; a forked reader drains the clients. Prints the server's CPU (utime+stime of PID, from
 /proc) per datagram the clients received. Loopback only; bounded by --duration.
 
-    starling-turn --listen=127.0.0.1:PORT --workers=1 --realm=bench --users=bench:bench \
+    starling-turn --listen=127.0.0.1:PORT --tcp.listen=127.0.0.1:PORT --workers=1 \
+        --realm=bench --users=bench:bench \
         --relay.ipv4=127.0.0.1 --peers.allow=127.0.0.1 --http.listen= --no-rest.redis \
         --quota.allocations_per_user=0 --auth.rate=0 &
     scripts/bench-turn-reverse.py --server 127.0.0.1:PORT --pid $! [--clients 50 --rate 4000]
