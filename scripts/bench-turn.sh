@@ -14,7 +14,9 @@
 # on a shared machine disturbs the runs less; 0 to disable), MODE (channel|send), TRANSPORT (udp|tcp; the floor is UDP-only
 # and is skipped for tcp), RCVBUF (SO_RCVBUF asked for the floor's and starling-turn's
 # listening sockets; default 2 MiB, which the kernel doubles to the 4 MiB coTURN gives its own
-# listening sockets (`ss -uam` shows rb4194304); 0 = system default), NO_DOCS=1 to skip writing the doc.
+# listening sockets (`ss -uam` shows rb4194304); 0 = system default), NO_DOCS=1 to skip writing the doc,
+# BASE_TURN (path of another starling-turn build, e.g. of an older commit: server "base" in
+# SERVERS runs it with the same options, for before/after comparisons in one run).
 set -eu
 BUILD_DIR=${1:-build/release}
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -103,6 +105,13 @@ start_starling() {
 --quota.allocations_per_user=0 --auth.rate=0 --udp.recv_buffer=$RCVBUF --log.level=warn"
   setsid sh -c "$PRIO" "$NICE" $SERVER_CMD >"$TMP/starling.log" 2>&1 &
   SERVER_PID=$!
+}
+
+start_base() {
+  [ -n "${BASE_TURN:-}" ] && [ -x "$BASE_TURN" ] || return 1
+  STARLING_TURN_SAVED=$STARLING_TURN; STARLING_TURN=$BASE_TURN
+  start_starling "$1"
+  STARLING_TURN=$STARLING_TURN_SAVED
 }
 
 get() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
@@ -254,6 +263,9 @@ SECTION="$TMP/section"
   echo "user, no Redis (it needs Redis only for REST secrets and its node registry, both unused"
   echo "here, so none is started), per-user allocation quota and 401 rate limit off. Listening"
   echo "socket receive buffers: $( [ "$RCVBUF" = 0 ] && echo "system default ($(cat /proc/sys/net/core/rmem_default) bytes) for the floor and starling-turn" || echo "SO_RCVBUF $RCVBUF for the floor and starling-turn (kernel: $((RCVBUF * 2)))"); coTURN sets its own (4194304 here)."
+  if [ -f "$TMP/runs.base" ] || grep -q '|base|' "$ROWS"; then
+    echo "\"base\" is another starling-turn build, $(echo "$BASE_TURN" | sed "s|$SRC_DIR/||") (BASE_TURN), with the same options: the before of a before/after comparison in the same run."
+  fi
   echo
   cat "$TABLE"
   if [ -s "$NOTES" ]; then echo; echo "Scaling:"; echo; cat "$NOTES"; fi

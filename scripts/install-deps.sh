@@ -6,7 +6,7 @@ set -eu
 PACKAGES="
   build-essential gcc g++ clang llvm libclang-rt-14-dev cmake make pkg-config git ca-certificates
   libssl-dev openssl libsrtp2-dev libusrsctp-dev libhiredis-dev libcjson-dev check
-  libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
+  libwebsockets-dev libwebsockets-evlib-uv libuv1-dev liburing-dev
   redis-server redis-tools coturn
   iproute2 iptables nftables procps psmisc curl python3 python3-aiortc python3-aioice python3-websockets python3-av
   python3-prometheus-client python3-jwt python3-redis

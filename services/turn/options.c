@@ -100,6 +100,9 @@ static const st_option_t options[] = {
     {"udp.send_buffer", ST_OPT_INT, O(udp_send_buffer), "0",
      "send buffer of UDP listeners in bytes, past net.core.wmem_max when root (0: system default)", 0,
      1 << 30, NULL, 0},
+    {"udp.io_uring", ST_OPT_BOOL, O(udp_io_uring), "true",
+     "wait, receive on UDP listeners and send relayed datagrams through io_uring where the kernel "
+     "allows it (false: epoll, recvmmsg, sendmmsg)", 0, 0, NULL, 0},
 };
 
 const st_config_spec_t turn_options_spec = {
@@ -150,6 +153,7 @@ int turn_options_runtime(const turn_options_t *o, turn_runtime_config_t *out, ch
     out->stream_idle_timeout_s = (unsigned)(o->stream_idle_ms / 1000);
     out->udp_recv_buffer = (int)o->udp_recv_buffer;
     out->udp_send_buffer = (int)o->udp_send_buffer;
+    out->no_io_uring = !o->udp_io_uring;
     return RTC_OK;
 }
 

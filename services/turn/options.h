@@ -55,6 +55,7 @@ typedef struct {
     int64_t max_connections;
     int64_t stream_idle_ms;
     int64_t udp_recv_buffer, udp_send_buffer;
+    bool udp_io_uring;
 } turn_options_t;
 
 extern const st_config_spec_t turn_options_spec;

@@ -6,14 +6,17 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+#include <liburing.h>
 
 #define BATCH 64                 /* datagrams per recvmmsg / slots per receive pool */
 #define RELAY_READ_MAX 32        /* datagrams per relay socket per wake-up (fairness) */
@@ -23,10 +26,23 @@
  * that slot starts do not all map to the same L1 cache sets. */
 #define SLOT_STRIDE (TURN_PEER_HEADROOM + SLOT_DATA + TURN_PEER_TAILROOM + 192)
 #define QUEUE_MAX 64             /* datagrams queued per listener before a sendmmsg */
+/* Client→peer datagrams queued before they are sent: as many as the io_uring loop can
+ * receive in one wake-up (RX_BUFS), so that they all leave with its next wait. */
+#define PQ_MAX 128
 #define ARENA_SIZE (16 * 1024)   /* copies of STUN responses waiting in a queue */
 #define STREAM_RBUF (65536 + 4096)
 #define STREAM_WBUF_MAX (1u << 20)
 #define TICK_MS 250
+/* io_uring event loop: provided receive buffers for the UDP listeners (a power of two). Each
+ * holds the recvmsg header, the source address, room for IP_PKTINFO and the datagram. */
+#define RX_BUFS 128
+#define RX_BGID 1
+#define RX_BUF_SIZE \
+    (sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_storage) + sizeof(pktinfo_ctl_t) + SLOT_DATA)
+/* Completion tags, bits 32-39 of user_data; UD_RELAY also carries the relay socket's fd (bits
+ * 0-31) and its generation (bits 40-63) so a completion left over from a closed socket whose
+ * fd was reused is recognised. */
+enum { UD_SEND = 1, UD_RECV = 2, UD_POLL = 3, UD_RELAY = 4 };
 
 enum { KIND_UDP = 1, KIND_STREAM = 2 };
 
@@ -123,6 +139,12 @@ typedef struct relay_sock {
     uint8_t family;
     turn_relay_t *relay;
     bool df;
+    bool fixed;         /* registered in the event ring's file table at index fd */
+    bool ring_rx;       /* received through the event ring (multishot), not libuv */
+    bool rx_armed;
+    bool in_rearm;
+    uint32_t gen;
+    struct relay_sock *rearm_next;
 } relay_sock_t;
 
 struct worker {
@@ -148,8 +170,39 @@ struct worker {
     recv_ring_t *lring, *rring;
     /* Client→peer datagrams of the current receive batch, sent grouped by relay socket with
      * one sendmmsg each; the payloads stay in the receive slots until then. */
-    peer_out_t pq[QUEUE_MAX];
+    peer_out_t pq[PQ_MAX];
     unsigned pq_n;
+    /* With io_uring the whole queue leaves in one system call whatever the number of relay
+     * sockets (sendmmsg needs one per socket, and each allocation has its own). */
+    bool uring;
+    struct io_uring ring;
+    struct msghdr umsg[PQ_MAX];
+    struct iovec uiov[PQ_MAX];
+    /* The io_uring event loop (evloop): a second ring on which the thread waits. It receives
+     * on the UDP listeners (multishot RECVMSG into provided buffers), sends what they relay
+     * (submitted together with the next wait: one io_uring_enter per wake-up, for receive and
+     * send), and polls libuv's epoll fd (relay sockets, TCP/TLS, the wake-up async); libuv
+     * runs (uv_run NOWAIT) only when that fd is readable or a timer is due. */
+    bool evloop;
+    struct io_uring ering;
+    struct io_uring_buf_ring *br;
+    uint8_t *rxbufs;
+    struct msghdr rx_tmpl;      /* name and control room of every multishot receive */
+    uint16_t held[RX_BUFS];     /* buffers in use: handed back once their sends completed */
+    unsigned n_held;
+    unsigned n_cover;           /* held[0..n_cover) were received before the last submission */
+    unsigned inflight;          /* sends submitted whose completion was not seen yet */
+    bool rx_armed[TURN_LISTEN_MAX];
+    bool poll_armed;
+    /* Relay sockets are registered in the ring's file table (slot = fd), so a send does not
+     * look the descriptor up (fget/fput) each time; 0: no table. */
+    unsigned nfixed;
+    relay_sock_t **by_fd;       /* relay sockets received through the ring, by fd */
+    uint32_t rgen;
+    relay_sock_t *rearm;        /* relay receives to arm again (ended: ENOBUFS, error) */
+    struct msghdr rx_rtmpl;     /* relay receives: name room only, payload after it */
+    struct msghdr emsg[PQ_MAX];
+    struct iovec eiov[PQ_MAX];
     conn_t *conns;
     unsigned n_conns;
     bool any_failed;
@@ -159,6 +212,7 @@ struct worker {
     turn_worker_stats_t pub;
     uint64_t send_drops;
     uint64_t iterations;
+    uint64_t rx_rearms;
 };
 
 struct turn_runtime {
@@ -250,13 +304,63 @@ static void lq_flush(udp_listener_t *l) {
     l->arena_used = 0;
 }
 
+/* Sends the queued client→peer datagrams with one io_uring_enter: one SENDMSG per datagram,
+ * each with MSG_DONTWAIT so the kernel completes it inline (sent, or failed with EAGAIN when
+ * the socket buffer is full) instead of parking it; all have completed when this returns, so
+ * the receive slots and descriptors can be reused. Returns false if the ring failed (it is
+ * then closed and the worker uses sendmmsg from now on; the queue is left untouched). */
+static bool pq_flush_uring(worker_t *w) {
+    unsigned n = w->pq_n;
+    int err = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+        if (!sqe) goto broken; /* cannot happen: the ring has room for a full queue */
+        peer_out_t *o = &w->pq[i];
+        w->uiov[i].iov_base = (void *)o->p;
+        w->uiov[i].iov_len = o->n;
+        struct msghdr *m = &w->umsg[i];
+        memset(m, 0, sizeof *m);
+        m->msg_name = &o->to;
+        m->msg_namelen = o->tolen;
+        m->msg_iov = &w->uiov[i];
+        m->msg_iovlen = 1;
+        io_uring_prep_sendmsg(sqe, o->r->fd, m, MSG_DONTWAIT);
+    }
+    unsigned reaped = 0;
+    for (int tries = 0; reaped < n; tries++) {
+        int rc = io_uring_submit_and_wait(&w->ring, n - reaped);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            err = rc;
+            goto broken;
+        }
+        unsigned head, seen = 0;
+        struct io_uring_cqe *cqe;
+        io_uring_for_each_cqe(&w->ring, head, cqe) {
+            if (cqe->res < 0) w->send_drops++; /* EAGAIN/ENOBUFS: buffer full; or refused */
+            seen++;
+        }
+        io_uring_cq_advance(&w->ring, seen);
+        reaped += seen;
+        if (tries > 1000) goto broken;
+    }
+    w->pq_n = 0;
+    return true;
+broken:
+    RTC_LOGW("turn", "worker %u: io_uring failed (%s); sending with sendmmsg from now on", w->id,
+             err ? strerror(-err) : "stuck");
+    io_uring_queue_exit(&w->ring); /* drops whatever was not submitted */
+    w->uring = false;
+    return false;
+}
+
 /* Sends the queued client→peer datagrams, one sendmmsg per relay socket. */
 static void pq_flush(worker_t *w) {
     unsigned n = w->pq_n;
     if (!n) return;
-    bool done[QUEUE_MAX] = {false};
-    struct mmsghdr mm[QUEUE_MAX];
-    struct iovec iov[QUEUE_MAX];
+    if (w->uring && pq_flush_uring(w)) return;
+    bool done[PQ_MAX] = {false};
+    struct mmsghdr mm[PQ_MAX];
+    struct iovec iov[PQ_MAX];
     for (unsigned i = 0; i < n; i++) {
         if (done[i]) continue;
         relay_sock_t *r = w->pq[i].r;
@@ -641,6 +745,8 @@ static void on_accept(uv_poll_t *h, int status, int events) {
 /* ---- core callbacks ------------------------------------------------------------------ */
 
 static void on_relay_readable(uv_poll_t *h, int status, int events);
+static void ev_relay_arm(worker_t *w, relay_sock_t *r);
+static void ev_relay_forget(worker_t *w, relay_sock_t *r);
 
 static int op_relay_open(void *user, turn_relay_t *relay, const rtc_addr_t *addr, bool df, int64_t hold, void **io) {
     worker_t *w = user;
@@ -658,9 +764,18 @@ static int op_relay_open(void *user, turn_relay_t *relay, const rtc_addr_t *addr
     r->family = addr->family;
     r->relay = relay;
     r->df = df;
+    if (w->evloop && (unsigned)fd < w->nfixed && io_uring_register_files_update(&w->ering, (unsigned)fd, &fd, 1) == 1)
+        r->fixed = true;
     uv_poll_init(&w->loop, &r->poll, fd);
     r->poll.data = r;
-    uv_poll_start(&r->poll, UV_READABLE, on_relay_readable);
+    if (r->fixed && w->by_fd) {
+        r->ring_rx = true;
+        r->gen = ++w->rgen & 0xFFFFFF;
+        w->by_fd[fd] = r;
+        ev_relay_arm(w, r);
+    } else {
+        uv_poll_start(&r->poll, UV_READABLE, on_relay_readable);
+    }
     *io = r;
     return RTC_OK;
 }
@@ -680,7 +795,14 @@ static void free_handle_data(uv_handle_t *h) { free(h->data); }
 
 static void op_relay_close(void *user, void *io) {
     relay_sock_t *r = io;
-    pq_flush(user); /* nothing queued may outlive the socket (or reach a reused fd) */
+    worker_t *w = user;
+    pq_flush(w); /* nothing queued may outlive the socket (or reach a reused fd) */
+    if (r->ring_rx) ev_relay_forget(w, r);
+    if (r->fixed && w->evloop) { /* the table holds a reference: the socket would live on */
+        int none = -1;
+        io_uring_register_files_update(&w->ering, (unsigned)r->fd, &none, 1);
+    }
+    r->fixed = false;
     uv_poll_stop(&r->poll);
     close(r->fd);
     uv_close((uv_handle_t *)&r->poll, free_handle_data);
@@ -701,7 +823,7 @@ static void op_send_peer(void *user, void *io, const rtc_addr_t *peer, const uin
         set_df(r->fd, r->family, df);
         r->df = df;
     }
-    if (w->pq_n == QUEUE_MAX) pq_flush(w);
+    if (w->pq_n == PQ_MAX) pq_flush(w);
     peer_out_t *o = &w->pq[w->pq_n];
     int sl = rtc_addr_to_sockaddr(peer, &o->to, sizeof o->to);
     if (sl < 0) return;
@@ -779,6 +901,9 @@ static void publish(worker_t *w) {
     w->pub.send_drops = w->send_drops;
     w->pub.stream_connections = w->n_conns;
     w->pub.loop_iterations = w->iterations;
+    w->pub.io_uring = w->uring;
+    w->pub.io_uring_loop = w->evloop;
+    w->pub.rx_rearms = w->rx_rearms;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -840,8 +965,344 @@ static void on_wake(uv_async_t *h) {
     if (atomic_load(&w->stop)) worker_shutdown(w);
 }
 
+static void uring_init(worker_t *w);
+
+/* ---- io_uring event loop ------------------------------------------------------------- */
+
+static inline uint64_t ud(unsigned tag, unsigned idx) { return (uint64_t)tag << 32 | idx; }
+
+static struct io_uring_sqe *ev_sqe(worker_t *w) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ering);
+    if (!sqe) { /* full (cannot happen with the ring's size): make room */
+        io_uring_submit(&w->ering);
+        sqe = io_uring_get_sqe(&w->ering);
+    }
+    return sqe;
+}
+
+static void ev_arm_recv(worker_t *w, size_t i) {
+    struct io_uring_sqe *sqe = ev_sqe(w);
+    if (!sqe) return;
+    io_uring_prep_recvmsg_multishot(sqe, w->udp[i]->fd, &w->rx_tmpl, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = RX_BGID;
+    io_uring_sqe_set_data64(sqe, ud(UD_RECV, (unsigned)i));
+    w->rx_armed[i] = true;
+}
+
+/* One-shot, re-armed after each uv_run: a poll on a still-ready epoll fd completes at once,
+ * so events libuv left for later (a relay socket read only up to RELAY_READ_MAX) are not
+ * forgotten until the next wake-up. */
+static void ev_arm_poll(worker_t *w) {
+    struct io_uring_sqe *sqe = ev_sqe(w);
+    if (!sqe) return;
+    io_uring_prep_poll_add(sqe, uv_backend_fd(&w->loop), POLLIN);
+    io_uring_sqe_set_data64(sqe, ud(UD_POLL, 0));
+    w->poll_armed = true;
+}
+
+static inline uint64_t ud_relay(const relay_sock_t *r) {
+    return (uint64_t)r->gen << 40 | (uint64_t)UD_RELAY << 32 | (uint32_t)r->fd;
+}
+
+/* Multishot receive on a relay socket (registered file, slot = fd) into the same provided
+ * buffers; the peer's data lands after 16 + 128 bytes of header and name, room enough for
+ * the TURN_PEER_HEADROOM the core writes in front of it once the name has been read. */
+static void ev_relay_arm(worker_t *w, relay_sock_t *r) {
+    struct io_uring_sqe *sqe = ev_sqe(w);
+    if (!sqe) return;
+    io_uring_prep_recvmsg_multishot(sqe, r->fd, &w->rx_rtmpl, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT | IOSQE_FIXED_FILE;
+    sqe->buf_group = RX_BGID;
+    io_uring_sqe_set_data64(sqe, ud_relay(r));
+    r->rx_armed = true;
+}
+
+/* Before a ring-received relay socket is closed: its receive is cancelled synchronously
+ * (the ring holds a reference to the socket, which would otherwise stay bound), and it
+ * leaves the tables, so completions still queued for it are recognised as stale. */
+static void ev_relay_forget(worker_t *w, relay_sock_t *r) {
+    io_uring_submit(&w->ering); /* an arm still waiting in the queue must be cancellable */
+    struct io_uring_sync_cancel_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.addr = ud_relay(r);
+    reg.timeout.tv_sec = -1;
+    reg.timeout.tv_nsec = -1;
+    io_uring_register_sync_cancel(&w->ering, &reg);
+    if (w->by_fd && w->by_fd[r->fd] == r) w->by_fd[r->fd] = NULL;
+    if (r->in_rearm) {
+        for (relay_sock_t **pp = &w->rearm; *pp; pp = &(*pp)->rearm_next)
+            if (*pp == r) { *pp = r->rearm_next; break; }
+        r->in_rearm = false;
+    }
+    r->ring_rx = false;
+}
+
+/* A completion of a relay socket's multishot receive. */
+static void ev_on_relay(worker_t *w, const struct io_uring_cqe *cqe, rtc_time_t now) {
+    unsigned fd = (uint32_t)cqe->user_data;
+    uint32_t gen = (uint32_t)(cqe->user_data >> 40);
+    relay_sock_t *r = w->by_fd && fd < w->nfixed ? w->by_fd[fd] : NULL;
+    if (r && r->gen != gen) r = NULL; /* from a socket closed since */
+    uint8_t *buf = NULL;
+    if (cqe->res >= 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (bid < RX_BUFS) {
+            w->held[w->n_held++] = (uint16_t)bid;
+            buf = w->rxbufs + (size_t)bid * RX_BUF_SIZE;
+        }
+    }
+    if (!r) return;
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        r->rx_armed = false;
+        if (!r->in_rearm) {
+            r->in_rearm = true;
+            r->rearm_next = w->rearm;
+            w->rearm = r;
+        }
+        w->rx_rearms++;
+    }
+    if (!buf) return;
+    struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, cqe->res, &w->rx_rtmpl);
+    if (!o || (o->flags & MSG_TRUNC) || o->namelen > w->rx_rtmpl.msg_namelen) return;
+    rtc_addr_t peer;
+    if (rtc_addr_from_sockaddr(&peer, io_uring_recvmsg_name(o), o->namelen) != RTC_OK) return;
+    uint8_t *p = io_uring_recvmsg_payload(o, &w->rx_rtmpl);
+    unsigned n = io_uring_recvmsg_payload_length(o, cqe->res, &w->rx_rtmpl);
+    if (p + n + TURN_PEER_TAILROOM > buf + RX_BUF_SIZE) return; /* no room to pad behind */
+    turn_server_on_peer(w->core, r->relay, &peer, p, n, now);
+}
+
+/* Hands receive buffers back to the kernel: those held since before the last submission
+ * (n_cover of them, at the front of held), once every send submitted has completed — queued
+ * payloads point into them. Buffers received since stay held until the next round. */
+static void ev_recycle(worker_t *w) {
+    if (w->inflight || !w->n_cover) return;
+    int mask = io_uring_buf_ring_mask(RX_BUFS);
+    for (unsigned i = 0; i < w->n_cover; i++)
+        io_uring_buf_ring_add(w->br, w->rxbufs + (size_t)w->held[i] * RX_BUF_SIZE, RX_BUF_SIZE, w->held[i], mask,
+                              (int)i);
+    io_uring_buf_ring_advance(w->br, (int)w->n_cover);
+    memmove(w->held, w->held + w->n_cover, (w->n_held - w->n_cover) * sizeof w->held[0]);
+    w->n_held -= w->n_cover;
+    w->n_cover = 0;
+}
+
+/* Turns the queued client→peer datagrams into SENDMSG entries that leave with the next
+ * io_uring_enter (MSG_DONTWAIT: completed, or failed with EAGAIN, inside that call). The
+ * kernel copies msghdr, iovec and address when it takes the entry, so pq may be reused
+ * afterwards. */
+static unsigned ev_queue_sends(worker_t *w) {
+    unsigned n = w->pq_n;
+    for (unsigned i = 0; i < n; i++) {
+        struct io_uring_sqe *sqe = ev_sqe(w);
+        if (!sqe) { w->send_drops += n - i; break; }
+        peer_out_t *o = &w->pq[i];
+        w->eiov[i].iov_base = (void *)o->p;
+        w->eiov[i].iov_len = o->n;
+        struct msghdr *m = &w->emsg[i];
+        memset(m, 0, sizeof *m);
+        m->msg_name = &o->to;
+        m->msg_namelen = o->tolen;
+        m->msg_iov = &w->eiov[i];
+        m->msg_iovlen = 1;
+        io_uring_prep_sendmsg(sqe, o->r->fd, m, MSG_DONTWAIT);
+        if (o->r->fixed) sqe->flags |= IOSQE_FIXED_FILE; /* index fd in the file table */
+        io_uring_sqe_set_data64(sqe, ud(UD_SEND, i));
+        w->inflight++;
+    }
+    w->pq_n = 0;
+    w->n_cover = w->n_held; /* everything received so far is covered by this submission */
+    return n;
+}
+
+/* A datagram from a multishot receive on listener l. */
+static void ev_on_datagram(worker_t *w, udp_listener_t *l, const struct io_uring_cqe *cqe, rtc_time_t now) {
+    if (!(cqe->flags & IORING_CQE_F_BUFFER)) return;
+    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    if (bid >= RX_BUFS) return;
+    w->held[w->n_held++] = (uint16_t)bid;
+    uint8_t *buf = w->rxbufs + (size_t)bid * RX_BUF_SIZE;
+    struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, cqe->res, &w->rx_tmpl);
+    if (!o || (o->flags & MSG_TRUNC) || o->namelen > w->rx_tmpl.msg_namelen) return;
+    turn_endpoint_t ep = {.conn = l, .local = l->local, .transport = TURN_TRANSPORT_UDP};
+    if (l->wildcard) {
+        struct msghdr m;
+        memset(&m, 0, sizeof m);
+        m.msg_control = (char *)io_uring_recvmsg_name(o) + w->rx_tmpl.msg_namelen;
+        m.msg_controllen = o->controllen;
+        if (!read_destination(&m, l->local.port, &ep.local)) ep.local = l->local;
+    }
+    if (rtc_addr_from_sockaddr(&ep.remote, io_uring_recvmsg_name(o), o->namelen) != RTC_OK) return;
+    uint8_t *p = io_uring_recvmsg_payload(o, &w->rx_tmpl);
+    unsigned n = io_uring_recvmsg_payload_length(o, cqe->res, &w->rx_tmpl);
+    turn_server_on_client(w->core, &ep, p, n, now);
+}
+
+static void ev_teardown(worker_t *w) {
+    if (!w->evloop) return;
+    pq_flush(w); /* nothing may point into the receive buffers any more */
+    io_uring_queue_exit(&w->ering); /* cancels the receives and the poll */
+    w->evloop = false;
+    /* Relay sockets still open go back to libuv. */
+    for (unsigned fd = 0; w->by_fd && fd < w->nfixed; fd++) {
+        relay_sock_t *r = w->by_fd[fd];
+        if (!r) continue;
+        r->ring_rx = r->fixed = r->in_rearm = false;
+        uv_poll_start(&r->poll, UV_READABLE, on_relay_readable);
+    }
+    free(w->by_fd);
+    w->by_fd = NULL;
+    w->rearm = NULL;
+    w->nfixed = 0;
+    w->inflight = w->n_held = w->n_cover = 0;
+}
+
+/* Sets the event loop up: ring, provided buffers, listeners taken off libuv. false: not
+ * possible here (old kernel, io_uring refused), libuv drives everything. */
+static bool ev_init(worker_t *w) {
+    if (!w->n_udp) return false;
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+#if defined(IORING_SETUP_DEFER_TASKRUN) && defined(IORING_SETUP_SINGLE_ISSUER)
+    p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+#endif
+    if (io_uring_queue_init_params(4 * PQ_MAX, &w->ering, &p) != 0) return false;
+    if (!(p.features & IORING_FEAT_EXT_ARG)) goto fail; /* waits with a timeout need it */
+    struct rlimit rl;
+    w->nfixed = 0;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        unsigned n = rl.rlim_cur > 65536 ? 65536 : (unsigned)rl.rlim_cur;
+        if (n && io_uring_register_files_sparse(&w->ering, n) == 0) w->nfixed = n;
+    }
+    if (w->nfixed && !(w->by_fd = calloc(w->nfixed, sizeof *w->by_fd))) w->nfixed = 0;
+    size_t brsz = RX_BUFS * sizeof(struct io_uring_buf);
+    void *br = NULL;
+    if (posix_memalign(&br, 4096, brsz) != 0) goto fail;
+    memset(br, 0, brsz);
+    w->br = br;
+    struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)br, .ring_entries = RX_BUFS, .bgid = RX_BGID};
+    if (io_uring_register_buf_ring(&w->ering, &reg, 0) != 0) goto fail;
+    if (!w->rxbufs && !(w->rxbufs = malloc((size_t)RX_BUFS * RX_BUF_SIZE))) goto fail;
+    io_uring_buf_ring_init(w->br);
+    for (unsigned i = 0; i < RX_BUFS; i++) w->held[i] = (uint16_t)i;
+    w->n_held = w->n_cover = RX_BUFS;
+    w->inflight = 0;
+    ev_recycle(w);
+    memset(&w->rx_tmpl, 0, sizeof w->rx_tmpl);
+    w->rx_tmpl.msg_namelen = sizeof(struct sockaddr_storage);
+    w->rx_tmpl.msg_controllen = sizeof(pktinfo_ctl_t);
+    memset(&w->rx_rtmpl, 0, sizeof w->rx_rtmpl);
+    w->rx_rtmpl.msg_namelen = sizeof(struct sockaddr_storage);
+    for (size_t i = 0; i < w->n_udp; i++) {
+        uv_poll_stop(&w->udp[i]->poll);
+        ev_arm_recv(w, i);
+    }
+    ev_arm_poll(w);
+    w->evloop = true;
+    return true;
+fail:
+    io_uring_queue_exit(&w->ering);
+    return false;
+}
+
+/* Back to libuv alone after an io_uring failure. */
+static void ev_give_up(worker_t *w, int err) {
+    RTC_LOGW("turn", "worker %u: io_uring event loop failed (%s); back to epoll and recvmmsg", w->id, strerror(-err));
+    ev_teardown(w);
+    for (size_t i = 0; i < w->n_udp; i++) uv_poll_start(&w->udp[i]->poll, UV_READABLE, on_udp_readable);
+    publish(w);
+}
+
+/* libuv applies uv_poll_start/stop to its epoll set only when it next polls (the watcher
+ * queue of struct uv_loop_s, whose first word is its "next" link in every libuv version:
+ * empty when it points at itself). A relay socket opened by the core, or a connection
+ * accepted, is not watched until then, so the event loop runs libuv at once while changes
+ * wait there. */
+static bool uv_changes_pending(uv_loop_t *loop) {
+    void *q = (void *)&loop->watcher_queue;
+    return *(void **)q != q;
+}
+
+static void ev_run(worker_t *w) {
+    uint64_t uv_due = 0; /* uv_hrtime() at which libuv must run (timers); 0: at once */
+    while (w->evloop) {
+        w->iterations++;
+        /* What the last wake-up produced leaves now; then wait for the next one. */
+        unsigned sends = ev_queue_sends(w);
+        for (size_t i = 0; i < w->n_udp; i++)
+            if (!w->rx_armed[i] && w->n_held < RX_BUFS) ev_arm_recv(w, i);
+        while (w->rearm && w->n_held < RX_BUFS) {
+            relay_sock_t *r = w->rearm;
+            w->rearm = r->rearm_next;
+            r->in_rearm = false;
+            ev_relay_arm(w, r);
+        }
+        if (!w->poll_armed) ev_arm_poll(w);
+        uint64_t t = uv_hrtime();
+        bool run_uv = t >= uv_due;
+        struct __kernel_timespec ts = {0, 0};
+        if (!run_uv) {
+            ts.tv_sec = (long long)((uv_due - t) / 1000000000u);
+            ts.tv_nsec = (long long)((uv_due - t) % 1000000000u);
+        }
+        struct io_uring_cqe *cqe = NULL;
+        int rc = io_uring_submit_and_wait_timeout(&w->ering, &cqe, run_uv ? 0 : sends + 1, &ts, NULL);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            ev_give_up(w, rc);
+            break;
+        }
+        rtc_time_t now = rtc_clock_now();
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&w->ering, head, cqe) {
+            seen++;
+            unsigned tag = (unsigned)(cqe->user_data >> 32) & 0xFF, idx = (unsigned)cqe->user_data;
+            if (tag == UD_SEND) {
+                if (w->inflight) w->inflight--;
+                if (cqe->res < 0) w->send_drops++; /* EAGAIN/ENOBUFS: buffer full; or refused */
+            } else if (tag == UD_RECV && idx < w->n_udp) {
+                /* Without F_MORE the receive has ended (ENOBUFS: every buffer held; or an
+                 * error): armed again at the top of the loop. */
+                if (!(cqe->flags & IORING_CQE_F_MORE)) {
+                    w->rx_armed[idx] = false;
+                    w->rx_rearms++;
+                }
+                if (cqe->res >= 0) ev_on_datagram(w, w->udp[idx], cqe, now);
+            } else if (tag == UD_RELAY) {
+                ev_on_relay(w, cqe, now);
+            } else if (tag == UD_POLL) {
+                w->poll_armed = false;
+                run_uv = true;
+            }
+        }
+        io_uring_cq_advance(&w->ering, seen);
+        if (uv_hrtime() >= uv_due || uv_changes_pending(&w->loop)) run_uv = true;
+        /* Responses to clients (STUN) go out now; relayed payloads with the next wait. */
+        for (size_t i = 0; i < w->n_udp; i++)
+            if (w->udp[i]->q_n) lq_flush(w->udp[i]);
+        if (run_uv) {
+            uv_run(&w->loop, UV_RUN_NOWAIT); /* its check callback flushes pq synchronously */
+            if (w->closing) break;
+            int ms = uv_backend_timeout(&w->loop);
+            if (ms < 0 || ms > TICK_MS) ms = TICK_MS;
+            uv_due = uv_changes_pending(&w->loop) ? 0 : uv_hrtime() + (uint64_t)ms * 1000000u;
+        }
+        close_failed_conns(w);
+        ev_recycle(w);
+    }
+}
+
 static void *worker_main(void *arg) {
     worker_t *w = arg;
+    /* Made here: a single-issuer ring belongs to the thread that creates it. */
+    if (!w->rt->cfg.no_io_uring) {
+        uring_init(w);
+        if (w->uring && ev_init(w)) {
+            publish(w);
+            ev_run(w);
+            ev_teardown(w);
+        }
+    }
     uv_run(&w->loop, UV_RUN_DEFAULT);
     return NULL;
 }
@@ -866,6 +1327,34 @@ static SSL_CTX *make_ssl_ctx(const char *cert, const char *key) {
         return NULL;
     }
     return ctx;
+}
+
+/* One io_uring per worker for sends, with the cheapest setup the kernel offers: only this
+ * thread submits, completions are posted when it asks for them. Older kernels refuse the
+ * flags they do not know (EINVAL): retry without. No io_uring at all (ENOSYS, or EPERM when
+ * kernel.io_uring_disabled or a seccomp filter forbids it): sendmmsg. */
+static void uring_init(worker_t *w) {
+    unsigned flags[] = {
+#if defined(IORING_SETUP_DEFER_TASKRUN) && defined(IORING_SETUP_SINGLE_ISSUER)
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+#endif
+#ifdef IORING_SETUP_COOP_TASKRUN
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+#endif
+        0};
+    int rc = -EINVAL;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0] && rc == -EINVAL; i++) {
+        struct io_uring_params p;
+        memset(&p, 0, sizeof p);
+        p.flags = flags[i];
+        rc = io_uring_queue_init_params(2 * PQ_MAX, &w->ring, &p);
+    }
+    w->uring = rc == 0;
+    if (w->id == 0) {
+        if (rc == 0) RTC_LOGI("turn", "relaying with io_uring");
+        else RTC_LOGI("turn", "io_uring unavailable (%s): relaying with sendmmsg", strerror(-rc));
+    }
+    publish(w); /* so that stats say which path is used from the start */
 }
 
 static int worker_init(turn_runtime_t *rt, worker_t *w, unsigned id) {
@@ -1033,6 +1522,9 @@ void turn_runtime_free(turn_runtime_t *rt) {
         free(rt->workers[i].rrx);
         free(rt->workers[i].lring);
         free(rt->workers[i].rring);
+        if (rt->workers[i].uring) io_uring_queue_exit(&rt->workers[i].ring);
+        free(rt->workers[i].rxbufs);
+        free(rt->workers[i].br);
         pthread_mutex_destroy(&rt->workers[i].mu);
     }
     free(rt->workers);

@@ -7,11 +7,24 @@
  * packets reach the worker that holds its allocation; the allocation's relay sockets are
  * watched by that worker only. Nothing on the packet path is shared or locked.
  *
- * UDP is read with recvmmsg into a pool of receive slots and answered with sendmmsg. Data
- * from peers is received TURN_PEER_HEADROOM bytes into its slot so the core can write the
- * ChannelData or Data-indication header in front, in place; the datagrams for clients are
- * queued per listener socket and sent in one sendmmsg at the end of the loop iteration.
- * Client→peer payloads go straight out of the receive slot with one sendto.
+ * Where io_uring is usable, a worker waits in io_uring_enter, not epoll_wait: its UDP
+ * listeners are received with multishot RECVMSG into 128 provided buffers, the client→peer
+ * datagrams of a wake-up are submitted with the next wait (one system call per wake-up for
+ * receiving and sending; relay sockets are in the ring's registered file table), and libuv
+ * (relay sockets' peer data, TCP/TLS, timers) runs when its epoll fd, polled through the
+ * same ring, is readable, a timer is due, or a uv_poll change waits to be applied. A buffer
+ * goes back to the kernel once the sends submitted after it was received have completed.
+ *
+ * Otherwise (no io_uring: old kernel, seccomp, kernel.io_uring_disabled; or no_io_uring)
+ * libuv drives everything: listeners are read with recvmmsg into a pool of receive slots,
+ * and the client→peer payloads of a receive batch leave straight from their slots in one
+ * io_uring_enter on a send-only ring (when only the event loop could not be set up) or with
+ * one sendmmsg per relay socket.
+ *
+ * Either way, relay sockets are read by libuv with recvmmsg, TURN_PEER_HEADROOM bytes into a
+ * slot so the core can write the ChannelData or Data-indication header in front, in place;
+ * the datagrams for clients are queued per listener socket and sent with one sendmmsg each
+ * at the end of the wake-up.
  *
  * TCP and TLS (OpenSSL, certificate and key from the configuration) carry STUN and padded
  * ChannelData frames (RFC 8656 §12.5); a connection's allocation is deleted when it closes.
@@ -39,6 +52,8 @@ typedef struct {
                                           this long; 0: 60 */
     int udp_recv_buffer;               /* SO_RCVBUF for listeners; 0: system default */
     int udp_send_buffer;
+    bool no_io_uring;                  /* no io_uring even where it is available: libuv,
+                                          recvmmsg and sendmmsg (tests, comparisons) */
 } turn_runtime_config_t;
 
 typedef struct turn_runtime turn_runtime_t;
@@ -66,6 +81,11 @@ typedef struct {
     uint64_t send_drops;          /* datagrams dropped because a socket buffer was full */
     uint64_t stream_connections;  /* open TCP/TLS connections */
     uint64_t loop_iterations;
+    bool io_uring;                /* relayed datagrams leave through io_uring (else sendmmsg) */
+    bool io_uring_loop;           /* the worker waits in io_uring and receives on its UDP
+                                     listeners there (else libuv's epoll and recvmmsg) */
+    uint64_t rx_rearms;           /* io_uring loop: listener receives re-armed after they ended
+                                     (ENOBUFS: every receive buffer was in use) */
 } turn_worker_stats_t;
 int turn_runtime_worker_stats(turn_runtime_t *rt, unsigned i, turn_worker_stats_t *out);
 

@@ -42,6 +42,14 @@ typedef struct turn_chan {
 typedef struct turn_alloc {
     turn_hnode_t node;            /* key: (client conn, client remote address) */
     turn_endpoint_t client;
+    /* The channel the client last sent ChannelData on, copied here next to the lookup key
+     * so that the next packet on it touches no channel or permission entry (cache lines
+     * of their own): valid while now < fast_until, the earlier of the channel's and its
+     * permission's expiry. Channels and permissions only go away when they expire (or with
+     * the allocation), and a bound channel never changes peer, so that is all it takes. */
+    rtc_time_t fast_until;
+    rtc_addr_t fast_peer;
+    uint16_t fast_num;
     turn_relay_t relay[2];
     uint16_t relay_port[2];
     size_t n_relays;
@@ -955,13 +963,22 @@ static void client_channel_data(turn_server_t *s, const turn_endpoint_t *ep, con
     len = rtc_be16(p + 2);
     turn_alloc_t *a;
     turn_chan_t *c;
-    if (!chan_ok(s, num) || n - RTC_TURN_CHANNEL_HEADER_LEN < len ||
-        !(a = find_alloc(s, ep)) || !(c = find_chan_num(s, a, num)) || !c->bound || c->expires <= now ||
-        !c->perm || c->perm->expires <= now) {
+    if (!chan_ok(s, num) || n - RTC_TURN_CHANNEL_HEADER_LEN < len || !(a = find_alloc(s, ep))) {
         s->st.dropped++;
         return;
     }
-    relay_to_peer(s, a, &c->peer, p + RTC_TURN_CHANNEL_HEADER_LEN, len, 0, now);
+    if (a->fast_num == num && now < a->fast_until) {
+        relay_to_peer(s, a, &a->fast_peer, p + RTC_TURN_CHANNEL_HEADER_LEN, len, 0, now);
+        return;
+    }
+    if (!(c = find_chan_num(s, a, num)) || !c->bound || c->expires <= now || !c->perm || c->perm->expires <= now) {
+        s->st.dropped++;
+        return;
+    }
+    a->fast_num = num;
+    a->fast_peer = c->peer;
+    a->fast_until = c->expires < c->perm->expires ? c->expires : c->perm->expires;
+    relay_to_peer(s, a, &a->fast_peer, p + RTC_TURN_CHANNEL_HEADER_LEN, len, 0, now);
 }
 
 /* Send indication (§11.2): no authentication; dropped unless a permission exists. */

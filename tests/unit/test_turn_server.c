@@ -916,6 +916,14 @@ START_TEST(channel_bind_conflicts_and_quarantine) {
     ck_assert_int_eq(h_bind(&h, &c, 0x8000, "127.0.0.1:7000"), 400);
     ck_assert_int_eq(h_bind(&h, &c, 0x4000, "10.0.0.1:7000"), 403);
     ck_assert_int_eq(h_bind(&h, &c, 0x4000, "127.0.0.1:7000"), 0);
+    /* ChannelData on it (the allocation now remembers channel and peer for the next one). */
+    h_clear(&h);
+    h_send_cd(&h, &c, 0x4000, "abc", 3);
+    ck_assert_uint_eq(h.n_pe, 1);
+    rtc_addr_t p7000, p7001;
+    rtc_addr_parse(&p7000, "127.0.0.1:7000", 0);
+    rtc_addr_parse(&p7001, "127.0.0.1:7001", 0);
+    ck_assert(rtc_addr_equal(&h.pe[0].peer, &p7000));
     ck_assert_int_eq(h_bind(&h, &c, 0x4000, "127.0.0.1:7000"), 0);  /* refresh */
     ck_assert_int_eq(h_bind(&h, &c, 0x4000, "127.0.0.1:7001"), 400); /* number taken */
     ck_assert_int_eq(h_bind(&h, &c, 0x4001, "127.0.0.1:7000"), 400); /* peer taken */
@@ -928,6 +936,13 @@ START_TEST(channel_bind_conflicts_and_quarantine) {
     /* ...and afterwards both are free. */
     ck_assert_int_eq(h_bind(&h, &c, 0x4000, "127.0.0.1:7001"), 0);
     ck_assert_int_eq(h_bind(&h, &c, 0x4001, "127.0.0.1:7000"), 0);
+    /* ChannelData on 0x4000 goes to its new peer, not to the one it had before. */
+    h_clear(&h);
+    h_send_cd(&h, &c, 0x4000, "abc", 3);
+    h_send_cd(&h, &c, 0x4001, "def", 3);
+    ck_assert_uint_eq(h.n_pe, 2);
+    ck_assert(rtc_addr_equal(&h.pe[0].peer, &p7001));
+    ck_assert(rtc_addr_equal(&h.pe[1].peer, &p7000));
     h_free(&h);
 }
 END_TEST
