@@ -3,7 +3,9 @@
 
 BUILD      ?= build
 JOBS       ?= $(shell nproc)
-FUZZ_SECONDS ?= 15
+# make test runs each fuzz target briefly on its corpus (a regression check); fuzz for longer
+# with `make test-fuzz FUZZ_SECONDS=120`.
+FUZZ_SECONDS ?= 5
 
 .PHONY: all deps build build-asan build-fuzz test test-unit test-asan test-fuzz test-integration \
         test-interop run bench bench-turn bench-sfu clean
