@@ -627,6 +627,18 @@ int st_redis_command_argv(st_redis_t *r, st_redis_reply_fn fn, void *user, int a
     return send_argv(r, fn, user, argc, argv, argvlen);
 }
 
+void st_redis_options_from_config(st_redis_options_t *o, const st_common_config_t *c) {
+    memset(o, 0, sizeof *o);
+    o->host = c->redis_host;
+    o->port = (int)c->redis_port;
+    o->username = c->redis_username;
+    o->password = c->redis_password;
+    o->db = (int)c->redis_db;
+    o->connect_timeout_ms = (uint64_t)c->redis_connect_timeout_ms;
+    o->command_timeout_ms = (uint64_t)c->redis_command_timeout_ms;
+    o->backoff_max_ms = (uint64_t)c->redis_reconnect_max_ms;
+}
+
 int st_redis_command(st_redis_t *r, st_redis_reply_fn fn, void *user, ...) {
     const char *argv[MAX_ARGS];
     int argc = 0;

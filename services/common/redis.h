@@ -32,6 +32,7 @@
 #include <hiredis/hiredis.h>
 #include <uv.h>
 
+#include "common/config.h"
 #include "rtc/base.h"
 
 #ifdef __cplusplus
@@ -60,6 +61,13 @@ typedef struct {
     void (*on_disconnect)(st_redis_t *r, void *user);
     void *user;
 } st_redis_options_t;
+
+/* Fills *o from the redis.* options every service shares (host, port, username, password,
+ * db, timeouts, reconnect_max), zeroing everything else: the caller then sets name,
+ * subscriber and the callbacks. One place, so a new redis.* option reaches every service's
+ * clients (signal, sfu node and workers, turn) instead of some of them. Pointers into c are
+ * borrowed: c must outlive st_redis_new (which copies the strings). */
+void st_redis_options_from_config(st_redis_options_t *o, const st_common_config_t *c);
 
 /* reply is NULL when the command failed without a reply: connection lost, timed out, or
  * client freed. A Redis error is a reply of type REDIS_REPLY_ERROR. The reply is freed

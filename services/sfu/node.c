@@ -227,6 +227,14 @@ static void close_all(sfu_node_t *n) {
     RTC_LOGI("sfu", "node %s: stopped", n->id);
 }
 
+/* The two events this node says about itself, node_draining and node_down, are both
+ * {"type", "node": our id} (docs/redis.md, Channels). NULL when out of memory. */
+static char *node_event(const sfu_node_t *n, const char *type) {
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "node", n->id);
+    return sfu_event_build(type, x);
+}
+
 static void on_final_reply(st_redis_t *r, const redisReply *reply, void *user) {
     (void)r;
     (void)reply;
@@ -251,9 +259,7 @@ static void shutdown_node(sfu_node_t *n) {
     if (n->redis && st_redis_is_connected(n->redis)) {
         const char *del[] = {"DEL", n->node_key};
         const char *zrem[] = {"ZREM", n->nodes_key, n->id};
-        cJSON *x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "node", n->id);
-        char *ev = sfu_event_build("node_down", x);
+        char *ev = node_event(n, "node_down");
         const char *pub[] = {"PUBLISH", n->events_channel, ev ? ev : "{}"};
         n->final_pending = 3;
         if (st_redis_command_argv(n->redis, on_final_reply, n, 2, del, NULL) != RTC_OK) n->final_pending--;
@@ -296,9 +302,7 @@ void sfu_node_drain(sfu_node_t *n) {
     for (unsigned i = 0; i < n->n_workers; i++) sfu_worker_set_draining(n->workers[i], true);
     register_node(n);
     if (n->redis && st_redis_is_connected(n->redis)) {
-        cJSON *x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "node", n->id);
-        char *ev = sfu_event_build("node_draining", x);
+        char *ev = node_event(n, "node_draining");
         if (ev) {
             const char *pub[] = {"PUBLISH", n->events_channel, ev};
             st_redis_command_argv(n->redis, NULL, NULL, 3, pub, NULL);
@@ -441,14 +445,7 @@ sfu_node_t *sfu_node_start(uv_loop_t *loop, const sfu_config_t *cfg,
         wc.index = i;
         wc.node_id = n->id;
         wc.prefix = prefix;
-        wc.redis.host = cfg->common.redis_host;
-        wc.redis.port = (int)cfg->common.redis_port;
-        wc.redis.username = cfg->common.redis_username;
-        wc.redis.password = cfg->common.redis_password;
-        wc.redis.db = (int)cfg->common.redis_db;
-        wc.redis.connect_timeout_ms = (uint64_t)cfg->common.redis_connect_timeout_ms;
-        wc.redis.command_timeout_ms = (uint64_t)cfg->common.redis_command_timeout_ms;
-        wc.redis.backoff_max_ms = (uint64_t)cfg->common.redis_reconnect_max_ms;
+        st_redis_options_from_config(&wc.redis, &cfg->common);
         sfu_room_config_init(&wc.room);
         wc.room.max_participants = (size_t)cfg->max_participants;
         wc.room.keyframe_interval = RTC_MS(cfg->keyframe_interval_ms);
@@ -472,16 +469,9 @@ sfu_node_t *sfu_node_start(uv_loop_t *loop, const sfu_config_t *cfg,
         if (len >= sizeof n->udp_ports) len = sizeof n->udp_ports - 1;
     }
 
-    st_redis_options_t ro = {0};
+    st_redis_options_t ro;
+    st_redis_options_from_config(&ro, &cfg->common);
     ro.name = "redis";
-    ro.host = cfg->common.redis_host;
-    ro.port = (int)cfg->common.redis_port;
-    ro.username = cfg->common.redis_username;
-    ro.password = cfg->common.redis_password;
-    ro.db = (int)cfg->common.redis_db;
-    ro.connect_timeout_ms = (uint64_t)cfg->common.redis_connect_timeout_ms;
-    ro.command_timeout_ms = (uint64_t)cfg->common.redis_command_timeout_ms;
-    ro.backoff_max_ms = (uint64_t)cfg->common.redis_reconnect_max_ms;
     ro.on_connect = on_redis_connect;
     ro.on_disconnect = on_redis_disconnect;
     ro.user = n;

@@ -126,16 +126,27 @@ static cJSON *join_payload(signal_session_t *s, bool rejoin) {
 /* ------------------------------------------------------------------------------------------
  * Participant keys.
  */
+/* A participant's key and its TTL in seconds, the two arguments the register, refresh and
+ * claim scripts all start with. */
+typedef struct {
+    char key[SIGNAL_KEY_MAX];
+    char ttl[16];
+} participant_key_t;
+
+static void participant_key(signal_server_t *srv, const char *pid, participant_key_t *pk) {
+    key(srv, pk->key, "participant:", pid, NULL);
+    snprintf(pk->ttl, sizeof pk->ttl, "%d", participant_ttl_s(srv));
+}
+
 void signal_cluster_register_participant(signal_session_t *s) {
     signal_server_t *srv = s->srv;
     if (!signal_redis_ready(srv)) return;
-    char k[SIGNAL_KEY_MAX], ttl[16];
-    key(srv, k, "participant:", s->pid, NULL);
-    snprintf(ttl, sizeof ttl, "%d", participant_ttl_s(srv));
+    participant_key_t pk;
+    participant_key(srv, s->pid, &pk);
     cJSON *g = signal_grants_json(s->grants);
     char *grants = cJSON_PrintUnformatted(g);
     cJSON_Delete(g);
-    const char *args[] = {k,        ttl,        "room",   s->room,         "identity",
+    const char *args[] = {pk.key,   pk.ttl,     "room",   s->room,         "identity",
                           s->identity, "name",  s->name,  "grants",        grants ? grants : "{}",
                           "signal", srv->id,    "session_token_hash", s->token_hash};
     signal_eval(srv->redis, &signal_script_register, NULL, NULL, 1,
@@ -169,10 +180,9 @@ static void on_refresh(st_redis_t *r, const redisReply *reply, void *user) {
 void signal_cluster_refresh_participant(signal_session_t *s) {
     signal_server_t *srv = s->srv;
     if (!signal_redis_ready(srv)) return;
-    char k[SIGNAL_KEY_MAX], ttl[16];
-    key(srv, k, "participant:", s->pid, NULL);
-    snprintf(ttl, sizeof ttl, "%d", participant_ttl_s(srv));
-    const char *args[] = {k, srv->id, ttl};
+    participant_key_t pk;
+    participant_key(srv, s->pid, &pk);
+    const char *args[] = {pk.key, srv->id, pk.ttl};
     signal_session_ref(s);
     if (signal_eval(srv->redis, &signal_script_refresh, on_refresh, s, 1, 2, args) != RTC_OK)
         signal_session_unref(s);
@@ -263,6 +273,21 @@ static void orphans_tick(signal_server_t *srv, int64_t now) {
 static void room_apply_move(signal_server_t *srv, signal_room_t *r, const char *node,
                             const char *reason);
 
+/* A reply for a joining session can arrive after its socket closed or after it stopped
+ * joining: then all that is left is to drop the reference taken for the command. */
+static bool still_joining(signal_session_t *s) {
+    if (s->wsi && s->state == SESS_JOINING) return true;
+    signal_session_unref(s);
+    return false;
+}
+
+/* A join that Redis (or a node reached through it) cannot serve ends in `unavailable` and
+ * close 1013: the client retries with backoff (docs/redis.md, Faults). */
+static void join_unavailable(signal_session_t *s, const char *msg) {
+    signal_session_fail(s, SIGNAL_E_UNAVAILABLE, msg, s->join_rid[0] ? s->join_rid : NULL,
+                        SIGNAL_CLOSE_TRY_AGAIN_LATER);
+}
+
 static void on_join_published(st_redis_t *rd, const redisReply *reply, void *user) {
     signal_session_t *s = user;
     (void)rd;
@@ -271,8 +296,7 @@ static void on_join_published(st_redis_t *rd, const redisReply *reply, void *use
         /* Nobody subscribed on the node's channel: the node is gone (its key will expire). */
         st_log_kv(RTC_LOG_WARN, SIGNAL_LOG, ST_KVS(ST_KV_S("node", s->node)),
                   "SFU node is not listening on its channel");
-        signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "the media server is not reachable; retry",
-                            s->join_rid[0] ? s->join_rid : NULL, SIGNAL_CLOSE_TRY_AGAIN_LATER);
+        join_unavailable(s, "the media server is not reachable; retry");
     }
     signal_session_unref(s);
 }
@@ -281,38 +305,31 @@ static void on_session_placed(st_redis_t *rd, const redisReply *reply, void *use
     signal_session_t *s = user;
     signal_server_t *srv = s->srv;
     (void)rd;
-    if (!s->wsi || s->state != SESS_JOINING) {
-        signal_session_unref(s);
-        return;
-    }
-    const char *rid = s->join_rid[0] ? s->join_rid : NULL;
+    if (!still_joining(s)) return;
     signal_place_result_t res;
     if (!reply || signal_place_parse(reply, &res) != RTC_OK) {
         st_log_kv(RTC_LOG_WARN, SIGNAL_LOG,
                   ST_KVS(ST_KV_S("room", s->room),
                          ST_KV_S("redis", reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no reply")),
                   "placement failed");
-        signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "room service temporarily unavailable", rid,
-                            SIGNAL_CLOSE_TRY_AGAIN_LATER);
+        join_unavailable(s, "room service temporarily unavailable");
         signal_session_unref(s);
         return;
     }
     if (res.status == SIGNAL_PLACE_FULL) {
-        signal_session_fail(s, SIGNAL_E_ROOM_FULL, "the room is full", rid,
-                            LWS_CLOSE_STATUS_POLICY_VIOLATION);
+        signal_session_fail(s, SIGNAL_E_ROOM_FULL, "the room is full",
+                            s->join_rid[0] ? s->join_rid : NULL, LWS_CLOSE_STATUS_POLICY_VIOLATION);
         signal_session_unref(s);
         return;
     }
     if (!signal_redis_joinable(srv)) {
         /* The pub/sub connection dropped while placing: the node's answer would be lost. */
-        signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "room service temporarily unavailable (Redis)",
-                            rid, SIGNAL_CLOSE_TRY_AGAIN_LATER);
+        join_unavailable(s, "room service temporarily unavailable (Redis)");
         signal_session_unref(s);
         return;
     }
     if (res.status == SIGNAL_PLACE_NONE) {
-        signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "no media server is available; retry later",
-                            rid, SIGNAL_CLOSE_TRY_AGAIN_LATER);
+        join_unavailable(s, "no media server is available; retry later");
         signal_session_unref(s);
         return;
     }
@@ -335,8 +352,7 @@ static void on_session_placed(st_redis_t *rd, const redisReply *reply, void *use
     if (signal_bus_send(srv, s->node, s->resuming ? "resume" : "join", s->room, s->pid,
                         join_payload(s, false), on_join_published, s) != RTC_OK) {
         signal_session_unref(s);
-        signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "room service temporarily unavailable", rid,
-                            SIGNAL_CLOSE_TRY_AGAIN_LATER);
+        join_unavailable(s, "room service temporarily unavailable");
     }
     signal_session_unref(s);
 }
@@ -371,8 +387,7 @@ void signal_cluster_place_session(signal_session_t *s) {
     if (!signal_redis_ready(srv) ||
         place(srv, s->room, "", prefer, maxp, on_session_placed, s) != RTC_OK) {
         signal_session_unref(s);
-        signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "room service temporarily unavailable",
-                            s->join_rid[0] ? s->join_rid : NULL, SIGNAL_CLOSE_TRY_AGAIN_LATER);
+        join_unavailable(s, "room service temporarily unavailable");
     }
 }
 
@@ -390,14 +405,10 @@ static void on_claim(st_redis_t *rd, const redisReply *reply, void *user) {
     signal_session_t *s = user;
     signal_server_t *srv = s->srv;
     (void)rd;
-    if (!s->wsi || s->state != SESS_JOINING) {
-        signal_session_unref(s);
-        return;
-    }
+    if (!still_joining(s)) return;
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
         reply->element[0]->type != REDIS_REPLY_STRING) {
-        signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "room service temporarily unavailable",
-                            s->join_rid[0] ? s->join_rid : NULL, SIGNAL_CLOSE_TRY_AGAIN_LATER);
+        join_unavailable(s, "room service temporarily unavailable");
         signal_session_unref(s);
         return;
     }
@@ -428,15 +439,13 @@ static void on_claim(st_redis_t *rd, const redisReply *reply, void *user) {
 void signal_cluster_claim(signal_session_t *s, const char *resume_token) {
     signal_server_t *srv = s->srv;
     (void)resume_token;
-    char k[SIGNAL_KEY_MAX], ttl[16];
-    key(srv, k, "participant:", s->pid, NULL);
-    snprintf(ttl, sizeof ttl, "%d", participant_ttl_s(srv));
-    const char *args[] = {k, srv->id, ttl, s->token_hash, s->room, s->identity};
+    participant_key_t pk;
+    participant_key(srv, s->pid, &pk);
+    const char *args[] = {pk.key, srv->id, pk.ttl, s->token_hash, s->room, s->identity};
     signal_session_ref(s);
     if (signal_eval(srv->redis, &signal_script_claim, on_claim, s, 1, 5, args) != RTC_OK) {
         signal_session_unref(s);
-        signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "room service temporarily unavailable",
-                            s->join_rid[0] ? s->join_rid : NULL, SIGNAL_CLOSE_TRY_AGAIN_LATER);
+        join_unavailable(s, "room service temporarily unavailable");
     }
 }
 
@@ -636,53 +645,64 @@ static bool type_name_ok(const char *t) {
     return n > 0;
 }
 
-static void on_to_signal(st_redis_t *r, const char *channel, const char *payload, size_t len,
-                         void *user) {
-    signal_server_t *srv = user;
-    (void)r;
-    (void)channel;
+/* Both pub/sub channels carry JSON objects. Every message counts as bus input, and none is
+ * looked at once the server is being freed. handle gets the parsed root (NULL when the
+ * bytes are not JSON) and the message size for its log line; the root is freed after. */
+typedef void (*bus_handler_fn)(signal_server_t *srv, const cJSON *root, size_t len);
+
+static void bus_message(signal_server_t *srv, const char *payload, size_t len,
+                        bus_handler_fn handle) {
     if (srv->freeing) return;
     st_counter_inc(srv->m_bus_in);
     cJSON *root = cJSON_ParseWithLength(payload, len);
+    handle(srv, root, len);
+    cJSON_Delete(root);
+}
+
+/* starling:to-signal:{id}: a node's message for one of our sockets. */
+static void to_signal_message(signal_server_t *srv, const cJSON *root, size_t len) {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(root, "participant");
     if (!cJSON_IsObject(root) || !cJSON_IsString(type) || !cJSON_IsString(pid) ||
         !type_name_ok(type->valuestring)) {
         st_log_kv(RTC_LOG_WARN, SIGNAL_LOG, ST_KVS(ST_KV_I("bytes", len)),
                   "ignored a malformed bus message");
-        cJSON_Delete(root);
         return;
     }
     signal_session_t *s = signal_map_get(&srv->by_pid, pid->valuestring);
     if (s && s->wsi && s->state != SESS_CLOSING)
         on_sfu_message(srv, s, type->valuestring, cJSON_GetObjectItemCaseSensitive(root, "payload"));
-    cJSON_Delete(root);
+}
+
+/* starling:events: cluster events; anything unknown or malformed is ignored quietly. */
+static void event_message(signal_server_t *srv, const cJSON *root, size_t len) {
+    (void)len;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+    if (!cJSON_IsString(type)) return;
+    const cJSON *node = cJSON_GetObjectItemCaseSensitive(root, "node");
+    const cJSON *room = cJSON_GetObjectItemCaseSensitive(root, "room");
+    const cJSON *from = cJSON_GetObjectItemCaseSensitive(root, "from");
+    if (strcmp(type->valuestring, "node_down") == 0 && cJSON_IsString(node)) {
+        rooms_on_node(srv, node->valuestring, "node_failed");
+    } else if (strcmp(type->valuestring, "room_moved") == 0 && cJSON_IsString(room)) {
+        signal_room_t *lr = signal_room_get(srv, room->valuestring, false);
+        if (lr && (!cJSON_IsString(from) || strcmp(lr->node, from->valuestring) == 0))
+            signal_room_failover(srv, lr, lr->node, "node_failed");
+    } else if (strcmp(type->valuestring, "room_closed") == 0 && cJSON_IsString(room)) {
+        signal_room_close_local(srv, room->valuestring, "room_closed");
+    }
+}
+
+static void on_to_signal(st_redis_t *r, const char *channel, const char *payload, size_t len,
+                         void *user) {
+    (void)r, (void)channel;
+    bus_message(user, payload, len, to_signal_message);
 }
 
 static void on_event(st_redis_t *r, const char *channel, const char *payload, size_t len,
                      void *user) {
-    signal_server_t *srv = user;
-    (void)r;
-    (void)channel;
-    if (srv->freeing) return;
-    st_counter_inc(srv->m_bus_in);
-    cJSON *root = cJSON_ParseWithLength(payload, len);
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
-    if (cJSON_IsString(type)) {
-        const cJSON *node = cJSON_GetObjectItemCaseSensitive(root, "node");
-        const cJSON *room = cJSON_GetObjectItemCaseSensitive(root, "room");
-        const cJSON *from = cJSON_GetObjectItemCaseSensitive(root, "from");
-        if (strcmp(type->valuestring, "node_down") == 0 && cJSON_IsString(node)) {
-            rooms_on_node(srv, node->valuestring, "node_failed");
-        } else if (strcmp(type->valuestring, "room_moved") == 0 && cJSON_IsString(room)) {
-            signal_room_t *lr = signal_room_get(srv, room->valuestring, false);
-            if (lr && (!cJSON_IsString(from) || strcmp(lr->node, from->valuestring) == 0))
-                signal_room_failover(srv, lr, lr->node, "node_failed");
-        } else if (strcmp(type->valuestring, "room_closed") == 0 && cJSON_IsString(room)) {
-            signal_room_close_local(srv, room->valuestring, "room_closed");
-        }
-    }
-    cJSON_Delete(root);
+    (void)r, (void)channel;
+    bus_message(user, payload, len, event_message);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -850,24 +870,15 @@ static void on_disconnect(st_redis_t *r, void *user) {
      * at once) instead of at join_timeout. */
     for (signal_session_t *s = srv->sessions; s; s = s->next) {
         if (!s->wsi || s->state != SESS_JOINING || !s->node[0]) continue;
-        signal_session_fail(s, SIGNAL_E_UNAVAILABLE, "room service temporarily unavailable (Redis); retry",
-                            s->join_rid[0] ? s->join_rid : NULL, SIGNAL_CLOSE_TRY_AGAIN_LATER);
+        join_unavailable(s, "room service temporarily unavailable (Redis); retry");
     }
 }
 
 void signal_cluster_start(signal_server_t *srv) {
-    const st_common_config_t *c = &srv->cfg->common;
     key(srv, srv->chan_self, "to-signal:", srv->id, NULL);
     key(srv, srv->chan_events, "events", NULL, NULL);
-    st_redis_options_t o = {0};
-    o.host = c->redis_host;
-    o.port = (int)c->redis_port;
-    o.username = c->redis_username;
-    o.password = c->redis_password;
-    o.db = (int)c->redis_db;
-    o.connect_timeout_ms = (uint64_t)c->redis_connect_timeout_ms;
-    o.command_timeout_ms = (uint64_t)c->redis_command_timeout_ms;
-    o.backoff_max_ms = (uint64_t)c->redis_reconnect_max_ms;
+    st_redis_options_t o;
+    st_redis_options_from_config(&o, &srv->cfg->common);
     o.on_connect = on_connect;
     o.on_disconnect = on_disconnect;
     o.user = srv;

@@ -443,20 +443,12 @@ static int start_redis(app_t *a) {
         st_health_set(a->health, "redis", true, "not used");
         return RTC_OK;
     }
-    st_redis_options_t ro = {
-        .name = "redis",
-        .host = a->opts.common.redis_host,
-        .port = (int)a->opts.common.redis_port,
-        .username = a->opts.common.redis_username,
-        .password = a->opts.common.redis_password,
-        .db = (int)a->opts.common.redis_db,
-        .connect_timeout_ms = (uint64_t)a->opts.common.redis_connect_timeout_ms,
-        .command_timeout_ms = (uint64_t)a->opts.common.redis_command_timeout_ms,
-        .backoff_max_ms = (uint64_t)a->opts.common.redis_reconnect_max_ms,
-        .on_connect = on_redis_connect,
-        .on_disconnect = on_redis_disconnect,
-        .user = a,
-    };
+    st_redis_options_t ro;
+    st_redis_options_from_config(&ro, &a->opts.common);
+    ro.name = "redis";
+    ro.on_connect = on_redis_connect;
+    ro.on_disconnect = on_redis_disconnect;
+    ro.user = a;
     st_health_set(a->health, "redis", false, "connecting");
     a->redis = st_redis_new(a->loop, &ro);
     if (!a->redis) return RTC_ERR_FAILED;

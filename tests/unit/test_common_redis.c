@@ -6,6 +6,7 @@
  * and freeing the client from inside its own callbacks. */
 #include <check.h>
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -523,6 +524,66 @@ START_TEST(auth_acl_user_and_select) {
 }
 END_TEST
 
+/* The redis.* options a service is configured with (here from flags, as an operator would
+ * give them) reach the client through st_redis_options_from_config: the ACL user and
+ * password are accepted, and the client writes to the configured database. */
+typedef struct {
+    st_common_config_t common;
+} redis_only_cfg_t;
+
+START_TEST(client_from_common_config_uses_every_redis_option) {
+    server_t srv = {0};
+    server_start(&srv, "topsecret");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    events_t admin_ev = {0}, cfg_ev = {0};
+    st_redis_options_t admin = {.name = "admin", .port = srv.port, .password = "topsecret",
+                                .db = 5, .on_connect = on_connect, .user = &admin_ev};
+    st_redis_t *ra = st_redis_new(&loop, &admin);
+    ck_assert(run_until(&loop, &admin_ev.connected_flag, 5000));
+    result_t res = cmd(&loop, ra, 7, (const char *[]){"ACL", "SETUSER", "svc", "on", ">svcpw", "~*", "+@all"}, NULL);
+    ck_assert_str_eq(res.str, "OK");
+
+    static const st_config_spec_t spec = {"svc", "redis options only", NULL, 0, 1,
+                                          offsetof(redis_only_cfg_t, common)};
+    char port[32];
+    snprintf(port, sizeof port, "--redis.port=%u", srv.port);
+    char *argv[] = {"svc", "--redis.host=127.0.0.1", port, "--redis.username=svc",
+                    "--redis.password=svcpw", "--redis.db=5", "--redis.connect_timeout=1500ms",
+                    "--redis.command_timeout=2500ms", "--redis.reconnect_max=700ms", NULL};
+    redis_only_cfg_t cfg = {0};
+    st_config_error_t err;
+    ck_assert_int_eq(st_config_load(&spec, 9, argv, NULL, &cfg, &err), RTC_OK);
+
+    st_redis_options_t o;
+    memset(&o, 0xAB, sizeof o); /* whatever was there before is replaced */
+    st_redis_options_from_config(&o, &cfg.common);
+    ck_assert_uint_eq(o.connect_timeout_ms, 1500);
+    ck_assert_uint_eq(o.command_timeout_ms, 2500);
+    ck_assert_uint_eq(o.backoff_max_ms, 700);
+    ck_assert(!o.subscriber);
+    ck_assert_ptr_null(o.name);
+    ck_assert_ptr_null(o.on_connect);
+    o.name = "from-config";
+    o.on_connect = on_connect;
+    o.user = &cfg_ev;
+    st_redis_t *rc = st_redis_new(&loop, &o);
+    ck_assert_ptr_nonnull(rc);
+    ck_assert(run_until(&loop, &cfg_ev.connected_flag, 5000));
+    res = cmd(&loop, rc, 2, (const char *[]){"ACL", "WHOAMI"}, NULL);
+    ck_assert_str_eq(res.str, "svc");
+    cmd(&loop, rc, 3, (const char *[]){"SET", "configured", "db5"}, NULL);
+    res = cmd(&loop, ra, 2, (const char *[]){"GET", "configured"}, NULL);
+    ck_assert_str_eq(res.str, "db5");
+
+    st_redis_free(ra);
+    st_redis_free(rc);
+    finish(&loop);
+    st_config_free(&spec, &cfg);
+    server_cleanup(&srv);
+}
+END_TEST
+
 /* A TCP peer that accepts and immediately resets (RST via SO_LINGER 0): every attempt fails
  * at once and is retried on the backoff schedule, never waiting for the (long) timeouts. */
 typedef struct {
@@ -633,6 +694,7 @@ int main(void) {
     tcase_add_test(tc, redis_down_at_start_is_retried_until_it_appears);
     tcase_add_test(tc, frozen_redis_times_out_and_recovers);
     tcase_add_test(tc, auth_acl_user_and_select);
+    tcase_add_test(tc, client_from_common_config_uses_every_redis_option);
     tcase_add_test(tc, reset_connections_are_noticed_immediately);
     tcase_add_test(tc, freeing_inside_callbacks_is_safe);
     suite_add_tcase(s, tc);
