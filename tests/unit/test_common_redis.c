@@ -3,7 +3,8 @@
  * Redis killed mid-run (disconnected callbacks, NULL replies), restarted (reconnect and
  * automatic resubscribe), down at start (backoff, then connect), frozen with SIGSTOP
  * (command timeout drops and reconnects), a peer that resets connections (noticed at once),
- * and freeing the client from inside its own callbacks. */
+ * freeing the client from inside its own callbacks, and a client configured from the shared
+ * redis.* options (st_redis_options_from_config). */
 #include <check.h>
 #include <arpa/inet.h>
 #include <stddef.h>
