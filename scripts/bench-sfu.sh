@@ -257,15 +257,8 @@ SECTION="$TMP/section"
   echo "loadtest CPU % column shows the generator's headroom (it shares the 2 cores). CPU times"
   echo "come from /proc in 10 ms ticks, so short or nearly idle runs read coarsely (keep DURATION"
   echo "at 10 s or more)."
-  echo
-  cat "$TABLE"
-  if [ -s "$NOTES" ]; then echo; echo "Notes:"; echo; cat "$NOTES"; fi
-  echo
-  echo "Commands, in order (TMP = the script's temporary directory; run inside the namespace):"
-  echo
-  echo '```'
-  cat "$CMDS"
-  echo '```'
+  bench_section_results "$TABLE" "$NOTES" "Notes:" "$CMDS" \
+    "Commands, in order (TMP = the script's temporary directory; run inside the namespace):"
   if [ -f "$TMP/janus/conf/janus.jcfg" ]; then
     echo
     echo "Janus's configuration (CONF; J = TMP/janus; plugins and transports folders hold only links to"

@@ -236,15 +236,7 @@ SECTION="$TMP/section"
   if [ -f "$TMP/runs.base" ] || grep -q '|base|' "$ROWS"; then
     echo "\"base\" is another starling-turn build, $(echo "$BASE_TURN" | sed "s|$SRC_DIR/||") (BASE_TURN), with the same options: the before of a before/after comparison in the same run."
   fi
-  echo
-  cat "$TABLE"
-  if [ -s "$NOTES" ]; then echo; echo "Scaling:"; echo; cat "$NOTES"; fi
-  echo
-  echo "Commands, in order:"
-  echo
-  echo '```'
-  cat "$CMDS"
-  echo '```'
+  bench_section_results "$TABLE" "$NOTES" "Scaling:" "$CMDS" "Commands, in order:"
 } >"$SECTION"
 bench_doc_section "$DOC" bench-turn "$SECTION"
 echo "bench-turn: wrote the TURN section of $DOC"

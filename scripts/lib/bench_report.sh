@@ -11,6 +11,8 @@
 #   bench_median_run FILE       the median RESULT line of FILE by server_us_per_pkt, + " runs=N"
 #   BENCH_AWK_GET               awk text defining get(k, s), the same as bench_get, for tables
 #   bench_show_table TABLE NOTES    print the table and, if any, the notes to stdout
+#   bench_section_results TABLE NOTES NOTES_TITLE CMDS CMDS_INTRO
+#                               the end of a doc section: table, titled notes, commands
 #   bench_doc_section DOC TAG BODY  put BODY between DOC's TAG markers (see below)
 
 # With the kernel's autogroup scheduling, CPU is shared fairly between sessions and plain nice
@@ -47,6 +49,22 @@ bench_show_table() {
   echo
   cat "$1"
   if [ -s "$2" ]; then echo; cat "$2"; fi
+}
+
+# bench_section_results TABLE NOTES NOTES_TITLE CMDS CMDS_INTRO: what every doc section ends
+# with, so a reader can check each number against the exact commands that made it: the
+# table, the notes under NOTES_TITLE (only if there are any), then CMDS_INTRO and the
+# commands (CMDS) as a code block.
+bench_section_results() {
+  echo
+  cat "$1"
+  if [ -s "$2" ]; then echo; echo "$3"; echo; cat "$2"; fi
+  echo
+  echo "$5"
+  echo
+  echo '```'
+  cat "$4"
+  echo '```'
 }
 
 # bench_doc_section DOC TAG BODY: DOC's lines from "<!-- TAG:begin" to "<!-- TAG:end -->"
