@@ -41,8 +41,8 @@ IP_ADDR=10.207.0.1
 IFACE=sfub0
 API_KEY=bench
 API_SECRET=bench-secret-0123456789abcdef
-# As in bench-turn.sh: each process gets a session (and autogroup) of its own at $NICE.
-PRIO='echo "$0" >/proc/self/autogroup 2>/dev/null; exec nice -n "$0" "$@"'
+. "$SRC_DIR/scripts/lib/bench_report.sh"
+. "$SRC_DIR/tests/lib/janus.sh"
 
 for b in "$LT" "$SFU" "$SIGNAL"; do
   [ -x "$b" ] || { echo "bench-sfu: build first ($b missing)"; exit 1; }
@@ -95,7 +95,7 @@ nsx() { ip netns exec "$NS" "$@"; }
 # exec, setsid (not a group leader here) and sh all exec in place).
 nsbg() { # logfile command args...
   log=$1; shift
-  ip netns exec "$NS" setsid sh -c "$PRIO" "$NICE" "$@" >"$log" 2>&1 &
+  ip netns exec "$NS" setsid sh -c "$BENCH_PRIO" "$NICE" "$@" >"$log" 2>&1 &
   LAST_PID=$!
   PIDS="$LAST_PID $PIDS"
 }
@@ -126,63 +126,15 @@ start_starling() {
   LT_ARGS="sfu --signal 127.0.0.1:$WPORT --api-key $API_KEY --api-secret $API_SECRET"
 }
 
-janus_config() { # a config tree with only the videoroom plugin and the WebSocket transport
-  J="$TMP/janus"
-  mkdir -p "$J/conf" "$J/plugins" "$J/transports" "$J/events" "$J/loggers"
-  lib=$(dirname "$(dpkg -L janus 2>/dev/null | grep '/plugins/libjanus_videoroom.so$' | head -1)")/..
-  [ -f "$lib/plugins/libjanus_videoroom.so" ] || return 1
-  ln -sf "$lib/plugins/libjanus_videoroom.so" "$J/plugins/"
-  ln -sf "$lib/transports/libjanus_websockets.so" "$J/transports/"
-  cat >"$J/conf/janus.jcfg" <<EOF
-general: {
-  configs_folder = "$J/conf"
-  plugins_folder = "$J/plugins"
-  transports_folder = "$J/transports"
-  events_folder = "$J/events"
-  loggers_folder = "$J/loggers"
-  debug_level = 3
-}
-media: {
-  rtp_port_range = "20000-40000"
-}
-nat: {
-  ice_enforce_list = "$IFACE"
-  nice_debug = false
-}
-EOF
-  cat >"$J/conf/janus.transport.websockets.jcfg" <<EOF
-general: {
-  json = "compact"
-  ws = true
-  ws_port = $JPORT
-  ws_ip = "127.0.0.1"
-  wss = false
-}
-admin: {
-  admin_ws = false
-  admin_wss = false
-}
-EOF
-  cat >"$J/conf/janus.plugin.videoroom.jcfg" <<EOF
-general: {
-}
-EOF
-}
 start_janus() {
   command -v janus >/dev/null 2>&1 || return 1
-  [ -d "$TMP/janus" ] || janus_config || return 1
+  [ -d "$TMP/janus" ] || janus_config "$TMP/janus" "$IFACE" "$JPORT" || return 1
   SERVER_CMD="janus -F $TMP/janus/conf -C $TMP/janus/conf/janus.jcfg -N -L $TMP/janus.log -o"
   nsbg "$TMP/janus.out" $SERVER_CMD
   SERVER_PID=$LAST_PID
   wait_for 20 tcp_listening "$JPORT" || { echo "bench-sfu: janus did not start" >&2; tail -20 "$TMP/janus.log" >&2; return 1; }
   SERVER_CMD="janus -F CONF -C CONF/janus.jcfg -N -L LOG -o   (CONF: videoroom plugin and WebSocket transport only, ice_enforce_list=$IFACE, debug_level 3)"
   LT_ARGS="janus --janus 127.0.0.1:$JPORT"
-}
-
-get() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-machine() {
-  model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-  echo "$model, $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GB RAM, Linux $(uname -r)"
 }
 
 CLIP="$TMP/clip"
@@ -201,7 +153,7 @@ run_one() { # server rooms pubs subs kbps -> prints the RESULT line (empty if un
     echo "  loadtest: $cmd" | sed "s|$SRC_DIR/||g; s|$TMP/|TMP/|g; s|--server-pid $SERVER_PID|--server-pid SERVER_PID|" >>"$CMDS"
   fi
   limit=$((SETUP_TIMEOUT + WARMUP + DURATION + 60))
-  nsx setsid sh -c "$PRIO" "$NICE" timeout -k 5 "$limit" $cmd >"$TMP/out" 2>"$TMP/err" || true
+  nsx setsid sh -c "$BENCH_PRIO" "$NICE" timeout -k 5 "$limit" $cmd >"$TMP/out" 2>"$TMP/err" || true
   stop_all
   sed 's/^/    /' "$TMP/out" >&2
   grep -v '^\[.*\] t=' "$TMP/err" | tail -5 | sed 's/^/    /' >&2
@@ -210,10 +162,10 @@ run_one() { # server rooms pubs subs kbps -> prints the RESULT line (empty if un
   return 0
 }
 
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_START=$(bench_loadavg)
 JANUS_VERSION=$(janus --version 2>/dev/null | sed -n 's/^Janus version: [0-9]* (\(.*\))/\1/p' | head -1)
-COMMIT=$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
-echo "bench-sfu: $(machine); load average $LOAD_START; ${DURATION}s per run after ${WARMUP}s warmup, starling-sfu $WORKERS worker(s), nice $NICE, namespace $NS ($IP_ADDR)"
+COMMIT=$(bench_commit)
+echo "bench-sfu: $(bench_machine); load average $LOAD_START; ${DURATION}s per run after ${WARMUP}s warmup, starling-sfu $WORKERS worker(s), nice $NICE, namespace $NS ($IP_ADDR)"
 
 ROWS="$TMP/rows"; CMDS="$TMP/cmds"; NOTES="$TMP/notes"
 : >"$ROWS"; : >"$CMDS"; : >"$NOTES"
@@ -228,25 +180,21 @@ for sc in $SCENARIOS; do
     for server in $SERVERS; do
       line=$(run_one "$server" "$rooms" "$pubs" "$subs" "$kbps")
       [ -n "$line" ] || { echo "bench-sfu: $server: no result, skipped" >&2; echo "- $name: $server gave no result in round $round." >>"$NOTES"; continue; }
-      [ "$(get kept_up "$line")" = 1 ] || echo "- $name: the generator could not keep up in the $server run of round $round (late frames skipped: $(get late_frames "$line"))." >>"$NOTES"
+      [ "$(bench_get kept_up "$line")" = 1 ] || echo "- $name: the generator could not keep up in the $server run of round $round (late frames skipped: $(bench_get late_frames "$line"))." >>"$NOTES"
       echo "$line" >>"$TMP/runs.$server"
     done
     round=$((round + 1))
   done
   for server in $SERVERS; do
     [ -f "$TMP/runs.$server" ] || continue
-    n=$(wc -l <"$TMP/runs.$server")
-    line=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^server_us_per_pkt=/) { split($i, kv, "="); print kv[2], $0 } }' \
-             "$TMP/runs.$server" | sort -g | sed -n "$(( (n + 1) / 2 ))p" | cut -d' ' -f2-)
     each=$(tr ' ' '\n' <"$TMP/runs.$server" | sed -n 's/^server_us_per_pkt=//p' | paste -sd/ -)
-    echo "$name|$server|$line runs=$n each=$each" >>"$ROWS"
+    echo "$name|$server|$(bench_median_run "$TMP/runs.$server") each=$each" >>"$ROWS"
   done
 done
-LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_END=$(bench_loadavg)
 
 TABLE="$TMP/table"
-awk -F'|' '
-function get(k, s,   n, i, a, kv) { n = split(s, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); if (kv[1] == k) return kv[2] } return "" }
+awk -F'|' "$BENCH_AWK_GET"'
 BEGIN {
   print "| scenario | server | runs | connected pub / sub | sent pkt/s | forwarded pkt/s received | delivery % | loss % | SFU CPU % | SFU CPU µs per forwarded pkt | (each run) | loadtest CPU % |"
   print "|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -264,15 +212,12 @@ END {
   if (summary != "") print summary
   if (lossy != "") print lossy
 }' "$ROWS" >"$TABLE"
-echo
-cat "$TABLE"
-[ -s "$NOTES" ] && { echo; cat "$NOTES"; }
+bench_show_table "$TABLE" "$NOTES"
 
 [ "${NO_DOCS:-0}" = 1 ] && exit 0
 
 SECTION="$TMP/section"
 {
-  echo "<!-- bench-sfu:begin (written by scripts/bench-sfu.sh; edits inside are overwritten) -->"
   echo "## SFU forwarding: starling-sfu vs Janus"
   echo
   echo "\`make bench-sfu\` (scripts/bench-sfu.sh; also part of \`make bench\`) drives each server with the same"
@@ -297,7 +242,7 @@ SECTION="$TMP/section"
   echo "defaults (a loop thread per handle). Janus rooms are created by the loadtest (VP8 + Opus, as"
   echo "many publishers as the room has)."
   echo
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT. Machine: $(machine). Load average"
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT. Machine: $(bench_machine). Load average"
   echo "before / after: $LOAD_START / $LOAD_END. The machine has 2 cores shared with other engineers'"
   echo "test runs (Chromium, aiortc, builds), and the loadtest itself (all participants' SRTP and"
   echo "DTLS) runs on the same 2 cores as the server, so absolute CPU % is noisy and loss can come"
@@ -312,15 +257,8 @@ SECTION="$TMP/section"
   echo "loadtest CPU % column shows the generator's headroom (it shares the 2 cores). CPU times"
   echo "come from /proc in 10 ms ticks, so short or nearly idle runs read coarsely (keep DURATION"
   echo "at 10 s or more)."
-  echo
-  cat "$TABLE"
-  if [ -s "$NOTES" ]; then echo; echo "Notes:"; echo; cat "$NOTES"; fi
-  echo
-  echo "Commands, in order (TMP = the script's temporary directory; run inside the namespace):"
-  echo
-  echo '```'
-  cat "$CMDS"
-  echo '```'
+  bench_section_results "$TABLE" "$NOTES" "Notes:" "$CMDS" \
+    "Commands, in order (TMP = the script's temporary directory; run inside the namespace):"
   if [ -f "$TMP/janus/conf/janus.jcfg" ]; then
     echo
     echo "Janus's configuration (CONF; J = TMP/janus; plugins and transports folders hold only links to"
@@ -333,16 +271,6 @@ SECTION="$TMP/section"
     done
     echo '```'
   fi
-  echo "<!-- bench-sfu:end -->"
 } >"$SECTION"
-mkdir -p "$(dirname "$DOC")"
-if [ -f "$DOC" ] && grep -q '<!-- bench-sfu:begin' "$DOC"; then
-  awk -v sec="$SECTION" '
-    /<!-- bench-sfu:begin/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-    /<!-- bench-sfu:end -->/ { skip = 0; next }
-    !skip { print }' "$DOC" >"$TMP/doc" && cat "$TMP/doc" >"$DOC"
-else
-  [ -f "$DOC" ] || printf '# Benchmarks\n\nNumbers written by the benchmark scripts; each section says how it was made.\n\n' >"$DOC"
-  { echo; cat "$SECTION"; } >>"$DOC"
-fi
+bench_doc_section "$DOC" bench-sfu "$SECTION"
 echo "bench-sfu: wrote the SFU section of $DOC"

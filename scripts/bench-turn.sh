@@ -31,12 +31,8 @@ TRANSPORT=${TRANSPORT:-udp}
 RCVBUF=${RCVBUF:-2097152}
 REPEAT=${REPEAT:-1}
 NICE=${NICE:--10}
-# With the kernel's autogroup scheduling (on here), CPU is shared fairly between sessions and
-# plain nice only ranks processes within one session. So each benchmark process gets a session
-# of its own (setsid) whose autogroup gets the niceness, and the process gets it too.
-# Used as: setsid sh -c "$PRIO" "$NICE" command args... (every step execs: the PID stays the
-# command's).
-PRIO='echo "$0" >/proc/self/autogroup 2>/dev/null; exec nice -n "$0" "$@"'
+. "$SRC_DIR/scripts/lib/bench_report.sh"
+. "$SRC_DIR/tests/lib/free_port.sh"
 SCENARIOS=${SCENARIOS:-"2000:50:150 2000:50:1200 1000:1500:1200"}
 SERVERS=${SERVERS:-"floor coturn starling"}
 DOC="$SRC_DIR/docs/benchmarks.md"
@@ -59,18 +55,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() { # a port free for both UDP and TCP on 127.0.0.1 (the servers open both)
-  /usr/bin/python3 -c 'import socket
-for _ in range(100):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p); break'
-}
-
 wait_udp() { # port pid: until something is bound to UDP port
   i=0
   while [ $i -lt 100 ]; do
@@ -85,7 +69,7 @@ wait_udp() { # port pid: until something is bound to UDP port
 start_floor() {
   [ "$TRANSPORT" = udp ] || return 1
   SERVER_CMD="$FLOOR --listen 127.0.0.1:$1 --relay-ip 127.0.0.1 --threads $THREADS --rcvbuf $RCVBUF"
-  setsid sh -c "$PRIO" "$NICE" $SERVER_CMD 2>"$TMP/floor.log" &
+  setsid sh -c "$BENCH_PRIO" "$NICE" $SERVER_CMD 2>"$TMP/floor.log" &
   SERVER_PID=$!
 }
 start_coturn() {
@@ -93,7 +77,7 @@ start_coturn() {
   SERVER_CMD="turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port=$1 --realm=bench \
 --user=bench:bench --lt-cred-mech --allow-loopback-peers --no-cli --no-tls --no-dtls --relay-threads=$THREADS \
 --no-stdout-log --simple-log --log-file=$TMP/coturn.log"
-  setsid sh -c "$PRIO" "$NICE" $SERVER_CMD >/dev/null 2>&1 &
+  setsid sh -c "$BENCH_PRIO" "$NICE" $SERVER_CMD >/dev/null 2>&1 &
   SERVER_PID=$!
 }
 start_starling() {
@@ -103,7 +87,7 @@ start_starling() {
   SERVER_CMD="$STARLING_TURN --listen=127.0.0.1:$1 --tcp.listen=127.0.0.1:$1 --workers=$THREADS --realm=bench \
 --users=bench:bench --relay.ipv4=127.0.0.1 --peers.allow=127.0.0.1 --http.listen= --no-rest.redis \
 --quota.allocations_per_user=0 --auth.rate=0 --udp.recv_buffer=$RCVBUF --log.level=warn"
-  setsid sh -c "$PRIO" "$NICE" $SERVER_CMD >"$TMP/starling.log" 2>&1 &
+  setsid sh -c "$BENCH_PRIO" "$NICE" $SERVER_CMD >"$TMP/starling.log" 2>&1 &
   SERVER_PID=$!
 }
 
@@ -114,17 +98,10 @@ start_base() {
   STARLING_TURN=$STARLING_TURN_SAVED
 }
 
-get() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-
-machine() {
-  model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-  echo "$model, $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GB RAM, Linux $(uname -r)"
-}
-
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_START=$(bench_loadavg)
 COTURN_VERSION=$(turnserver --version 2>/dev/null | head -1 || echo "not installed")
-COMMIT=$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
-echo "bench-turn: $(machine); load average $LOAD_START; ${DURATION}s per run, $THREADS relay thread(s), mode $MODE over $TRANSPORT, nice $NICE"
+COMMIT=$(bench_commit)
+echo "bench-turn: $(bench_machine); load average $LOAD_START; ${DURATION}s per run, $THREADS relay thread(s), mode $MODE over $TRANSPORT, nice $NICE"
 
 ROWS="$TMP/rows"
 CMDS="$TMP/cmds"
@@ -144,7 +121,7 @@ run_one() { # server clients kbps bytes -> prints the RESULT line (empty if the 
   cmd="$LT turn --server 127.0.0.1:$port --user bench --password bench --clients $clients --rate $kbps --size $bytes --mode $MODE --transport $TRANSPORT --duration $DURATION --server-pid $SERVER_PID --label $server --quiet"
   echo "  server:   $SERVER_CMD" | sed "s|$SRC_DIR/||g" >>"$CMDS"
   echo "  loadtest: $cmd" | sed "s|$SRC_DIR/||g" >>"$CMDS"
-  setsid sh -c "$PRIO" "$NICE" $cmd >"$TMP/out" 2>"$TMP/err" || true
+  setsid sh -c "$BENCH_PRIO" "$NICE" $cmd >"$TMP/out" 2>"$TMP/err" || true
   # Datagrams the kernel dropped on the server's sockets bound to the listening port (its
   # receive buffers overflowed: the server did not read fast enough).
   hexport=$(printf '%04X' "$port")
@@ -168,10 +145,10 @@ for sc in $SCENARIOS; do
   while :; do
     floor_line=$(run_one floor "$clients" "$kbps" "$bytes")
     [ -n "$floor_line" ] || { kept=""; break; }
-    kept=$(get kept_up "$floor_line")
+    kept=$(bench_get kept_up "$floor_line")
     [ "$kept" = 1 ] && break
     tries=$((tries + 1))
-    ach=$(get achieved_pps "$floor_line"); req=$(get requested_pps "$floor_line")
+    ach=$(bench_get achieved_pps "$floor_line"); req=$(bench_get requested_pps "$floor_line")
     [ $tries -gt 2 ] || [ -z "$ach" ] && break
     new=$(awk -v c="$clients" -v a="$ach" -v r="$req" 'BEGIN{n=int(c*a/r*0.85/10)*10; if(n<10)n=10; print n}')
     echo "bench-turn: generator reached $ach of $req pkt/s against the floor; scaling $clients -> $new clients" >&2
@@ -198,18 +175,14 @@ for sc in $SCENARIOS; do
   # Each server's row is its median run by CPU per relayed packet.
   for server in $SERVERS; do
     [ -f "$TMP/runs.$server" ] || continue
-    n=$(wc -l <"$TMP/runs.$server")
-    line=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^server_us_per_pkt=/) { split($i, kv, "="); print kv[2], $0 } }' \
-             "$TMP/runs.$server" | sort -n | sed -n "$(( (n + 1) / 2 ))p" | cut -d' ' -f2-)
-    echo "$name|$clients|$server|$line runs=$n" >>"$ROWS"
+    echo "$name|$clients|$server|$(bench_median_run "$TMP/runs.$server")" >>"$ROWS"
   done
 done
-LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_END=$(bench_loadavg)
 
 # ---- table ----
 TABLE="$TMP/table"
-awk -F'|' '
-function get(k, s,   n, i, a, kv) { n = split(s, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); if (kv[1] == k) return kv[2] } return "" }
+awk -F'|' "$BENCH_AWK_GET"'
 BEGIN {
   print "| scenario | clients | server | runs | achieved / requested pkt/s | loss % | dropped at server socket | dropped at sink | p50 / p99 latency (µs) | server CPU % | CPU µs/pkt | µs/pkt vs floor | loadtest CPU % |"
   print "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -229,16 +202,13 @@ END {
     summary = summary sprintf("\n%s: starling-turn CPU %% is %.2fx coTURN'"'"'s, CPU per relayed packet %.2fx.", sc, cpus[sc, "starling"] / cpus[sc, "coturn"], upps[sc, "starling"] / upps[sc, "coturn"])
   if (summary != "") print summary
 }' "$ROWS" >"$TABLE"
-echo
-cat "$TABLE"
-[ -s "$NOTES" ] && { echo; cat "$NOTES"; }
+bench_show_table "$TABLE" "$NOTES"
 
 [ "${NO_DOCS:-0}" = 1 ] && exit 0
 
 # ---- docs/benchmarks.md, TURN section between markers ----
 SECTION="$TMP/section"
 {
-  echo "<!-- bench-turn:begin (written by scripts/bench-turn.sh; edits inside are overwritten) -->"
   echo "## TURN relay"
   echo
   echo "\`make bench-turn\` (scripts/bench-turn.sh) drives each server with \`starling-loadtest turn\`: N"
@@ -255,7 +225,7 @@ SECTION="$TMP/section"
   echo "enough), \"dropped at sink\" that of the loadtest's own sinks (generator overload). \"loadtest"
   echo "CPU %\" is the generator's own use (both threads), to show its headroom."
   echo
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT. Machine: $(machine). Load average"
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT. Machine: $(bench_machine). Load average"
   echo "before / after: $LOAD_START / $LOAD_END (the machine is shared; other work competes for the"
   echo "same cores; servers and loadtest each ran in their own session at nice $NICE, autogroup included). ${DURATION} s per run, $REPEAT round(s) with the servers taking turns, each row the median run by CPU µs/pkt, $THREADS relay thread(s) for every server, mode $MODE over $TRANSPORT. coTURN"
   echo "$COTURN_VERSION with static user, no database configured (Debian's build still opens its default"
@@ -266,25 +236,7 @@ SECTION="$TMP/section"
   if [ -f "$TMP/runs.base" ] || grep -q '|base|' "$ROWS"; then
     echo "\"base\" is another starling-turn build, $(echo "$BASE_TURN" | sed "s|$SRC_DIR/||") (BASE_TURN), with the same options: the before of a before/after comparison in the same run."
   fi
-  echo
-  cat "$TABLE"
-  if [ -s "$NOTES" ]; then echo; echo "Scaling:"; echo; cat "$NOTES"; fi
-  echo
-  echo "Commands, in order:"
-  echo
-  echo '```'
-  cat "$CMDS"
-  echo '```'
-  echo "<!-- bench-turn:end -->"
+  bench_section_results "$TABLE" "$NOTES" "Scaling:" "$CMDS" "Commands, in order:"
 } >"$SECTION"
-mkdir -p "$(dirname "$DOC")"
-if [ -f "$DOC" ] && grep -q '<!-- bench-turn:begin' "$DOC"; then
-  awk -v sec="$SECTION" '
-    /<!-- bench-turn:begin/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-    /<!-- bench-turn:end -->/ { skip = 0; next }
-    !skip { print }' "$DOC" >"$TMP/doc" && cat "$TMP/doc" >"$DOC"
-else
-  [ -f "$DOC" ] || printf '# Benchmarks\n\nNumbers written by the benchmark scripts; each section says how it was made.\n\n' >"$DOC"
-  cat "$SECTION" >>"$DOC"
-fi
+bench_doc_section "$DOC" bench-turn "$SECTION"
 echo "bench-turn: wrote the TURN section of $DOC"

@@ -120,27 +120,8 @@ ip -n "$NS" addr add 10.208.0.1/24 dev lt0
 ip -n "$NS" link set lt0 up
 ip -n "$NS" link set lt0p up
 J="$TMP/janus"
-mkdir -p "$J/conf" "$J/plugins" "$J/transports" "$J/events" "$J/loggers"
-lib=$(dirname "$(dpkg -L janus 2>/dev/null | grep '/plugins/libjanus_videoroom.so$' | head -1)")/..
-ln -s "$lib/plugins/libjanus_videoroom.so" "$J/plugins/"
-ln -s "$lib/transports/libjanus_websockets.so" "$J/transports/"
-cat >"$J/conf/janus.jcfg" <<EOF
-general: {
-  configs_folder = "$J/conf"
-  plugins_folder = "$J/plugins"
-  transports_folder = "$J/transports"
-  events_folder = "$J/events"
-  loggers_folder = "$J/loggers"
-  debug_level = 3
-}
-media: { rtp_port_range = "20000-40000" }
-nat: { ice_enforce_list = "lt0" }
-EOF
-cat >"$J/conf/janus.transport.websockets.jcfg" <<EOF
-general: { json = "compact" ws = true ws_port = 8188 ws_ip = "127.0.0.1" }
-admin: { admin_ws = false }
-EOF
-echo 'general: { }' >"$J/conf/janus.plugin.videoroom.jcfg"
+. "$SRC_DIR/tests/lib/janus.sh"
+janus_config "$J" lt0 8188 || { echo "FAIL: the janus package has no videoroom plugin"; exit 1; }
 ip netns exec "$NS" janus -F "$J/conf" -C "$J/conf/janus.jcfg" -N -L "$TMP/janus.log" -o >/dev/null 2>&1 &
 JANUS_PID=$!
 PIDS="$JANUS_PID"

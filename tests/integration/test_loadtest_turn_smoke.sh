@@ -18,17 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() { # a port free for both UDP and TCP on 127.0.0.1 (the servers open both)
-  /usr/bin/python3 -c 'import socket
-for _ in range(100):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p); break'
-}
+. "$SRC_DIR/tests/lib/free_port.sh"
 PORT=$(free_port)
 TLS_PORT=$(free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 1 \

@@ -25,17 +25,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() { # a port free for both UDP and TCP on 127.0.0.1 (the servers open both)
-  /usr/bin/python3 -c 'import socket
-for _ in range(100):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p); break' 2>/dev/null || echo $((20000 + $$ % 20000))
-}
+. "$SRC_DIR/tests/lib/free_port.sh"
+# Without python3, a guess from our PID (a taken port then fails the server's start, loudly).
+free_port_or_guess() { free_port 2>/dev/null || echo $((20000 + $$ % 20000)); }
 
 # wait_listen PORT PID: until something listens on TCP PORT (both servers open TCP too).
 wait_listen() {
@@ -71,8 +63,8 @@ start_coturn() { # port, extra args...
 test_coturn() {
   command -v turnserver >/dev/null 2>&1 || { echo "coTURN not installed (apt-get install coturn)"; return 2; }
   RAN=1
-  P=$(free_port)
-  PT=$(free_port)
+  P=$(free_port_or_guess)
+  PT=$(free_port_or_guess)
   # TLS: a throwaway self-signed certificate; the client verifies against it.
   make_cert
   if start_coturn "$P" --lt-cred-mech --user=alice:wonderland --tls-listening-port="$PT" \
@@ -84,7 +76,7 @@ test_coturn() {
     run "coturn wrong password gets 401" 0 --server 127.0.0.1:$P --user alice --password nope --expect-fail 401
     run "coturn REQUESTED-ADDRESS-FAMILY IPv4" 0 --server 127.0.0.1:$P --user alice --password wonderland --family 4
   fi
-  P=$(free_port)
+  P=$(free_port_or_guess)
   if start_coturn "$P" --use-auth-secret --static-auth-secret=s3cr3t --no-tls; then
     run "coturn REST secret UDP" 0 --server 127.0.0.1:$P --secret s3cr3t --user bob
     run "coturn REST secret TCP" 0 --server 127.0.0.1:$P --secret s3cr3t --user bob --transport tcp
@@ -115,8 +107,8 @@ test_starling() {
   [ -x "$STARLING_TURN" ] || { echo "starling-turn not built ($STARLING_TURN)"; return 2; }
   RAN=1
   make_cert
-  P=$(free_port)
-  PT=$(free_port)
+  P=$(free_port_or_guess)
+  PT=$(free_port_or_guess)
   if start_starling_turn "$P" "$PT" longterm; then
     run "starling-turn long-term UDP" 0 --server 127.0.0.1:$P --user alice --password wonderland
     run "starling-turn long-term TCP" 0 --server 127.0.0.1:$P --user alice --password wonderland --transport tcp
@@ -125,8 +117,8 @@ test_starling() {
     run "starling-turn wrong password gets 401" 0 --server 127.0.0.1:$P --user alice --password nope --expect-fail 401
     run "starling-turn REQUESTED-ADDRESS-FAMILY IPv4" 0 --server 127.0.0.1:$P --user alice --password wonderland --family 4
   fi
-  P=$(free_port)
-  PT=$(free_port)
+  P=$(free_port_or_guess)
+  PT=$(free_port_or_guess)
   if start_starling_turn "$P" "$PT" secret; then
     run "starling-turn REST secret UDP" 0 --server 127.0.0.1:$P --secret s3cr3t --user bob
     run "starling-turn REST secret TCP" 0 --server 127.0.0.1:$P --secret s3cr3t --user bob --transport tcp

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/redis.h"
+#include "unit/child_proc.h"
 
 /* ------------------------------------------------------------------------------------------
  * redis-server management.
@@ -30,16 +31,6 @@ typedef struct {
     char dir[64];
     char log[96];
 } server_t;
-
-static uint16_t free_tcp_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* A raw RESP PING: true once the server answers +PONG (or -NOAUTH: it is up). */
 static bool server_answers(uint16_t port) {
@@ -59,7 +50,7 @@ static bool server_answers(uint16_t port) {
 }
 
 static void server_start(server_t *s, const char *requirepass) {
-    if (!s->port) s->port = free_tcp_port();
+    if (!s->port) s->port = test_free_port(SOCK_STREAM);
     if (!s->dir[0]) {
         snprintf(s->dir, sizeof s->dir, "/tmp/st_redis_XXXXXX");
         ck_assert_ptr_nonnull(mkdtemp(s->dir));
@@ -423,7 +414,7 @@ static void tick(uv_timer_t *t) { (*(int *)t->data)++; }
 
 START_TEST(redis_down_at_start_is_retried_until_it_appears) {
     server_t srv = {0};
-    srv.port = free_tcp_port(); /* nothing listens there yet */
+    srv.port = test_free_port(SOCK_STREAM); /* nothing listens there yet */
     uv_loop_t loop;
     uv_loop_init(&loop);
     events_t ev = {0};

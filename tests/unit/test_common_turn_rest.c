@@ -7,15 +7,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "common/turn_rest.h"
+#include "unit/child_proc.h"
 
 static void openssl_password(const char *secret, const char *username, char *out, size_t cap) {
     char cmd[1024];
@@ -118,30 +117,6 @@ END_TEST
 /* ------------------------------------------------------------------------------------------
  * coTURN interop.
  */
-static uint16_t free_udp_port(void) {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static pid_t spawn(char *const argv[], const char *log) {
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* Sends STUN Binding requests until the server answers (it is then ready). */
 static bool stun_ready(uint16_t port) {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -170,7 +145,7 @@ static int run_uclient(uint16_t port, const char *user, const char *pw) {
     char *argv[] = {"turnutils_uclient", "-u", (char *)user, "-w", (char *)pw, "-r", "test",
                     "-e", "127.0.0.1", "-y", "-m", "1", "-n", "2", "-l", "100", "-p", ps,
                     "127.0.0.1", NULL};
-    pid_t pid = spawn(argv, uclient_log);
+    pid_t pid = test_spawn(argv, uclient_log, false); /* one uclient run per log */
     int status;
     for (int i = 0; i < 300; i++) { /* 30 s at most */
         if (waitpid(pid, &status, WNOHANG) == pid)
@@ -184,7 +159,7 @@ static int run_uclient(uint16_t port, const char *user, const char *pw) {
 
 START_TEST(coturn_accepts_our_credentials_and_refuses_bad_ones) {
     if (access("/usr/bin/turnserver", X_OK) != 0) ck_abort_msg("coturn not installed (scripts/install-deps.sh)");
-    uint16_t port = free_udp_port();
+    uint16_t port = test_free_port(SOCK_DGRAM);
     char ps[8], minp[8], maxp[8];
     snprintf(ps, sizeof ps, "%u", port);
     unsigned base = 40000 + rtc_random_uniform(20000);
@@ -199,7 +174,7 @@ START_TEST(coturn_accepts_our_credentials_and_refuses_bad_ones) {
                     "--no-cli", "--no-tls", "--no-dtls", "--log-file=stdout", NULL};
     snprintf(uclient_log, sizeof uclient_log, "/tmp/st_turn_rest_uclient.%d.log", (int)getpid());
     snprintf(coturn_log, sizeof coturn_log, "/tmp/st_turn_rest_coturn.%d.log", (int)getpid());
-    pid_t ts = spawn(argv, coturn_log);
+    pid_t ts = test_spawn(argv, coturn_log, false);
     bool ready = stun_ready(port);
 
     int64_t now = rtc_clock_wall_us() / RTC_US_PER_SEC;

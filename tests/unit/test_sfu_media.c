@@ -17,11 +17,12 @@
 
 #include <uv.h>
 
-#include "rtc/net.h"
 #include "rtc/pc.h"
 #include "rtc/sdp.h"
 #include "sfu/media_pc.h"
 #include "sfu/room.h"
+#include "unit/sfu/media_room.h"
+#include "unit/sfu/pc_client.h"
 #include "unit/sfu_fixture.h"
 
 static uv_loop_t loop;
@@ -38,13 +39,7 @@ typedef struct {
     char track[SFU_ID_MAX + 1];
     char stream[SFU_ID_MAX + 1];
     bool video;
-    uint32_t packets;
-    uint16_t last_seq;
-    bool started;
-    uint32_t gaps;
-    size_t max_len;
-    FILE *dump;
-    char dump_path[64];
+    sfu_test_rx_t got;
 } rx_t;
 
 typedef struct {
@@ -72,23 +67,8 @@ static client_t *client_of(const char *pid) {
     return NULL;
 }
 
-static void guard_cb(uv_timer_t *t) { (void)t; }
 static void pump(void);
-
-#define RUN_UNTIL(cond, ms)                                                        \
-    do {                                                                           \
-        uv_timer_t g_;                                                             \
-        uv_timer_init(&loop, &g_);                                                 \
-        uv_timer_start(&g_, guard_cb, 5, 5);                                       \
-        uint64_t end_ = uv_now(&loop) + (ms);                                      \
-        while (!(cond) && uv_now(&loop) < end_) {                                  \
-            uv_run(&loop, UV_RUN_ONCE);                                            \
-            pump();                                                                \
-        }                                                                          \
-        uv_timer_stop(&g_);                                                        \
-        uv_close((uv_handle_t *)&g_, NULL);                                        \
-        uv_run(&loop, UV_RUN_NOWAIT);                                              \
-    } while (0)
+#define RUN_UNTIL(cond, ms) SFU_TEST_RUN_UNTIL(&loop, cond, ms, pump)
 
 static void pub_state(void *u, rtc_pc_state_t s) { ((client_t *)u)->pub_state = s; }
 static void sub_state(void *u, rtc_pc_state_t s) { ((client_t *)u)->sub_state = s; }
@@ -131,9 +111,7 @@ static rx_t *rx_of(client_t *c, rtc_pc_transceiver_t *t) {
     snprintf(r->track, sizeof r->track, "%s", m->msids[0].track);
     snprintf(r->stream, sizeof r->stream, "%s", m->msids[0].stream);
     r->video = m->kind == RTC_SDP_MEDIA_VIDEO;
-    snprintf(r->dump_path, sizeof r->dump_path, "/tmp/sfu_media_XXXXXX");
-    int fd = mkstemp(r->dump_path);
-    r->dump = fdopen(fd, "wb");
+    sfu_test_rx_open(&r->got, "sfu_media");
     rtc_sdp_free(&sdp);
     rtc_buf_free(&b);
     rtc_pc_transceiver_set_user(t, r);
@@ -143,19 +121,7 @@ static rx_t *rx_of(client_t *c, rtc_pc_transceiver_t *t) {
 static void on_sub_rtp(void *u, rtc_pc_transceiver_t *t, const uint8_t *p, size_t n,
                        const rtc_pc_rtp_info_t *info) {
     (void)info;
-    client_t *c = u;
-    rx_t *r = rx_of(c, t);
-    uint16_t seq = rtc_be16(p + 2);
-    if (r->started && seq != (uint16_t)(r->last_seq + 1)) r->gaps++;
-    r->started = true;
-    r->last_seq = seq;
-    r->packets++;
-    if (n > r->max_len) r->max_len = n;
-    uint8_t h[6];
-    rtc_put_be32(h, 0);
-    rtc_put_be16(h + 4, (uint16_t)n);
-    fwrite(h, 1, 6, r->dump);
-    fwrite(p, 1, n, r->dump);
+    sfu_test_rx_packet(&rx_of(u, t)->got, p, n);
 }
 
 static void on_pub_keyframe(void *u, rtc_pc_transceiver_t *t, bool fir) {
@@ -165,23 +131,11 @@ static void on_pub_keyframe(void *u, rtc_pc_transceiver_t *t, bool fir) {
 }
 
 static rtc_peer_connection_t *client_pc(client_t *c, bool publisher) {
-    rtc_pc_config_t cfg;
-    rtc_pc_config_init(&cfg);
-    rtc_net_filter_add_prefix(&cfg.filter, "127.0.0.1");
-    cfg.filter.ipv6 = false;
-    snprintf(cfg.log_id, sizeof cfg.log_id, "%s-%s", c->identity, publisher ? "pub" : "sub");
-    rtc_pc_callbacks_t cb = {0};
-    if (publisher) {
-        cb.on_connection_state = pub_state;
-        cb.on_keyframe_request = on_pub_keyframe;
-    } else {
-        cb.on_connection_state = sub_state;
-        cb.on_datachannel = on_sub_dc;
-        cb.on_rtp = on_sub_rtp;
-    }
-    rtc_peer_connection_t *pc = rtc_pc_runtime_create_pc(rt_clients, &cfg, &cb, c);
-    ck_assert_ptr_nonnull(pc);
-    return pc;
+    static const rtc_pc_callbacks_t pub_cb = {.on_connection_state = pub_state,
+                                              .on_keyframe_request = on_pub_keyframe};
+    static const rtc_pc_callbacks_t sub_cb = {.on_connection_state = sub_state,
+                                              .on_datachannel = on_sub_dc, .on_rtp = on_sub_rtp};
+    return sfu_test_client_pc(rt_clients, c->identity, publisher, publisher ? &pub_cb : &sub_cb, c);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -211,13 +165,6 @@ static void bus(const char *json) {
     ck_assert_msg(sfu_bus_parse(json, strlen(json), &m, why, sizeof why) == RTC_OK, "%s", why);
     sfu_room_handle_bus(room, &m, rtc_clock_now());
     sfu_bus_msg_free(&m);
-}
-
-static char *local_desc(rtc_peer_connection_t *pc) {
-    rtc_buf_t b;
-    rtc_buf_init(&b);
-    ck_assert_int_eq(rtc_peer_connection_local_description(pc, &b, NULL), RTC_OK);
-    return (char *)b.data;
 }
 
 static void send_sdp(client_t *c, const char *type, const char *pc, const char *sdp, const char *tracks) {
@@ -268,7 +215,7 @@ static void pump(void) {
             rtc_peer_connection_ice_gathering_state(c->sub) != RTC_ICE_GATHERING_COMPLETE)
             continue;
         c->answer_pending = false;
-        char *a = local_desc(c->sub);
+        char *a = sfu_test_local_desc(c->sub);
         send_sdp(c, "answer", "subscriber", a, NULL);
         c->answers_sent++;
         free(a);
@@ -302,7 +249,7 @@ static void client_publish(client_t *c, bool video, bool audio) {
     ck_assert_int_eq(rtc_peer_connection_set_local_description(c->pub, RTC_PC_SDP_OFFER, NULL, rtc_clock_now()),
                      RTC_OK);
     RUN_UNTIL(rtc_peer_connection_ice_gathering_state(c->pub) == RTC_ICE_GATHERING_COMPLETE, 3000);
-    char *offer = local_desc(c->pub);
+    char *offer = sfu_test_local_desc(c->pub);
     char labels[200];
     snprintf(labels, sizeof labels, "[{\"mid\":\"0\",\"source\":\"%s\",\"name\":\"%s-0\"}]",
              video ? "camera" : "microphone", c->identity);
@@ -315,26 +262,9 @@ static void client_publish(client_t *c, bool video, bool audio) {
  */
 static void setup(void) {
     uv_loop_init(&loop);
-    rtc_pc_runtime_config_t rc;
-    rtc_pc_runtime_config_init(&rc);
-    rtc_net_filter_add_prefix(&rc.filter, "127.0.0.1");
-    rc.filter.ipv6 = false;
-    rt_clients = rtc_pc_runtime_create(&loop, &rc);
-    ck_assert_ptr_nonnull(rt_clients);
-    /* A free port for the SFU worker. */
-    rtc_addr_t any;
-    rtc_addr_parse(&any, "127.0.0.1:0", 0);
-    rtc_udp_socket_t *probe;
-    ck_assert_int_eq(rtc_udp_socket_open(&any, NULL, &probe), RTC_OK);
-    uint16_t port = rtc_udp_socket_local(probe)->port;
-    rtc_udp_socket_close(probe);
-    static sfu_media_pc_config_t mcfg;
-    rtc_addr_parse(&mcfg.bind, "127.0.0.1:0", 0);
-    engine = sfu_media_pc_new(&loop, 0, port, &mcfg);
-    ck_assert_ptr_nonnull(engine);
-    sfu_room_env_t env = {env_send, NULL, NULL, NULL, NULL, &sfu_media_pc_ops, engine};
-    room = sfu_room_new("e2e", NULL, &env, NULL);
-    ck_assert_ptr_nonnull(room);
+    rt_clients = sfu_test_runtime_new(&loop);
+    engine = sfu_test_media_engine_new(&loop);
+    room = sfu_test_room_new("e2e", engine, env_send);
     q_head = q_tail = 0;
 }
 
@@ -345,10 +275,7 @@ static void teardown(void) {
     for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
     for (int i = 0; i < 3; i++) {
         for (int k = 0; k < clients[i].n_msgs; k++) cJSON_Delete(clients[i].msgs[k]);
-        for (int k = 0; k < clients[i].n_rx; k++) {
-            if (clients[i].rx[k].dump) fclose(clients[i].rx[k].dump);
-            unlink(clients[i].rx[k].dump_path);
-        }
+        for (int k = 0; k < clients[i].n_rx; k++) sfu_test_rx_close(&clients[i].rx[k].got);
     }
     for (size_t i = q_head; i < q_tail; i++) cJSON_Delete(queue_[i].payload);
     memset(clients, 0, sizeof clients);
@@ -431,24 +358,24 @@ START_TEST(test_three_peers_media_and_data_through_the_sfu) {
     ck_assert_ptr_nonnull(ca);
     ck_assert_ptr_null(rx_for(a, "PA_a", true));
     ck_assert_ptr_null(rx_for(b, "PA_b", false));
-    ck_assert_uint_ge(bv->packets, sent * 9 / 10);
-    ck_assert_uint_ge(cv->packets, sent * 9 / 10);
-    ck_assert_uint_eq(bv->gaps, 0);
-    ck_assert_uint_eq(cv->gaps, 0);
-    ck_assert_uint_ge(ca->packets, 15);
-    ck_assert_uint_eq(ca->gaps, 0);
+    ck_assert_uint_ge(bv->got.packets, sent * 9 / 10);
+    ck_assert_uint_ge(cv->got.packets, sent * 9 / 10);
+    ck_assert_uint_eq(bv->got.gaps, 0);
+    ck_assert_uint_eq(cv->got.gaps, 0);
+    ck_assert_uint_ge(ca->got.packets, 15);
+    ck_assert_uint_eq(ca->got.gaps, 0);
     /* alice's own audio reached the others too, on its own transceiver. */
     rx_t *ba = rx_for(b, "PA_a", false), *caa = rx_for(c, "PA_a", false);
     ck_assert_ptr_nonnull(ba);
     ck_assert_ptr_nonnull(caa);
-    ck_assert_uint_ge(caa->packets, 15);
-    ck_assert_uint_eq(caa->gaps, 0);
+    ck_assert_uint_ge(caa->got.packets, 15);
+    ck_assert_uint_eq(caa->got.gaps, 0);
     if (have_decoder()) {
-        fflush(cv->dump);
+        fflush(cv->got.dump);
         char cmd[512];
         const char *src = getenv("SRC_DIR");
         snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/unit/sfu/decode_rtp.py vp8 %s | tail -1",
-                 src ? src : ".", cv->dump_path);
+                 src ? src : ".", cv->got.dump_path);
         FILE *p = popen(cmd, "r");
         char line[128] = "";
         ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
@@ -464,7 +391,7 @@ START_TEST(test_three_peers_media_and_data_through_the_sfu) {
      * 1500-byte datagram is the limit) reach the subscribers whole: the last frame's packet
      * again, its payload grown, with the following sequence numbers and timestamps. */
     const fx_packet_t *last = &s.pkts[s.n - 1];
-    uint32_t bv_before = bv->packets, cv_before = cv->packets;
+    uint32_t bv_before = bv->got.packets, cv_before = cv->got.packets;
     const size_t sizes[] = {1300, 1400, 1460};
     for (int k = 0; k < 6; k++) {
         uint8_t big[1500];
@@ -477,11 +404,11 @@ START_TEST(test_three_peers_media_and_data_through_the_sfu) {
         ck_assert_int_eq(rtc_pc_transceiver_send_rtp(a->pub_video, big, len, rtc_clock_now()), RTC_OK);
         RUN_UNTIL(false, 20);
     }
-    RUN_UNTIL(bv->packets >= bv_before + 6 && cv->packets >= cv_before + 6, 3000);
-    ck_assert_uint_eq(bv->packets, bv_before + 6);
-    ck_assert_uint_eq(cv->packets, cv_before + 6);
-    ck_assert_uint_ge(cv->max_len, 1460);
-    ck_assert_uint_eq(cv->gaps, 0);
+    RUN_UNTIL(bv->got.packets >= bv_before + 6 && cv->got.packets >= cv_before + 6, 3000);
+    ck_assert_uint_eq(bv->got.packets, bv_before + 6);
+    ck_assert_uint_eq(cv->got.packets, cv_before + 6);
+    ck_assert_uint_ge(cv->got.max_len, 1460);
+    ck_assert_uint_eq(cv->got.gaps, 0);
     fx_free(&s);
 
     /* Data: alice's publisher channel to the room, over the others' subscriber channels, as

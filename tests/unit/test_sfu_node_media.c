@@ -11,12 +11,10 @@
 #if __has_include("rtc/pc.h")
 #include <check.h>
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,9 +23,10 @@
 #include <uv.h>
 
 #include "common/redis.h"
-#include "rtc/net.h"
 #include "rtc/pc.h"
 #include "rtc/sdp.h"
+#include "unit/child_proc.h"
+#include "unit/sfu/pc_client.h"
 #include "unit/sfu_fixture.h"
 
 static uv_loop_t loop;
@@ -38,47 +37,8 @@ static uint16_t redis_port;
 static char tmpdir[64];
 static const char *NODE = "sfu-e2e";
 
-static uint16_t free_port(int type) {
-    int fd = socket(AF_INET, type, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static pid_t spawn(char *const argv[], const char *log) {
-    pid_t p = fork();
-    ck_assert_int_ge(p, 0);
-    if (p == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return p;
-}
-
-static void guard_cb(uv_timer_t *t) { (void)t; }
 static void pump(void);
-
-#define RUN_UNTIL(cond, ms)                                                        \
-    do {                                                                           \
-        uv_timer_t g_;                                                             \
-        uv_timer_init(&loop, &g_);                                                 \
-        uv_timer_start(&g_, guard_cb, 5, 5);                                       \
-        uint64_t end_ = uv_now(&loop) + (ms);                                      \
-        while (!(cond) && uv_now(&loop) < end_) {                                  \
-            uv_run(&loop, UV_RUN_ONCE);                                            \
-            pump();                                                                \
-        }                                                                          \
-        uv_timer_stop(&g_);                                                        \
-        uv_close((uv_handle_t *)&g_, NULL);                                        \
-        uv_run(&loop, UV_RUN_NOWAIT);                                              \
-    } while (0)
+#define RUN_UNTIL(cond, ms) SFU_TEST_RUN_UNTIL(&loop, cond, ms, pump)
 
 /* ------------------------------------------------------------------------------------------
  * Clients (as in test_sfu_media.c, signalled through Redis).
@@ -94,10 +54,7 @@ typedef struct {
     char types[64][32];
     int n_types;
     char dc_msg[256];
-    uint32_t rx_packets, rx_gaps;
-    uint16_t rx_last;
-    FILE *dump;
-    char dump_path[64];
+    sfu_test_rx_t rx; /* the video of the others */
 } client_t;
 
 static client_t A, B;
@@ -125,37 +82,15 @@ static void on_sub_dc(void *u, rtc_pc_datachannel_t *d) {
 }
 static void on_sub_rtp(void *u, rtc_pc_transceiver_t *t, const uint8_t *p, size_t n,
                        const rtc_pc_rtp_info_t *info) {
-    (void)t;
     (void)info;
-    client_t *c = u;
-    if (rtc_pc_transceiver_kind(t) != RTC_PC_MEDIA_VIDEO) return;
-    uint16_t seq = rtc_be16(p + 2);
-    if (c->rx_packets && seq != (uint16_t)(c->rx_last + 1)) c->rx_gaps++;
-    c->rx_last = seq;
-    c->rx_packets++;
-    uint8_t h[6] = {0};
-    rtc_put_be16(h + 4, (uint16_t)n);
-    fwrite(h, 1, 6, c->dump);
-    fwrite(p, 1, n, c->dump);
+    if (rtc_pc_transceiver_kind(t) == RTC_PC_MEDIA_VIDEO) sfu_test_rx_packet(&((client_t *)u)->rx, p, n);
 }
 
 static rtc_peer_connection_t *client_pc(client_t *c, bool publisher) {
-    rtc_pc_config_t cfg;
-    rtc_pc_config_init(&cfg);
-    rtc_net_filter_add_prefix(&cfg.filter, "127.0.0.1");
-    cfg.filter.ipv6 = false;
-    snprintf(cfg.log_id, sizeof cfg.log_id, "%s-%s", c->pid, publisher ? "pub" : "sub");
-    rtc_pc_callbacks_t cb = {0};
-    if (publisher) {
-        cb.on_connection_state = pub_state;
-    } else {
-        cb.on_connection_state = sub_state;
-        cb.on_datachannel = on_sub_dc;
-        cb.on_rtp = on_sub_rtp;
-    }
-    rtc_peer_connection_t *pc = rtc_pc_runtime_create_pc(rt, &cfg, &cb, c);
-    ck_assert_ptr_nonnull(pc);
-    return pc;
+    static const rtc_pc_callbacks_t pub_cb = {.on_connection_state = pub_state};
+    static const rtc_pc_callbacks_t sub_cb = {.on_connection_state = sub_state,
+                                              .on_datachannel = on_sub_dc, .on_rtp = on_sub_rtp};
+    return sfu_test_client_pc(rt, c->pid, publisher, publisher ? &pub_cb : &sub_cb, c);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -206,13 +141,6 @@ static void send_sdp(client_t *c, const char *type, const char *pc, const char *
     publish(type, c->pid, pl);
 }
 
-static char *local_desc(rtc_peer_connection_t *pc) {
-    rtc_buf_t b;
-    rtc_buf_init(&b);
-    ck_assert_int_eq(rtc_peer_connection_local_description(pc, &b, NULL), RTC_OK);
-    return (char *)b.data;
-}
-
 static void pump(void) {
     while (qh < qt) {
         qmsg_t *m = &q[qh++];
@@ -242,7 +170,7 @@ static void pump(void) {
             rtc_peer_connection_ice_gathering_state(c->sub) != RTC_ICE_GATHERING_COMPLETE)
             continue;
         c->answer_pending = false;
-        char *a = local_desc(c->sub);
+        char *a = sfu_test_local_desc(c->sub);
         send_sdp(c, "answer", "subscriber", a);
         free(a);
     }
@@ -268,8 +196,7 @@ static void join(client_t *c, const char *pid, const char *identity) {
     c->pid = pid;
     c->pub = client_pc(c, true);
     c->sub = client_pc(c, false);
-    snprintf(c->dump_path, sizeof c->dump_path, "/tmp/sfu_e2e_XXXXXX");
-    c->dump = fdopen(mkstemp(c->dump_path), "wb");
+    sfu_test_rx_open(&c->rx, "sfu_e2e");
     cJSON *pl = cJSON_CreateObject();
     cJSON_AddStringToObject(pl, "identity", identity);
     publish("join", pid, pl);
@@ -304,18 +231,18 @@ START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/sfu_e2e_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     char log[128], log_redis[128], port[8], udp[32], http[32];
-    redis_port = free_port(SOCK_STREAM);
+    redis_port = test_free_port(SOCK_STREAM);
     snprintf(port, sizeof port, "%u", redis_port);
     snprintf(log_redis, sizeof log_redis, "%s/redis.log", tmpdir);
     char *rargv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
                      "--appendonly", "no", "--dir", tmpdir, NULL};
-    redis_pid = spawn(rargv, log_redis);
+    redis_pid = test_spawn(rargv, log_redis, true);
     for (int i = 0; i < 50 && !redis_answers(); i++) usleep(100000);
     ck_assert(redis_answers());
     /* Two consecutive free UDP ports (worker i uses base + i). */
     uint16_t base = 0;
     for (int tries = 0; tries < 100 && !base; tries++) {
-        uint16_t p = free_port(SOCK_DGRAM);
+        uint16_t p = test_free_port(SOCK_DGRAM);
         int a = socket(AF_INET, SOCK_DGRAM, 0), b = socket(AF_INET, SOCK_DGRAM, 0);
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         sa.sin_port = htons(p);
@@ -328,19 +255,15 @@ START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
     }
     ck_assert_uint_ne(base, 0);
     snprintf(udp, sizeof udp, "127.0.0.1:%u", base);
-    snprintf(http, sizeof http, "127.0.0.1:%u", free_port(SOCK_STREAM));
+    snprintf(http, sizeof http, "127.0.0.1:%u", test_free_port(SOCK_STREAM));
     snprintf(log, sizeof log, "%s/sfu.log", tmpdir);
     char *sargv[] = {sfu_bin, "--node_id", (char *)NODE, "--redis.port", port, "--workers", "2",
                      "--udp.listen", udp, "--http.listen", http, "--shutdown.drain_timeout", "30s",
                      "--redis.reconnect_max", "500ms", "--log.level", "info", NULL};
-    sfu_pid = spawn(sargv, log);
+    sfu_pid = test_spawn(sargv, log, true);
 
     uv_loop_init(&loop);
-    rtc_pc_runtime_config_t rc;
-    rtc_pc_runtime_config_init(&rc);
-    rtc_net_filter_add_prefix(&rc.filter, "127.0.0.1");
-    rc.filter.ipv6 = false;
-    rt = rtc_pc_runtime_create(&loop, &rc);
+    rt = sfu_test_runtime_new(&loop);
     st_redis_options_t ro = {0};
     ro.name = "test";
     ro.host = "127.0.0.1";
@@ -371,7 +294,7 @@ START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
     rtc_pc_datachannel_set_callbacks(A.pub_dc, &pub_dc_cb, &A);
     ck_assert_int_eq(rtc_peer_connection_set_local_description(A.pub, RTC_PC_SDP_OFFER, NULL, rtc_clock_now()), RTC_OK);
     RUN_UNTIL(rtc_peer_connection_ice_gathering_state(A.pub) == RTC_ICE_GATHERING_COMPLETE, 3000);
-    char *offer = local_desc(A.pub);
+    char *offer = sfu_test_local_desc(A.pub);
     send_sdp(&A, "offer", "publisher", offer);
     free(offer);
     RUN_UNTIL(A.pub_state == RTC_PC_STATE_CONNECTED && B.sub_state == RTC_PC_STATE_CONNECTED &&
@@ -390,13 +313,13 @@ START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
     uint32_t rx_before_outage = 0, rx_after_outage = 0;
     for (int rep = 0; rep < 3; rep++) {
         if (rep == 1) {
-            rx_before_outage = B.rx_packets;
+            rx_before_outage = B.rx.packets;
             kill(redis_pid, SIGKILL);
             waitpid(redis_pid, NULL, 0);
-            redis_pid = spawn(rargv, log_redis);
+            redis_pid = test_spawn(rargv, log_redis, true); /* the same log, appended */
         }
         if (rep == 2) {
-            rx_after_outage = B.rx_packets;
+            rx_after_outage = B.rx.packets;
             ck_assert_int_eq(kill(sfu_pid, SIGTERM), 0);
         }
         for (size_t i = 0; i < s.n; i++) {
@@ -426,8 +349,8 @@ START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
     RUN_UNTIL(B.dc_msg[0], 5000);
     ck_assert_str_eq(B.dc_msg, "{\"from\":\"PA_alice\",\"payload\":\"hi bob\"}");
     RUN_UNTIL(false, 300);
-    ck_assert_uint_ge(B.rx_packets, 50);
-    ck_assert_uint_eq(B.rx_gaps, 0);
+    ck_assert_uint_ge(B.rx.packets, 50);
+    ck_assert_uint_eq(B.rx.gaps, 0);
     /* Draining did not stop the room; the process waits for it to empty. */
     ck_assert_int_eq(waitpid(sfu_pid, NULL, WNOHANG), 0);
     /* bob's resume window ends (disconnected), alice leaves: the others are told, then the
@@ -448,12 +371,12 @@ START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the SFU did not exit cleanly (%d)", status);
     sfu_pid = 0;
     /* Decoding last: it blocks this loop for a while (Python start-up). */
-    fflush(B.dump);
+    fflush(B.rx.dump);
     if (system("/usr/bin/python3 -c 'import aiortc, av' >/dev/null 2>&1") == 0) {
         char cmdline[512];
         const char *src = getenv("SRC_DIR");
         snprintf(cmdline, sizeof cmdline, "/usr/bin/python3 %s/tests/unit/sfu/decode_rtp.py vp8 %s | tail -1",
-                 src ? src : ".", B.dump_path);
+                 src ? src : ".", B.rx.dump_path);
         FILE *p = popen(cmdline, "r");
         char line[128] = "";
         ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
@@ -465,10 +388,8 @@ START_TEST(test_rooms_end_to_end_through_redis_and_the_binary) {
     st_redis_free(sub);
     rtc_pc_runtime_destroy(rt);
     for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
-    fclose(A.dump);
-    fclose(B.dump);
-    unlink(A.dump_path);
-    unlink(B.dump_path);
+    sfu_test_rx_close(&A.rx);
+    sfu_test_rx_close(&B.rx);
     for (size_t i = qh; i < qt; i++) cJSON_Delete(q[i].payload);
 }
 END_TEST

@@ -17,10 +17,11 @@
 
 #include <uv.h>
 
-#include "rtc/net.h"
 #include "rtc/pc.h"
 #include "sfu/media_pc.h"
 #include "sfu/room.h"
+#include "unit/sfu/media_room.h"
+#include "unit/sfu/pc_client.h"
 
 static uv_loop_t loop;
 static sfu_room_t *room;
@@ -28,23 +29,8 @@ static void *engine;
 static rtc_pc_runtime_t *rt;
 static char pion_bin[256];
 
-static void guard_cb(uv_timer_t *t) { (void)t; }
 static void pump(void);
-
-#define RUN_UNTIL(cond, ms)                                                        \
-    do {                                                                           \
-        uv_timer_t g_;                                                             \
-        uv_timer_init(&loop, &g_);                                                 \
-        uv_timer_start(&g_, guard_cb, 5, 5);                                       \
-        uint64_t end_ = uv_now(&loop) + (ms);                                      \
-        while (!(cond) && uv_now(&loop) < end_) {                                  \
-            uv_run(&loop, UV_RUN_ONCE);                                            \
-            pump();                                                                \
-        }                                                                          \
-        uv_timer_stop(&g_);                                                        \
-        uv_close((uv_handle_t *)&g_, NULL);                                        \
-        uv_run(&loop, UV_RUN_NOWAIT);                                              \
-    } while (0)
+#define RUN_UNTIL(cond, ms) SFU_TEST_RUN_UNTIL(&loop, cond, ms, pump)
 
 /* ------------------------------------------------------------------------------------------
  * bob, our subscriber.
@@ -53,10 +39,7 @@ static rtc_peer_connection_t *bob;
 static rtc_pc_state_t bob_state;
 static bool bob_answer_pending;
 static int bob_offers;
-static uint32_t rx_packets, rx_gaps;
-static uint16_t rx_last;
-static FILE *rx_dump;
-static char rx_path[64];
+static sfu_test_rx_t rx;
 static char layers_seen[16][8];
 static int n_layers_seen;
 static int layer_w[16], layer_h[16];
@@ -66,14 +49,7 @@ static void bob_rtp(void *u, rtc_pc_transceiver_t *t, const uint8_t *p, size_t n
     (void)u;
     (void)t;
     (void)info;
-    uint16_t seq = rtc_be16(p + 2);
-    if (rx_packets && seq != (uint16_t)(rx_last + 1)) rx_gaps++;
-    rx_last = seq;
-    rx_packets++;
-    uint8_t h[6] = {0};
-    rtc_put_be16(h + 4, (uint16_t)n);
-    fwrite(h, 1, 6, rx_dump);
-    fwrite(p, 1, n, rx_dump);
+    sfu_test_rx_packet(&rx, p, n);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -184,13 +160,6 @@ static void env_send(void *user, sfu_room_t *r, sfu_participant_t *p, const char
     q[qt++].payload = payload;
 }
 
-static char *local_desc(rtc_peer_connection_t *pc) {
-    rtc_buf_t b;
-    rtc_buf_init(&b);
-    ck_assert_int_eq(rtc_peer_connection_local_description(pc, &b, NULL), RTC_OK);
-    return (char *)b.data;
-}
-
 static void pump(void) {
     while (qh < qt) {
         qmsg_t *m = &q[qh++];
@@ -228,7 +197,7 @@ static void pump(void) {
     }
     if (bob_answer_pending && rtc_peer_connection_ice_gathering_state(bob) == RTC_ICE_GATHERING_COMPLETE) {
         bob_answer_pending = false;
-        char *a = local_desc(bob);
+        char *a = sfu_test_local_desc(bob);
         send_sdp("PA_bob", "answer", "subscriber", a, NULL);
         free(a);
     }
@@ -257,35 +226,13 @@ static bool build_pion(void) {
 
 START_TEST(test_pion_simulcast_publisher_layers_follow_subscription) {
     uv_loop_init(&loop);
-    rtc_pc_runtime_config_t rc;
-    rtc_pc_runtime_config_init(&rc);
-    rtc_net_filter_add_prefix(&rc.filter, "127.0.0.1");
-    rc.filter.ipv6 = false;
-    rt = rtc_pc_runtime_create(&loop, &rc);
-    rtc_addr_t any;
-    rtc_addr_parse(&any, "127.0.0.1:0", 0);
-    rtc_udp_socket_t *probe;
-    ck_assert_int_eq(rtc_udp_socket_open(&any, NULL, &probe), RTC_OK);
-    uint16_t port = rtc_udp_socket_local(probe)->port;
-    rtc_udp_socket_close(probe);
-    static sfu_media_pc_config_t mcfg;
-    rtc_addr_parse(&mcfg.bind, "127.0.0.1:0", 0);
-    engine = sfu_media_pc_new(&loop, 0, port, &mcfg);
-    ck_assert_ptr_nonnull(engine);
-    sfu_room_env_t env = {env_send, NULL, NULL, NULL, NULL, &sfu_media_pc_ops, engine};
-    room = sfu_room_new("sim", NULL, &env, NULL);
+    rt = sfu_test_runtime_new(&loop);
+    engine = sfu_test_media_engine_new(&loop);
+    room = sfu_test_room_new("sim", engine, env_send);
 
-    rtc_pc_config_t cfg;
-    rtc_pc_config_init(&cfg);
-    rtc_net_filter_add_prefix(&cfg.filter, "127.0.0.1");
-    cfg.filter.ipv6 = false;
-    snprintf(cfg.log_id, sizeof cfg.log_id, "bob-sub");
-    rtc_pc_callbacks_t cb = {0};
-    cb.on_connection_state = bob_state_cb;
-    cb.on_rtp = bob_rtp;
-    bob = rtc_pc_runtime_create_pc(rt, &cfg, &cb, NULL);
-    snprintf(rx_path, sizeof rx_path, "/tmp/sfu_pion_XXXXXX");
-    rx_dump = fdopen(mkstemp(rx_path), "wb");
+    static const rtc_pc_callbacks_t bob_cb = {.on_connection_state = bob_state_cb, .on_rtp = bob_rtp};
+    bob = sfu_test_client_pc(rt, "bob", false, &bob_cb, NULL);
+    sfu_test_rx_open(&rx, "sfu_pion");
 
     bus("{\"type\":\"join\",\"room\":\"sim\",\"participant\":\"PA_pion\",\"signal\":\"s\",\"payload\":{\"identity\":\"pion\"}}");
     bus("{\"type\":\"join\",\"room\":\"sim\",\"participant\":\"PA_bob\",\"signal\":\"s\",\"payload\":{\"identity\":\"bob\"}}");
@@ -325,19 +272,19 @@ START_TEST(test_pion_simulcast_publisher_layers_follow_subscription) {
     ck_assert_int_ge(n_layers_seen, 2);
     ck_assert_str_eq(layers_seen[n_layers_seen - 1], "q");
     ck_assert_int_eq(layer_h[n_layers_seen - 1], 46);
-    ck_assert_uint_eq(rx_gaps, 0);
-    ck_assert_uint_gt(rx_packets, 60);
+    ck_assert_uint_eq(rx.gaps, 0);
+    ck_assert_uint_gt(rx.packets, 60);
     /* The switches asked Pion for keyframes. */
     const cJSON *pli = cJSON_GetObjectItem(pion_result, "pli");
     int plis = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, pli) plis += (int)e->valuedouble;
     ck_assert_int_gt(plis, 0);
-    fflush(rx_dump);
+    fflush(rx.dump);
     if (system("/usr/bin/python3 -c 'import aiortc, av' >/dev/null 2>&1") == 0) {
         char cmdline[512];
         snprintf(cmdline, sizeof cmdline, "/usr/bin/python3 %s/tests/unit/sfu/decode_rtp.py vp8 %s",
-                 getenv("SRC_DIR"), rx_path);
+                 getenv("SRC_DIR"), rx.dump_path);
         FILE *p = popen(cmdline, "r");
         char line[128], first[32] = "", last[32] = "";
         while (fgets(line, sizeof line, p)) {
@@ -356,8 +303,7 @@ START_TEST(test_pion_simulcast_publisher_layers_follow_subscription) {
     uv_read_stop((uv_stream_t *)&p_out);
     uv_close((uv_handle_t *)&p_out, NULL);
     cJSON_Delete(pion_result);
-    fclose(rx_dump);
-    unlink(rx_path);
+    sfu_test_rx_close(&rx);
     sfu_room_free(room);
     sfu_media_pc_free(engine);
     rtc_pc_runtime_destroy(rt);

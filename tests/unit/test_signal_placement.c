@@ -23,20 +23,11 @@
 #include <uv.h>
 
 #include "signal/scripts.h"
+#include "unit/child_proc.h"
 
 static pid_t redis_pid;
 static uint16_t redis_port;
 static char redis_dir[64];
-
-static uint16_t free_tcp_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static redisContext *connect_redis(void) {
     struct timeval tv = {1, 0};
@@ -49,7 +40,7 @@ static redisContext *connect_redis(void) {
 }
 
 static void start_redis(void) {
-    redis_port = free_tcp_port();
+    redis_port = test_free_port(SOCK_STREAM);
     snprintf(redis_dir, sizeof redis_dir, "/tmp/st_sigplace_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(redis_dir));
     char port[8];
