@@ -477,6 +477,38 @@ START_TEST(frozen_redis_times_out_and_recovers) {
 }
 END_TEST
 
+/* A thread that was not scheduled for longer than the command timeout (a loaded machine)
+ * comes back with the reply already waiting in the socket: that is a live Redis, and the
+ * connection (with whatever else is in flight) must not be dropped. libuv runs timers before
+ * reading sockets, so the timeout check has to look at the socket first. */
+START_TEST(a_starved_loop_is_not_a_dead_redis) {
+    server_t srv = {0};
+    server_start(&srv, NULL);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    events_t ev = {0};
+    st_redis_options_t o = {.name = "cmd", .host = "127.0.0.1", .port = srv.port,
+                            .command_timeout_ms = 300, .on_connect = on_connect,
+                            .on_disconnect = on_disconnect, .user = &ev};
+    st_redis_t *r = st_redis_new(&loop, &o);
+    ck_assert(run_until(&loop, &ev.connected_flag, 5000));
+    for (int i = 0; i < 3; i++) {
+        result_t res = {0};
+        ck_assert_int_eq(st_redis_command(r, capture, &res, "PING", NULL), RTC_OK);
+        uv_run(&loop, UV_RUN_ONCE); /* the command is written; its reply not read yet */
+        usleep(800 * 1000);         /* starved: the reply arrives, the deadline passes */
+        ck_assert(run_until(&loop, &res.done, 5000));
+        ck_assert_msg(!res.null_reply, "round %d: the connection was dropped", i);
+        ck_assert_str_eq(res.str, "PONG");
+    }
+    ck_assert_int_eq(ev.disconnects, 0);
+    ck_assert_int_eq(ev.connects, 1);
+    st_redis_free(r);
+    finish(&loop);
+    server_cleanup(&srv);
+}
+END_TEST
+
 START_TEST(auth_acl_user_and_select) {
     server_t srv = {0};
     server_start(&srv, "topsecret");
@@ -632,6 +664,7 @@ int main(void) {
     tcase_add_test(tc, redis_killed_and_restarted_reconnects_and_resubscribes);
     tcase_add_test(tc, redis_down_at_start_is_retried_until_it_appears);
     tcase_add_test(tc, frozen_redis_times_out_and_recovers);
+    tcase_add_test(tc, a_starved_loop_is_not_a_dead_redis);
     tcase_add_test(tc, auth_acl_user_and_select);
     tcase_add_test(tc, reset_connections_are_noticed_immediately);
     tcase_add_test(tc, freeing_inside_callbacks_is_safe);
