@@ -368,11 +368,33 @@ export class StarlingClient extends EventTarget {
         };
       };
     }
-    await this.sub.setRemoteDescription({ type: 'offer', sdp: m.sdp });
-    await this._flushCandidates('subscriber');
-    const answer = await this.sub.createAnswer();
-    await this.sub.setLocalDescription(answer);
-    this._send({ type: 'answer', pc: 'subscriber', sdp: this.sub.localDescription.sdp });
+    // One offer at a time, in arrival order (a re-offer may arrive while an earlier one is
+    // still being applied).
+    const pc = this.sub;
+    this._subChain = (this._subChain || Promise.resolve()).then(() => this._answerSubscriber(pc, m));
+    return this._subChain;
+  }
+
+  async _answerSubscriber(pc, m) {
+    if (pc !== this.sub) return; // the subscriber pc was rebuilt meanwhile
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+      await this._flushCandidates('subscriber');
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
+      // offer_id tells the SFU which offer this answers (it withdraws offers left unanswered).
+      const a = { type: 'answer', pc: 'subscriber', sdp: pc.localDescription.sdp };
+      if (m.offer_id !== undefined) a.offer_id = m.offer_id;
+      this._send(a);
+    } catch (e) {
+      // Not answering is the report: the SFU withdraws the offer after its timeout and offers
+      // again. Back to stable first, so that the next offer can be applied.
+      this._log(`subscriber offer ${m.offer_id}: ${e.message}`);
+      this._emit('error', { code: 'client', message: `subscriber offer: ${e.message}` });
+      if (pc.signalingState === 'have-remote-offer') {
+        try { await pc.setRemoteDescription({ type: 'rollback' }); } catch { /* closed */ }
+      }
+    }
   }
 
   async _onCandidate(m) {
