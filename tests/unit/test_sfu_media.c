@@ -616,15 +616,6 @@ START_TEST(test_offers_are_made_again) {
     ck_assert_int_eq(n, 2);
     ck_assert_int_eq(offer_id_of(o2), 2);
     ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(o2, "sdp")->valuestring, "msid:PA_a "));
-    if (getenv("DUMP_OFFERS")) {
-        FILE *f1 = fopen("/tmp/offer1.sdp", "w"), *f2 = fopen("/tmp/offer2.sdp", "w");
-        int k = 0;
-        for (int i = 0; i < b->n_msgs; i++)
-            if (!strcmp(cJSON_GetObjectItem(b->msgs[i], "type")->valuestring, "offer"))
-                fputs(cJSON_GetObjectItem(b->msgs[i], "sdp")->valuestring, k++ ? f2 : f1);
-        fclose(f1);
-        fclose(f2);
-    }
 
     /* 2. Not answered: withdrawn after the timeout (300 ms here) and made again. */
     RUN_UNTIL(count_msgs(b, "offer") == 3, 4000);
