@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <hiredis/async.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,9 +349,23 @@ static void drop(st_redis_t *r, const char *why) {
     went_down(r, was_ready, why);
 }
 
+/* Timers run before I/O in a libuv loop turn: after the thread was starved for longer than
+ * the command timeout (a loaded machine), the tick would find an expired deadline while the
+ * reply sits unread in the socket, and drop a healthy connection — losing whatever was in
+ * flight. So read what is already waiting first (without blocking), then judge. */
+static void read_waiting(st_redis_t *r) {
+    if (!r->ac || r->ac->c.fd < 0) return;
+    struct pollfd p = {.fd = r->ac->c.fd, .events = POLLIN};
+    if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) return;
+    r->depth++;
+    redisAsyncHandleRead(r->ac);
+    r->depth--;
+}
+
 static void on_tick(uv_timer_t *t) {
     st_redis_t *r = t->data;
-    if (r->pending_head && uv_now(r->loop) >= r->pending_head->deadline) {
+    if (r->pending_head && uv_now(r->loop) >= r->pending_head->deadline) read_waiting(r);
+    if (r->ac && !r->drop_why && r->pending_head && uv_now(r->loop) >= r->pending_head->deadline) {
         char why[96];
         snprintf(why, sizeof why, "no reply within %llums",
                  (unsigned long long)r->opt.command_timeout_ms);

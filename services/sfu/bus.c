@@ -1,6 +1,7 @@
 /* Bus command parsing and envelope building (docs/redis.md, docs/signalling.md). */
 #include "sfu/bus.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,10 @@ static int parse_payload(sfu_bus_msg_t *m, char *why, size_t cap) {
             return fail(why, cap, "%s: pc must be \"%s\"", m->type_name, want);
         if (!m->u.sdp.sdp || !*m->u.sdp.sdp) return fail(why, cap, "%s: sdp missing", m->type_name);
         if (strlen(m->u.sdp.sdp) > SFU_SDP_MAX) return fail(why, cap, "%s: sdp too large", m->type_name);
+        int offer_id = -1;
+        if (int_member(pl, "offer_id", INT_MAX, &offer_id) < 0 || (offer_id >= 0 && m->type != SFU_BUS_ANSWER))
+            return fail(why, cap, "%s: offer_id must be a non-negative integer (answers only)", m->type_name);
+        m->u.sdp.offer_id = offer_id;
         const cJSON *tr = cJSON_GetObjectItemCaseSensitive(pl, "tracks");
         if (tr && !cJSON_IsNull(tr)) {
             if (m->type != SFU_BUS_OFFER || !cJSON_IsArray(tr))

@@ -67,8 +67,9 @@ typedef struct {
     union {
         struct { const char *identity, *name; sfu_grants_t grants; } join;
         /* offer (publisher) / answer (subscriber): the SDP; tracks = [{mid, source, name}]
-         * or NULL, each entry checked to be an object with string fields. */
-        struct { const char *pc, *sdp; const cJSON *tracks; } sdp;
+         * or NULL, each entry checked to be an object with string fields; offer_id: the
+         * subscriber offer an answer is for, -1 when absent. */
+        struct { const char *pc, *sdp; const cJSON *tracks; int64_t offer_id; } sdp;
         /* candidate NULL = end of candidates */
         struct { const char *pc, *candidate, *mid; int mline_index; } cand;
         struct { const char *track_id; bool muted; } mute;

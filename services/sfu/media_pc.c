@@ -29,9 +29,10 @@ typedef struct {
     rtc_dtls_cert_t *cert;
     rtc_net_filter_t filter;
     rtc_addr_t announce;        /* 1:1 NAT address for host candidates, or RTC_AF_UNSPEC */
+    rtc_time_t offer_timeout;   /* a subscriber offer unanswered this long is made again */
     uv_timer_t work;         /* deferred negotiation / failure handling */
     uv_timer_t reaper;       /* frees detached participants once their PCs are gone */
-    uv_timer_t bwe;          /* reads the subscriber legs' bandwidth estimates */
+    uv_timer_t tick;         /* once a second: bandwidth estimates, unanswered offers */
     part_t *live;            /* attached parts */
     part_t *pending;         /* parts with deferred work */
     part_t *dead;            /* detached, waiting to be freed */
@@ -47,6 +48,10 @@ struct part {
     size_t n_subs, cap_subs;
     bool negotiate;          /* the subscriber PC needs an offer */
     bool offer_out;          /* an offer was sent, no answer yet */
+    uint32_t offer_id;       /* the last offer's `offer_id` (answers echo it) */
+    rtc_time_t offer_sent;   /* when it went out */
+    unsigned offers_unanswered; /* offers in a row withdrawn (timeout) before an answer */
+    unsigned answers_rejected;  /* answers in a row the subscriber PC refused */
     bool failed;
     const char *fail_reason;
     bool queued;
@@ -84,11 +89,27 @@ static void negotiate(part_t *pt) {
     if (rc == RTC_OK) rc = rtc_peer_connection_local_description(pt->sub, &sdp, NULL);
     if (rc == RTC_OK && sdp.data) {
         pt->offer_out = true;
-        sfu_room_subscriber_offer(pt->room, pt->p, (const char *)sdp.data);
+        pt->offer_id++;
+        pt->offer_sent = now;
+        sfu_room_subscriber_offer(pt->room, pt->p, (const char *)sdp.data, pt->offer_id);
     } else {
         RTC_LOGW("sfu", "subscriber offer for %s failed: %s", sfu_participant_id(pt->p), rtc_strerror(rc));
     }
     rtc_buf_free(&sdp);
+}
+
+/* Takes back the offer that is out (it was refused, or never answered) and makes a new one on
+ * the next loop turn. The subscriber PC returns to its last agreed state; transceivers keep
+ * the mids the withdrawn offer gave them, so the new offer lines up with whatever the client
+ * may already have applied. Stale answers to the withdrawn offer are recognised by offer_id. */
+static void withdraw_offer(part_t *pt, const char *why) {
+    RTC_LOGW("sfu", "%s: subscriber offer %u %s; offering again", sfu_participant_id(pt->p),
+             pt->offer_id, why);
+    if (rtc_peer_connection_signaling_state(pt->sub) == RTC_PC_SIGNALING_HAVE_LOCAL_OFFER)
+        rtc_peer_connection_set_local_description(pt->sub, RTC_PC_SDP_ROLLBACK, NULL, now_of(pt->w));
+    pt->offer_out = false;
+    pt->negotiate = true;
+    queue(pt);
 }
 
 static void on_work(uv_timer_t *t) {
@@ -121,11 +142,24 @@ static uint64_t sub_estimate(part_t *pt, rtc_time_t now) {
     return bps;
 }
 
-static void on_bwe(uv_timer_t *t) {
+/* An offer without an answer for offer_timeout (doubling per unanswered offer in a row, up to
+ * 8x: a slow client is not flooded) is withdrawn and made again: a client whose
+ * setRemoteDescription failed, or whose offer was lost in signalling, would otherwise block
+ * every later change of its subscriber leg. */
+static void check_offer(part_t *pt, rtc_time_t now) {
+    if (!pt->offer_out) return;
+    unsigned shift = pt->offers_unanswered < 3 ? pt->offers_unanswered : 3;
+    if (now - pt->offer_sent < (pt->w->offer_timeout << shift)) return;
+    pt->offers_unanswered++;
+    withdraw_offer(pt, "not answered in time");
+}
+
+static void on_tick(uv_timer_t *t) {
     mworker_t *w = t->data;
     rtc_time_t now = now_of(w);
     for (part_t *pt = w->live; pt; pt = pt->next_live) {
         if (pt->detached || pt->failed) continue;
+        check_offer(pt, now);
         if (rtc_peer_connection_connection_state(pt->sub) != RTC_PC_STATE_CONNECTED) continue;
         uint64_t bps = sub_estimate(pt, now);
         if (!bps) continue;
@@ -401,19 +435,48 @@ static int m_publisher_offer(void *mu, void *m, const char *sdp, const cJSON *la
     return RTC_OK;
 }
 
-static int m_subscriber_answer(void *mu, void *m, const char *sdp, char *why, size_t why_cap,
-                               rtc_time_t now) {
+/* Three refused answers in a row end the participant: its client cannot agree with us. */
+#define MAX_ANSWERS_REJECTED 3
+
+static int m_subscriber_answer(void *mu, void *m, const char *sdp, int64_t offer_id, char *why,
+                               size_t why_cap, rtc_time_t now) {
     (void)now;
     mworker_t *w = mu;
     part_t *pt = m;
+    if (!pt->offer_out || (offer_id >= 0 && offer_id != pt->offer_id)) {
+        /* The answer to an offer we withdrew (or a duplicate): the offer that replaced it
+         * gets its own answer. Not an error for the client. */
+        RTC_LOGI("sfu", "%s: stale subscriber answer (offer_id %lld, current %u%s) ignored",
+                 sfu_participant_id(pt->p), (long long)offer_id, pt->offer_id,
+                 pt->offer_out ? "" : ", none out");
+        return RTC_OK;
+    }
     int rc = rtc_peer_connection_set_remote_description(pt->sub, RTC_PC_SDP_ANSWER, sdp, now_of(w));
     if (rc < 0) {
         snprintf(why, why_cap, "answer rejected: %s", rtc_strerror(rc));
+        if (++pt->answers_rejected >= MAX_ANSWERS_REJECTED) {
+            RTC_LOGW("sfu", "%s: %u subscriber answers in a row rejected (%s)", sfu_participant_id(pt->p),
+                     pt->answers_rejected, rtc_strerror(rc));
+            fail(pt, "subscriber negotiation failed");
+        } else {
+            withdraw_offer(pt, "answer rejected");
+        }
         return rc;
     }
     pt->offer_out = false;
+    pt->offers_unanswered = 0;
+    pt->answers_rejected = 0;
     if (pt->negotiate) queue(pt);
     return RTC_OK;
+}
+
+/* The client is back (through another signal connection): the offer that is out may have
+ * been lost with the old connection. Send it again, as a new offer. */
+static void m_resumed(void *mu, void *m, rtc_time_t now) {
+    (void)mu;
+    (void)now;
+    part_t *pt = m;
+    if (!pt->detached && !pt->failed && pt->offer_out) withdraw_offer(pt, "out when the client resumed");
 }
 
 static int m_add_candidate(void *mu, void *m, bool publisher, const char *candidate,
@@ -549,7 +612,7 @@ static int m_send_data(void *mu, void *m, const char *msg, size_t n) {
 
 const sfu_media_ops_t sfu_media_pc_ops = {
     m_attach, m_detach, m_publisher_offer, m_subscriber_answer, m_add_candidate,
-    m_subscribe, m_unsubscribe, m_send_rtp, m_request_keyframe, m_send_data,
+    m_subscribe, m_unsubscribe, m_send_rtp, m_request_keyframe, m_send_data, m_resumed,
 };
 
 /* ------------------------------------------------------------------------------------------
@@ -563,6 +626,7 @@ void *sfu_media_pc_new(void *uv_loop, unsigned index, uint16_t udp_port, void *a
     w->index = index;
     rtc_net_filter_init(&w->filter);
     if (cfg) w->announce = cfg->announce;
+    w->offer_timeout = cfg && cfg->offer_timeout > 0 ? cfg->offer_timeout : RTC_SEC(10);
     if (cfg && !rtc_addr_is_any(&cfg->bind)) {
         char ip[RTC_ADDR_STRLEN];
         rtc_addr_format_ip(&cfg->bind, ip, sizeof ip);
@@ -589,9 +653,9 @@ void *sfu_media_pc_new(void *uv_loop, unsigned index, uint16_t udp_port, void *a
     uv_timer_init(uv_loop, &w->reaper);
     w->reaper.data = w;
     uv_timer_start(&w->reaper, on_reap, 500, 500);
-    uv_timer_init(uv_loop, &w->bwe);
-    w->bwe.data = w;
-    uv_timer_start(&w->bwe, on_bwe, 1000, 1000);
+    uv_timer_init(uv_loop, &w->tick);
+    w->tick.data = w;
+    uv_timer_start(&w->tick, on_tick, 1000, 1000);
     RTC_LOGI("sfu", "worker %u: media on port %u", index, udp_port);
     return w;
 }
@@ -614,6 +678,6 @@ void sfu_media_pc_free(void *media_user) {
     }
     rtc_dtls_cert_unref(w->cert);
     uv_close((uv_handle_t *)&w->work, NULL);
-    uv_close((uv_handle_t *)&w->bwe, NULL);
+    uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->reaper, free_after_close);
 }

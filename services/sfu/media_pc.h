@@ -41,6 +41,7 @@ extern "C" {
 typedef struct {
     rtc_addr_t bind;          /* the media address (port is replaced per worker) */
     rtc_addr_t announce;      /* 1:1 NAT: the IP host candidates carry; RTC_AF_UNSPEC: none */
+    rtc_time_t offer_timeout; /* unanswered subscriber offers are made again; 0: 10 s */
 } sfu_media_pc_config_t;
 
 extern const sfu_media_ops_t sfu_media_pc_ops;

@@ -46,6 +46,9 @@ static const st_option_t sfu_options[] = {
      "at most one keyframe request per publisher stream per interval", 50, 60000, NULL, 0},
     {"bandwidth.default", ST_OPT_INT, offsetof(sfu_config_t, default_bandwidth), "2500000",
      "a subscriber's bandwidth (bit/s) until its estimate is known", 10000, 1000000000, NULL, 0},
+    {"subscriber.offer_timeout", ST_OPT_DURATION, offsetof(sfu_config_t, offer_timeout_ms), "10s",
+     "a subscriber offer unanswered this long is withdrawn and made again (doubling up to 8x)",
+     100, 600000, NULL, 0},
 };
 
 const st_config_spec_t sfu_config_spec = {
@@ -366,7 +369,7 @@ static void add_metrics(sfu_node_t *n) {
     st_metrics_counter_fn(m, "sfu_events_total", "cluster events received", m_events, n);
     st_metrics_counter_fn(m, "sfu_bus_published_total", "messages published to signal", m_publishes, n);
     st_metrics_counter_fn(m, "sfu_bus_publish_dropped_total",
-                          "messages for signal dropped while Redis was unreachable", m_publish_dropped, n);
+                          "messages for signal given up while Redis was unreachable (outbox bounds or age)", m_publish_dropped, n);
     st_metrics_counter_fn(m, "sfu_rtp_packets_received_total", "RTP packets received from publishers", m_rtp_in, n);
     st_metrics_counter_fn(m, "sfu_rtp_packets_forwarded_total", "RTP packets forwarded to subscribers", m_rtp_out, n);
     st_metrics_counter_fn(m, "sfu_keyframe_requests_total", "keyframe requests sent to publishers (after throttling)",

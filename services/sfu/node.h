@@ -52,6 +52,7 @@ typedef struct {
     int64_t max_participants; /* per room */
     int64_t keyframe_interval_ms;
     int64_t default_bandwidth;
+    int64_t offer_timeout_ms; /* subscriber.offer_timeout: unanswered offers are made again */
 } sfu_config_t;
 
 extern const st_config_spec_t sfu_config_spec;

@@ -475,10 +475,12 @@ void sfu_room_set_bandwidth(sfu_room_t *r, sfu_participant_t *p, uint64_t bps, r
     allocate(r, p, now);
 }
 
-void sfu_room_subscriber_offer(sfu_room_t *r, sfu_participant_t *p, const char *sdp) {
+void sfu_room_subscriber_offer(sfu_room_t *r, sfu_participant_t *p, const char *sdp,
+                               uint32_t offer_id) {
     cJSON *o = msg("offer");
     cJSON_AddStringToObject(o, "pc", "subscriber");
     cJSON_AddStringToObject(o, "sdp", sdp);
+    cJSON_AddNumberToObject(o, "offer_id", offer_id);
     send_to(r, p, "offer", o);
 }
 
@@ -691,6 +693,7 @@ void sfu_room_handle_bus(sfu_room_t *r, const sfu_bus_msg_t *m, rtc_time_t now) 
         snprintf(p->signal, sizeof p->signal, "%s", m->signal);
         save_participant(r, p);
         send_joined(r, p, true);
+        if (media && media->resumed && p->media) media->resumed(r->env.media_user, p->media, now);
         break;
     case SFU_BUS_OFFER: {
         if (!p->grants.publish) {
@@ -721,7 +724,8 @@ void sfu_room_handle_bus(sfu_room_t *r, const sfu_bus_msg_t *m, rtc_time_t now) 
             send_error_to(r, p, "unavailable", "this SFU node has no media engine", m->rid);
             break;
         }
-        if (media->subscriber_answer(r->env.media_user, p->media, m->u.sdp.sdp, why, sizeof why, now) < 0)
+        if (media->subscriber_answer(r->env.media_user, p->media, m->u.sdp.sdp, m->u.sdp.offer_id, why,
+                                     sizeof why, now) < 0)
             send_error_to(r, p, "bad_request", why[0] ? why : "answer rejected", m->rid);
         break;
     case SFU_BUS_CANDIDATE:

@@ -73,8 +73,11 @@ typedef struct {
      * NULL). Returns RTC_OK or an error with a reason for the client. */
     int (*publisher_offer)(void *mu, void *m, const char *sdp, const cJSON *labels,
                            rtc_buf_t *answer, char *why, size_t why_cap, rtc_time_t now);
-    int (*subscriber_answer)(void *mu, void *m, const char *sdp, char *why, size_t why_cap,
-                             rtc_time_t now);
+    /* The client's answer to a subscriber offer; offer_id is the one it echoes (-1 when
+     * absent). Returns RTC_OK (also for a stale answer, which is ignored) or an error with a
+     * reason for the client. */
+    int (*subscriber_answer)(void *mu, void *m, const char *sdp, int64_t offer_id, char *why,
+                             size_t why_cap, rtc_time_t now);
     /* candidate NULL: end of candidates. */
     int (*add_candidate)(void *mu, void *m, bool publisher, const char *candidate,
                          const char *mid, rtc_time_t now);
@@ -91,6 +94,9 @@ typedef struct {
     /* A data message on the subscriber's data channel; RTC_ERR_STATE when it is not open
      * (the room then sends it through signalling). Optional. */
     int (*send_data)(void *mu, void *m, const char *msg, size_t n);
+    /* The participant resumed on a new signal connection (messages may have been lost with
+     * the old one). Optional. */
+    void (*resumed)(void *mu, void *m, rtc_time_t now);
 } sfu_media_ops_t;
 
 typedef struct {
@@ -190,7 +196,8 @@ int sfu_room_on_rtp(sfu_room_t *r, sfu_track_t *t, int layer, sfu_codec_t codec,
 /* A subscriber asked for a keyframe on its downtrack (PLI/FIR). */
 void sfu_room_on_keyframe_request(sfu_room_t *r, sfu_downtrack_t *dt, rtc_time_t now);
 /* The media layer has a (re)offer for p's subscriber PeerConnection: sent as `offer`. */
-void sfu_room_subscriber_offer(sfu_room_t *r, sfu_participant_t *p, const char *sdp);
+void sfu_room_subscriber_offer(sfu_room_t *r, sfu_participant_t *p, const char *sdp,
+                               uint32_t offer_id);
 /* A trickled local candidate (NULL: end of candidates) for p's publisher or subscriber. */
 void sfu_room_local_candidate(sfu_room_t *r, sfu_participant_t *p, bool publisher,
                               const char *candidate, const char *mid, int mline_index);

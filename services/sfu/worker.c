@@ -8,6 +8,8 @@
 
 #include <uv.h>
 
+#include "common/redis_outbox.h"
+
 typedef enum { IT_BUS, IT_EVENT } item_kind_t;
 
 typedef struct item {
@@ -58,6 +60,7 @@ struct sfu_worker {
     bool stop;
 
     st_redis_t *redis;
+    st_redis_outbox_t *outbox;   /* messages for clients: kept across Redis hiccups */
     rtc_time_t redis_up_since;   /* 0 while disconnected */
     uv_timer_t key_check;
     missing_t *missing;
@@ -82,15 +85,21 @@ unsigned sfu_worker_for_room(const char *room, unsigned n) {
 /* ------------------------------------------------------------------------------------------
  * Redis writes.
  */
+/* The outbox's counters, for the node's metrics thread. */
+static void count_publishes(sfu_worker_t *w) {
+    st_redis_outbox_stats_t st;
+    st_redis_outbox_stats(w->outbox, &st);
+    atomic_store(&w->publishes, st.published);
+    atomic_store(&w->publish_dropped, st.dropped);
+}
+
 static void publish(sfu_worker_t *w, const char *signal, char *json) {
     if (!json) return;
     char channel[256];
     snprintf(channel, sizeof channel, "%sto-signal:%s", w->prefix, signal);
-    if (w->redis && st_redis_command(w->redis, NULL, NULL, "PUBLISH", channel, json, NULL) == RTC_OK)
-        atomic_fetch_add(&w->publishes, 1);
-    else
-        atomic_fetch_add(&w->publish_dropped, 1);
+    st_redis_outbox_publish(w->outbox, channel, json);
     free(json);
+    count_publishes(w);
 }
 
 static void room_keys(sfu_worker_t *w, const char *room, char *rkey, size_t rcap, char *pkey,
@@ -182,6 +191,9 @@ static void on_redis_connect(st_redis_t *r, void *user) {
     w->redis_up_since = rtc_clock_now();
     w->n_missing = 0; /* start over: Redis may have restarted empty */
     resync(w);
+    /* Then what clients were sent while Redis was away (offers, answers, events), in order. */
+    st_redis_outbox_flush(w->outbox);
+    count_publishes(w);
 }
 
 static void on_redis_disconnect(st_redis_t *r, void *user) {
@@ -392,6 +404,8 @@ static void finish(sfu_worker_t *w) {
     w->closing = true;
     st_redis_free(w->redis);
     w->redis = NULL;
+    st_redis_outbox_free(w->outbox);
+    w->outbox = NULL;
     uv_close((uv_handle_t *)&w->key_check, on_close_free);
     uv_close((uv_handle_t *)&w->async, on_close_free);
     uv_close((uv_handle_t *)&w->tick, on_close_free);
@@ -487,6 +501,8 @@ static void *thread_main(void *arg) {
     w->redis_opts.subscriber = false;
     w->redis = st_redis_new(&w->loop, &w->redis_opts);
     if (!w->redis) RTC_LOGE("sfu", "worker %u: cannot create its Redis client", w->index);
+    st_redis_outbox_options_t oo = {.name = w->redis_name};
+    if (w->redis) w->outbox = st_redis_outbox_new(w->redis, &oo);
     uv_timer_start(&w->tick, on_tick, 20, 20);
     uv_timer_start(&w->key_check, on_key_check, KEY_CHECK_MS, KEY_CHECK_MS);
     /* Items posted before the loop ran. */

@@ -298,6 +298,12 @@ static bool parse_sdp_msg(const cJSON *o, signal_msg_t *m, const signal_limits_t
     if (!get_string(o, "sdp", true, lim->max_sdp, &m->sdp, err)) return false;
     if (!check_sdp(m->sdp, lim->max_sdp, err)) return false;
     if (m->type == SIGNAL_MSG_OFFER) return parse_tracks(o, m, err);
+    /* The SFU numbers its subscriber offers; an answer echoes the number, so that an answer to
+     * an offer the SFU withdrew is recognised as stale. */
+    bool present = false;
+    m->offer_id = -1;
+    if (!get_int(o, "offer_id", 0, 2147483647.0, &present, &m->offer_id, err)) return false;
+    if (!present) m->offer_id = -1;
     return true;
 }
 
@@ -570,6 +576,7 @@ cJSON *signal_msg_relay_payload(const signal_msg_t *m) {
     case SIGNAL_MSG_ANSWER: {
         cJSON_AddStringToObject(p, "pc", signal_pc_name(m->pc));
         cJSON_AddStringToObject(p, "sdp", m->sdp);
+        if (m->type == SIGNAL_MSG_ANSWER && m->offer_id >= 0) cJSON_AddNumberToObject(p, "offer_id", (double)m->offer_id);
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "tracks");
         if (m->type == SIGNAL_MSG_OFFER && cJSON_IsArray(t)) {
             cJSON *arr = cJSON_AddArrayToObject(p, "tracks");

@@ -97,6 +97,7 @@ typedef struct {
     signal_pc_t pc;
     const char *sdp;
     size_t n_tracks;            /* offer: labelled tracks (media needs the publish grant) */
+    int64_t offer_id;           /* answer: the subscriber offer it answers, -1 when absent */
     bool end_of_candidates;     /* candidate: null or "" */
     /* mute / subscription */
     const char *track_id;

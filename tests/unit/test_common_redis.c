@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/redis.h"
+#include "common/redis_outbox.h"
 #include "unit/child_proc.h"
 
 /* ------------------------------------------------------------------------------------------
@@ -470,6 +471,139 @@ START_TEST(frozen_redis_times_out_and_recovers) {
 }
 END_TEST
 
+/* A thread that was not scheduled for longer than the command timeout (a loaded machine)
+ * comes back with the reply already waiting in the socket: that is a live Redis, and the
+ * connection (with whatever else is in flight) must not be dropped. libuv runs timers before
+ * reading sockets, so the timeout check has to look at the socket first. */
+START_TEST(a_starved_loop_is_not_a_dead_redis) {
+    server_t srv = {0};
+    server_start(&srv, NULL);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    events_t ev = {0};
+    st_redis_options_t o = {.name = "cmd", .host = "127.0.0.1", .port = srv.port,
+                            .command_timeout_ms = 300, .on_connect = on_connect,
+                            .on_disconnect = on_disconnect, .user = &ev};
+    st_redis_t *r = st_redis_new(&loop, &o);
+    ck_assert(run_until(&loop, &ev.connected_flag, 5000));
+    for (int i = 0; i < 3; i++) {
+        result_t res = {0};
+        ck_assert_int_eq(st_redis_command(r, capture, &res, "PING", NULL), RTC_OK);
+        uv_run(&loop, UV_RUN_ONCE); /* the command is written; its reply not read yet */
+        usleep(800 * 1000);         /* starved: the reply arrives, the deadline passes */
+        ck_assert(run_until(&loop, &res.done, 5000));
+        ck_assert_msg(!res.null_reply, "round %d: the connection was dropped", i);
+        ck_assert_str_eq(res.str, "PONG");
+    }
+    ck_assert_int_eq(ev.disconnects, 0);
+    ck_assert_int_eq(ev.connects, 1);
+    st_redis_free(r);
+    finish(&loop);
+    server_cleanup(&srv);
+}
+END_TEST
+
+/* The outbox (common/redis_outbox.h): PUBLISHes in flight when a hung Redis is dropped, and
+ * those made while it is away, reach the subscriber once it is back, in order. */
+typedef struct {
+    char first[8][8];  /* payloads in order of first arrival */
+    int n_first, total;
+} order_t;
+
+static void on_ordered(st_redis_t *r, const char *channel, const char *payload, size_t len, void *user) {
+    (void)r, (void)channel;
+    order_t *o = user;
+    o->total++;
+    char p[8];
+    snprintf(p, sizeof p, "%.*s", (int)(len < 7 ? len : 7), payload);
+    for (int i = 0; i < o->n_first; i++)
+        if (!strcmp(o->first[i], p)) return; /* a duplicate: delivery is at least once */
+    if (o->n_first < 8) snprintf(o->first[o->n_first++], sizeof o->first[0], "%s", p);
+}
+
+static st_redis_outbox_t *flush_on_connect;
+static void on_connect_flush(st_redis_t *r, void *user) {
+    on_connect(r, user);
+    st_redis_outbox_flush(flush_on_connect);
+}
+
+START_TEST(outbox_keeps_messages_across_a_hung_redis) {
+    server_t srv = {0};
+    server_start(&srv, NULL);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    events_t ev_pub = {0}, ev_sub = {0};
+    st_redis_options_t o = {.name = "cmd", .host = "127.0.0.1", .port = srv.port,
+                            .command_timeout_ms = 300, .connect_timeout_ms = 300,
+                            .backoff_max_ms = 200, .on_connect = on_connect_flush,
+                            .on_disconnect = on_disconnect, .user = &ev_pub};
+    st_redis_t *pub = st_redis_new(&loop, &o);
+    st_redis_outbox_t *ob = st_redis_outbox_new(pub, &(st_redis_outbox_options_t){.name = "test"});
+    flush_on_connect = ob;
+    st_redis_t *sub = client(&loop, srv.port, true, &ev_sub);
+    inbox_t ready = {0};
+    order_t got = {0};
+    ck_assert_int_eq(st_redis_subscribe(sub, "ready", on_message, &ready), RTC_OK);
+    ck_assert_int_eq(st_redis_subscribe(sub, "out", on_ordered, &got), RTC_OK);
+    ck_assert(run_until(&loop, &ev_pub.connected_flag, 5000));
+    ck_assert(run_until(&loop, &ev_sub.connected_flag, 5000));
+    publish_until_received(&loop, pub, "ready", &ready); /* both subscriptions are in */
+
+    st_redis_outbox_publish(ob, "out", "m0");
+    for (int i = 0; i < 100 && got.n_first < 1; i++) run_for(&loop, 20);
+    ck_assert_int_eq(got.n_first, 1);
+
+    kill(srv.pid, SIGSTOP);
+    st_redis_outbox_publish(ob, "out", "m1"); /* in flight when the timeout drops the connection */
+    st_redis_outbox_publish(ob, "out", "m2");
+    ck_assert(run_until(&loop, &ev_pub.disconnected_flag, 5000));
+    st_redis_outbox_publish(ob, "out", "m3"); /* while it is away */
+    st_redis_outbox_publish(ob, "out", "m4");
+    st_redis_outbox_stats_t st;
+    st_redis_outbox_stats(ob, &st);
+    ck_assert_uint_eq(st.retried, 2);
+    ck_assert_uint_eq(st.queued, 4);
+    run_for(&loop, 400); /* reconnect attempts time out in the handshake */
+    kill(srv.pid, SIGCONT);
+    for (int i = 0; i < 500 && got.n_first < 5; i++) run_for(&loop, 20);
+    ck_assert_int_eq(got.n_first, 5);
+    for (int i = 0; i < 5; i++) {
+        char want[8];
+        snprintf(want, sizeof want, "m%d", i);
+        ck_assert_str_eq(got.first[i], want);
+    }
+    st_redis_outbox_stats(ob, &st);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.dropped, 0);
+    ck_assert_int_ge(ev_pub.connects, 2);
+
+    st_redis_free(pub);
+    st_redis_outbox_free(ob);
+    st_redis_free(sub);
+    finish(&loop);
+    server_cleanup(&srv);
+}
+END_TEST
+
+/* Bounded: beyond max_msgs the oldest are dropped (and counted), never the newest. */
+START_TEST(outbox_is_bounded) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    events_t ev = {0};
+    st_redis_t *r = client(&loop, test_free_port(SOCK_STREAM), false, &ev); /* nothing listens there */
+    st_redis_outbox_t *ob = st_redis_outbox_new(r, &(st_redis_outbox_options_t){.max_msgs = 3});
+    for (int i = 0; i < 5; i++) st_redis_outbox_publish(ob, "out", "x");
+    st_redis_outbox_stats_t st;
+    st_redis_outbox_stats(ob, &st);
+    ck_assert_uint_eq(st.queued, 3);
+    ck_assert_uint_eq(st.dropped, 2);
+    ck_assert_uint_eq(st.published, 0);
+    st_redis_free(r);
+    st_redis_outbox_free(ob);
+    finish(&loop);
+}
+END_TEST
+
 START_TEST(auth_acl_user_and_select) {
     server_t srv = {0};
     server_start(&srv, "topsecret");
@@ -685,6 +819,9 @@ int main(void) {
     tcase_add_test(tc, redis_killed_and_restarted_reconnects_and_resubscribes);
     tcase_add_test(tc, redis_down_at_start_is_retried_until_it_appears);
     tcase_add_test(tc, frozen_redis_times_out_and_recovers);
+    tcase_add_test(tc, a_starved_loop_is_not_a_dead_redis);
+    tcase_add_test(tc, outbox_keeps_messages_across_a_hung_redis);
+    tcase_add_test(tc, outbox_is_bounded);
     tcase_add_test(tc, auth_acl_user_and_select);
     tcase_add_test(tc, client_from_common_config_uses_every_redis_option);
     tcase_add_test(tc, reset_connections_are_noticed_immediately);

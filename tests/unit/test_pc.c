@@ -631,6 +631,73 @@ START_TEST(bad_input_is_refused_without_effect) {
 }
 END_TEST
 
+/* The a=mid values of an SDP in m-line order, joined with ','. */
+static void mid_order(const char *sdp, char *out, size_t cap) {
+    out[0] = '\0';
+    for (const char *p = strstr(sdp, "a=mid:"); p; p = strstr(p + 1, "a=mid:")) {
+        size_t l = strcspn(p + 6, "\r\n");
+        snprintf(out + strlen(out), cap - strlen(out), "%s%.*s", out[0] ? "," : "", (int)l, p + 6);
+    }
+}
+
+/* An offer rolled back and made again keeps the withdrawn offer's m-line order: the peer may
+ * have applied the withdrawn one (an SFU withdraws an offer whose answer is late or lost), and
+ * Chromium refuses a re-offer whose m-line at an index carries a different mid. Both for a
+ * first offer (nothing agreed yet: the data channel, created first, stays first) and for a
+ * renegotiation that adds sections. */
+START_TEST(reoffer_after_rollback_keeps_the_mline_order) {
+    peer_t a, b;
+    peer_init(&a, "A", rt_plain, false);
+    peer_init(&b, "B", rt_plain, false);
+    rtc_time_t now = rtc_clock_now();
+    rtc_peer_connection_create_data_channel(a.pc, "starling", NULL);
+    rtc_pc_transceiver_init_t init;
+    rtc_pc_transceiver_init_defaults(&init);
+    init.direction = RTC_SDP_DIR_SENDONLY;
+    ck_assert_ptr_nonnull(rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_VIDEO, &init));
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, now), RTC_OK);
+    char *o1 = local_desc(&a);
+    char first[64], again[64];
+    mid_order(o1, first, sizeof first);
+    ck_assert_str_eq(first, "0,1");
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_ROLLBACK, NULL, now), RTC_OK);
+    /* Meanwhile another track came: it follows the withdrawn offer's sections. */
+    ck_assert_ptr_nonnull(rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_AUDIO, &init));
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, now), RTC_OK);
+    char *o2 = local_desc(&a);
+    mid_order(o2, again, sizeof again);
+    ck_assert_str_eq(again, "0,1,2");
+    /* B applied the withdrawn offer (and answered it: that answer is stale now); the new
+     * offer is a valid renegotiation for it, and the exchange completes. */
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(b.pc, RTC_PC_SDP_OFFER, o1, now), RTC_OK);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(b.pc, RTC_PC_SDP_ANSWER, NULL, now), RTC_OK);
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(b.pc, RTC_PC_SDP_OFFER, o2, now), RTC_OK);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(b.pc, RTC_PC_SDP_ANSWER, NULL, now), RTC_OK);
+    RUN_UNTIL(rtc_peer_connection_ice_gathering_state(b.pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
+    char *ans = local_desc(&b);
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(a.pc, RTC_PC_SDP_ANSWER, ans, now), RTC_OK);
+    free(ans);
+    free(o1);
+    free(o2);
+
+    /* A renegotiation rolled back: its new sections keep their places too. */
+    ck_assert_ptr_nonnull(rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_VIDEO, &init));
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, now), RTC_OK);
+    char *o3 = local_desc(&a);
+    mid_order(o3, first, sizeof first);
+    ck_assert_str_eq(first, "0,1,2,3");
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_ROLLBACK, NULL, now), RTC_OK);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, now), RTC_OK);
+    char *o4 = local_desc(&a);
+    mid_order(o4, again, sizeof again);
+    ck_assert_str_eq(again, first);
+    free(o3);
+    free(o4);
+    rtc_pc_runtime_destroy_pc(rt_plain, a.pc);
+    rtc_pc_runtime_destroy_pc(rt_plain, b.pc);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("pc");
     TCase *tc = tcase_create("loopback");
@@ -638,6 +705,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, datachannel_ordered_mixed_sizes_echo);
     tcase_add_test(tc, datachannel_negotiated_and_unordered);
+    tcase_add_test(tc, reoffer_after_rollback_keeps_the_mline_order);
     tcase_add_test(tc, media_vp8_frames_reflected_with_rtcp);
     tcase_add_test(tc, media_large_rtp_packets_received_and_forwarded);
     tcase_add_test(tc, renegotiation_from_answerer_adds_audio);

@@ -50,6 +50,7 @@ typedef struct {
     rtc_pc_state_t pub_state, sub_state;
     bool pub_dc_open, sub_dc_open;
     bool answer_pending;
+    bool manual;             /* the test answers subscriber offers itself (pump only records) */
     int offers, answers_sent, keyframe_requests;
     cJSON *msgs[256];
     int n_msgs;
@@ -190,7 +191,9 @@ static void pump(void) {
         ck_assert_ptr_nonnull(c);
         rtc_time_t now = rtc_clock_now();
         const cJSON *sdp = cJSON_GetObjectItem(m->payload, "sdp");
-        if (!strcmp(m->type, "offer")) {
+        if (c->manual) {
+            /* recorded below, nothing applied */
+        } else if (!strcmp(m->type, "offer")) {
             c->offers++;
             ck_assert_int_eq(rtc_peer_connection_set_remote_description(c->sub, RTC_PC_SDP_OFFER,
                                                                          sdp->valuestring, now), RTC_OK);
@@ -263,7 +266,7 @@ static void client_publish(client_t *c, bool video, bool audio) {
 static void setup(void) {
     uv_loop_init(&loop);
     rt_clients = sfu_test_runtime_new(&loop);
-    engine = sfu_test_media_engine_new(&loop);
+    engine = sfu_test_media_engine_new(&loop, RTC_MS(300)); /* test_offers_are_made_again */
     room = sfu_test_room_new("e2e", engine, env_send);
     q_head = q_tail = 0;
 }
@@ -481,6 +484,100 @@ START_TEST(test_vanished_client_is_removed_on_consent_loss) {
 }
 END_TEST
 
+/* The last message of a type p got (NULL: none), and how many. */
+static cJSON *last_msg(const client_t *c, const char *type, int *n) {
+    cJSON *last = NULL;
+    *n = 0;
+    for (int i = 0; i < c->n_msgs; i++)
+        if (!strcmp(cJSON_GetObjectItem(c->msgs[i], "type")->valuestring, type)) {
+            last = c->msgs[i];
+            (*n)++;
+        }
+    return last;
+}
+
+static int offer_id_of(const cJSON *offer) {
+    return (int)cJSON_GetNumberValue(cJSON_GetObjectItem(offer, "offer_id"));
+}
+
+static void send_answer(client_t *c, const char *sdp, int offer_id) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "answer");
+    cJSON_AddStringToObject(o, "room", "e2e");
+    cJSON_AddStringToObject(o, "participant", c->pid);
+    cJSON *pl = cJSON_AddObjectToObject(o, "payload");
+    cJSON_AddStringToObject(pl, "pc", "subscriber");
+    cJSON_AddStringToObject(pl, "sdp", sdp);
+    cJSON_AddNumberToObject(pl, "offer_id", offer_id);
+    char *s = cJSON_PrintUnformatted(o);
+    bus(s);
+    free(s);
+    cJSON_Delete(o);
+}
+
+/* A subscriber offer that is never answered (a client whose setRemoteDescription failed, or
+ * a message lost on the way), or whose answer the SFU cannot apply, must not block the
+ * subscriber leg: the SFU rolls back and offers again (on resume at once, else after
+ * subscriber.offer_timeout), numbering its offers so that a late answer to a withdrawn
+ * offer is ignored. Without this, bob never gets alice's tracks. */
+START_TEST(test_offers_are_made_again) {
+    client_t *a = &clients[0], *b = &clients[1];
+    client_join(a, "PA_a", "alice");
+    client_join(b, "PA_b", "bob");
+    b->manual = true;
+    client_publish(a, true, true);
+    int n;
+    RUN_UNTIL(last_msg(b, "offer", &n) && count_msgs(b, "track_published") == 2, 5000);
+    ck_assert_ptr_nonnull(last_msg(b, "offer", &n));
+    ck_assert_int_eq(offer_id_of(last_msg(b, "offer", &n)), 1);
+    ck_assert_int_eq(n, 1); /* one offer at a time: alice's tracks wait for its answer */
+
+    /* 1. bob reconnects (resume) while offer 1 is out: it comes again at once, as offer 2,
+     *    now with alice's tracks. */
+    bus("{\"type\":\"resume\",\"room\":\"e2e\",\"participant\":\"PA_b\",\"signal\":\"sig2\"}");
+    pump();
+    ck_assert_int_eq(count_msgs(b, "offer"), 1);
+    RUN_UNTIL(count_msgs(b, "offer") == 2, 2000);
+    cJSON *o2 = last_msg(b, "offer", &n);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(offer_id_of(o2), 2);
+    ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(o2, "sdp")->valuestring, "msid:PA_a "));
+
+    /* 2. Not answered: withdrawn after the timeout (300 ms here) and made again. */
+    RUN_UNTIL(count_msgs(b, "offer") == 3, 4000);
+    cJSON *o3 = last_msg(b, "offer", &n);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(offer_id_of(o3), 3);
+
+    /* 3. An answer the SFU cannot apply: an error for bob, and the offer made again. */
+    send_answer(b, "v=0\r\nnot an answer\r\n", 3);
+    RUN_UNTIL(count_msgs(b, "offer") == 4, 2000);
+    cJSON *err = last_msg(b, "error", &n);
+    ck_assert_int_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(err, "message")->valuestring, "answer rejected"));
+    cJSON *o4 = last_msg(b, "offer", &n);
+    ck_assert_int_eq(offer_id_of(o4), 4);
+
+    /* 4. bob answers offer 4 properly, but an answer to withdrawn offer 3 arrives first: it
+     *    is ignored (no error, no new offer), and offer 4's answer completes the leg. */
+    rtc_time_t now = rtc_clock_now();
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(
+                         b->sub, RTC_PC_SDP_OFFER, cJSON_GetObjectItem(o4, "sdp")->valuestring, now), RTC_OK);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(b->sub, RTC_PC_SDP_ANSWER, NULL, now), RTC_OK);
+    RUN_UNTIL(rtc_peer_connection_ice_gathering_state(b->sub) == RTC_ICE_GATHERING_COMPLETE, 3000);
+    char *ans = sfu_test_local_desc(b->sub);
+    send_answer(b, ans, 3);
+    pump();
+    ck_assert_int_eq(count_msgs(b, "error"), 1);
+    send_answer(b, ans, 4);
+    free(ans);
+    RUN_UNTIL(b->sub_state == RTC_PC_STATE_CONNECTED && b->n_rx >= 2, 10000);
+    ck_assert_int_eq(b->sub_state, RTC_PC_STATE_CONNECTED);
+    ck_assert_int_eq(count_msgs(b, "error"), 1);
+    ck_assert_int_eq(count_msgs(b, "offer"), 4); /* and no offer since: the leg is settled */
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("sfu_media");
     TCase *tc = tcase_create("media");
@@ -488,6 +585,7 @@ static Suite *suite(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_three_peers_media_and_data_through_the_sfu);
     tcase_add_test(tc, test_vanished_client_is_removed_on_consent_loss);
+    tcase_add_test(tc, test_offers_are_made_again);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -227,7 +227,7 @@ static bool build_pion(void) {
 START_TEST(test_pion_simulcast_publisher_layers_follow_subscription) {
     uv_loop_init(&loop);
     rt = sfu_test_runtime_new(&loop);
-    engine = sfu_test_media_engine_new(&loop);
+    engine = sfu_test_media_engine_new(&loop, 0);
     room = sfu_test_room_new("sim", engine, env_send);
 
     static const rtc_pc_callbacks_t bob_cb = {.on_connection_state = bob_state_cb, .on_rtp = bob_rtp};

@@ -76,7 +76,8 @@ static const char *str_at(const cJSON *o, const char *k, int line) {
 typedef struct {
     sfu_room_t *room;
     sfu_participant_t *p;
-    int subscribes, unsubscribes, offers_applied, answers, candidates;
+    int subscribes, unsubscribes, offers_applied, answers, candidates, resumes;
+    int64_t last_offer_id;
     bool dc_open;
     int data_msgs;
     char last_data[512];
@@ -118,10 +119,16 @@ static int m_offer(void *mu, void *mm, const char *sdp, const cJSON *labels, rtc
     rtc_buf_append_str(answer, "v=0 answer");
     return RTC_OK;
 }
-static int m_answer(void *mu, void *mm, const char *sdp, char *why, size_t cap, rtc_time_t now) {
+static int m_answer(void *mu, void *mm, const char *sdp, int64_t offer_id, char *why, size_t cap,
+                    rtc_time_t now) {
     (void)mu; (void)sdp; (void)why; (void)cap; (void)now;
     ((med_t *)mm)->answers++;
+    ((med_t *)mm)->last_offer_id = offer_id;
     return RTC_OK;
+}
+static void m_resumed(void *mu, void *mm, rtc_time_t now) {
+    (void)mu; (void)now;
+    ((med_t *)mm)->resumes++;
 }
 static int m_cand(void *mu, void *mm, bool pub, const char *c, const char *mid, rtc_time_t now) {
     (void)mu; (void)pub; (void)mid; (void)now;
@@ -132,7 +139,7 @@ static int m_subscribe(void *mu, void *mm, sfu_track_t *t, sfu_downtrack_t *dt, 
     (void)mu; (void)t; (void)dt; (void)now;
     med_t *m = mm;
     m->subscribes++;
-    sfu_room_subscriber_offer(m->room, m->p, "v=0 subscriber offer");
+    sfu_room_subscriber_offer(m->room, m->p, "v=0 subscriber offer", (uint32_t)m->subscribes);
     return RTC_OK;
 }
 static void m_unsubscribe(void *mu, void *mm, sfu_track_t *t, sfu_downtrack_t *dt, rtc_time_t now) {
@@ -162,7 +169,7 @@ static int m_data(void *mu, void *mm, const char *msg, size_t n) {
 }
 
 static const sfu_media_ops_t media = {m_attach, m_detach, m_offer, m_answer, m_cand, m_subscribe,
-                                      m_unsubscribe, m_send_rtp, m_keyframe, m_data};
+                                      m_unsubscribe, m_send_rtp, m_keyframe, m_data, m_resumed};
 
 static med_t *med_of(const char *pid) {
     for (size_t i = 0; i < n_meds; i++)
@@ -344,6 +351,7 @@ START_TEST(test_publish_subscribe_forward_and_layers) {
     ck_assert_int_eq(med_of("PA_b")->subscribes, 1);
     ck_assert_int_eq(med_of("PA_v")->subscribes, 0);
     ck_assert_str_eq(str(got("PA_b", "offer", 0), "pc"), "subscriber");
+    ck_assert_int_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(got("PA_b", "offer", 0), "offer_id")), 1);
     ck_assert_int_eq(d_tracks, 1);
     sfu_track_t *t = sfu_participant_track(sfu_room_find(room, "PA_a"), 0);
     ck_assert_ptr_nonnull(t);
@@ -647,6 +655,15 @@ START_TEST(test_errors_resume_and_limits) {
     bus("{\"type\":\"answer\",\"room\":\"demo\",\"participant\":\"PA_b\",\"payload\":{\"pc\":\"subscriber\","
         "\"sdp\":\"v=0\"}}", 0);
     ck_assert_int_eq(med_of("PA_b")->answers, 1);
+    ck_assert_int_eq(med_of("PA_b")->last_offer_id, -1); /* no offer_id: -1 */
+    bus("{\"type\":\"answer\",\"room\":\"demo\",\"participant\":\"PA_b\",\"payload\":{\"pc\":\"subscriber\","
+        "\"sdp\":\"v=0\",\"offer_id\":7}}", 0);
+    ck_assert_int_eq(med_of("PA_b")->answers, 2);
+    ck_assert_int_eq(med_of("PA_b")->last_offer_id, 7);
+    /* A malformed offer_id never reaches the media layer. */
+    bus("{\"type\":\"answer\",\"room\":\"demo\",\"participant\":\"PA_b\",\"payload\":{\"pc\":\"subscriber\","
+        "\"sdp\":\"v=0\",\"offer_id\":\"7\"}}", 0);
+    ck_assert_int_eq(med_of("PA_b")->answers, 2);
     /* Resume from another signal process: joined again, resumed, routed to the new one. */
     clear_outs();
     bus("{\"type\":\"resume\",\"room\":\"demo\",\"participant\":\"PA_a\",\"signal\":\"sig-new\"}", 0);
@@ -654,6 +671,7 @@ START_TEST(test_errors_resume_and_limits) {
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "resumed")));
     ck_assert_str_eq(outs[0].signal, "sig-new");
     ck_assert_str_eq(sfu_participant_signal(sfu_room_find(room, "PA_a")), "sig-new");
+    ck_assert_int_eq(med_of("PA_a")->resumes, 1); /* the media layer re-sends an offer that is out */
     /* Local candidates are trickled to the client. */
     sfu_room_local_candidate(room, sfu_room_find(room, "PA_a"), true, "candidate:1 1 udp 1 127.0.0.1 9 typ host", "0", 0);
     sfu_room_local_candidate(room, sfu_room_find(room, "PA_a"), false, NULL, NULL, -1);

@@ -141,7 +141,23 @@ START_TEST(offer_answer_sdp_checked_by_the_sdp_parser) {
 
     snprintf(text, sizeof text, "{\"type\":\"answer\",\"pc\":\"subscriber\",\"sdp\":\"%s\"}", OFFER);
     ck_assert_int_eq(parse(text, &m, &e), RTC_OK);
+    ck_assert_int_eq(m.offer_id, -1);
+    p = signal_msg_relay_payload(&m);
+    ck_assert_ptr_null(cJSON_GetObjectItem(p, "offer_id"));
+    cJSON_Delete(p);
     signal_msg_free(&m);
+    /* An answer echoes the SFU's offer_id; it is relayed to the node. */
+    snprintf(text, sizeof text, "{\"type\":\"answer\",\"pc\":\"subscriber\",\"sdp\":\"%s\",\"offer_id\":42}", OFFER);
+    ck_assert_int_eq(parse(text, &m, &e), RTC_OK);
+    ck_assert_int_eq(m.offer_id, 42);
+    p = signal_msg_relay_payload(&m);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(p, "offer_id")), 42);
+    cJSON_Delete(p);
+    signal_msg_free(&m);
+    snprintf(text, sizeof text, "{\"type\":\"answer\",\"pc\":\"subscriber\",\"sdp\":\"%s\",\"offer_id\":-1}", OFFER);
+    refused(text, SIGNAL_E_BAD_REQUEST, "offer_id");
+    snprintf(text, sizeof text, "{\"type\":\"answer\",\"pc\":\"subscriber\",\"sdp\":\"%s\",\"offer_id\":\"1\"}", OFFER);
+    refused(text, SIGNAL_E_BAD_REQUEST, "offer_id");
 
     /* Direction rules: clients offer on the publisher pc and answer on the subscriber pc. */
     snprintf(text, sizeof text, "{\"type\":\"offer\",\"pc\":\"subscriber\",\"sdp\":\"%s\"}", OFFER);

@@ -41,6 +41,7 @@ struct rtc_pc_transceiver {
     size_t index;
     rtc_pc_media_kind_t kind;
     char mid[PC_MID_SIZE];            /* "" until assigned */
+    unsigned mid_order;               /* when the mid was assigned (m-line order after a rollback) */
     rtc_sdp_dir_t direction;
     rtc_sdp_dir_t current_direction;  /* NONE before negotiation */
     bool stopped;                     /* stop() called: rejected at the next negotiation */
@@ -154,6 +155,7 @@ struct rtc_peer_connection {
     bool negotiation_needed;
     bool we_offered_last;
     unsigned next_mid;
+    unsigned mid_order_next;              /* counter behind mid_order / data_mid_order */
 
     /* Transceivers. */
     rtc_pc_transceiver_t **tr;
@@ -163,6 +165,7 @@ struct rtc_peer_connection {
     bool want_data;                       /* a channel was created: offer m=application */
     size_t data_after_tr;                 /* transceivers that existed when it was created */
     char data_mid[PC_MID_SIZE];           /* "" until negotiated/assigned */
+    unsigned data_mid_order;
     bool data_negotiated;
     bool data_rejected;
     uint16_t remote_sctp_port;

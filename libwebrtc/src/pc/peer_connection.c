@@ -323,6 +323,30 @@ static size_t build_order(const rtc_peer_connection_t *pc, mline_t *out, size_t 
         }
     }
     if (add_new) {
+        /* Sections not in the last description that already have a mid come from an offer we
+         * rolled back. The peer may well have applied that offer (an SFU withdraws an offer
+         * whose answer is late, or was lost), so they keep that offer's order: the order their
+         * mids were assigned in. Chromium refuses an offer whose m-line at an index has a
+         * different mid than before. */
+        for (;;) {
+            unsigned best = 0;
+            size_t best_k = SIZE_MAX;
+            bool data_best = false;
+            for (size_t k = 0; k < pc->n_tr; k++)
+                if (!used[k] && pc->tr[k]->mid[0] && (!best || pc->tr[k]->mid_order < best)) {
+                    best = pc->tr[k]->mid_order;
+                    best_k = k;
+                }
+            if (!data_done && pc->data_mid[0] && (!best || pc->data_mid_order < best)) data_best = true;
+            if (n >= cap || (!data_best && best_k == SIZE_MAX)) break;
+            if (data_best) {
+                out[n++].t = NULL;
+                data_done = true;
+            } else {
+                used[best_k] = true;
+                out[n++].t = pc->tr[best_k];
+            }
+        }
         /* New sections follow in creation order, the data section included (as browsers
          * do): a channel created before any transceiver gets the first m-line, i.e. the BUNDLE
          * tag, and keeps it. Were it placed after the transceivers, stopping the first of them
@@ -492,8 +516,13 @@ int rtc_peer_connection_create_offer(rtc_peer_connection_t *pc, const rtc_pc_off
     b.rtx = calloc(n ? n : 1, sizeof *b.rtx);
     int rc = (!b.secs || !b.rtx) ? RTC_ERR_NOMEM : RTC_OK;
     for (size_t i = 0; rc == RTC_OK && i < n; i++) {
-        if (order[i].t) assign_mid(pc, order[i].t->mid);
-        else assign_mid(pc, pc->data_mid);
+        if (order[i].t) {
+            if (!order[i].t->mid[0]) order[i].t->mid_order = ++pc->mid_order_next;
+            assign_mid(pc, order[i].t->mid);
+        } else {
+            if (!pc->data_mid[0]) pc->data_mid_order = ++pc->mid_order_next;
+            assign_mid(pc, pc->data_mid);
+        }
         rc = fill_section(pc, order[i].t, &b.secs[i], &b.rtx[i]);
         b.n++;
     }
@@ -674,7 +703,10 @@ static int associate_remote_offer(rtc_peer_connection_t *pc, const rtc_sdp_t *d)
     for (size_t i = 0; i < d->n_media; i++) {
         const rtc_sdp_media_t *m = &d->media[i];
         if (m->kind == RTC_SDP_MEDIA_APPLICATION) {
-            if (!pc->data_mid[0] && rtc_sdp_media_is_sctp(m)) snprintf(pc->data_mid, sizeof pc->data_mid, "%s", m->mid);
+            if (!pc->data_mid[0] && rtc_sdp_media_is_sctp(m)) {
+                snprintf(pc->data_mid, sizeof pc->data_mid, "%s", m->mid);
+                pc->data_mid_order = ++pc->mid_order_next;
+            }
             continue;
         }
         if (m->kind != RTC_SDP_MEDIA_AUDIO && m->kind != RTC_SDP_MEDIA_VIDEO) continue;
@@ -699,6 +731,7 @@ static int associate_remote_offer(rtc_peer_connection_t *pc, const rtc_sdp_t *d)
                 t->from_remote = true;
             }
             snprintf(t->mid, sizeof t->mid, "%s", m->mid);
+            t->mid_order = ++pc->mid_order_next;
         }
         if (t) pc_transceiver_remote_ssrcs(t, m);
     }

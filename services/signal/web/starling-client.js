@@ -16,6 +16,8 @@
 // the server (the room moved to another SFU node) it rebuilds both PeerConnections and
 // publishes again.
 
+const PUBLISHER_ANSWER_TIMEOUT_MS = 10000;
+
 const SIMULCAST = [
   { rid: 'h', maxBitrate: 1_500_000 },
   { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
@@ -262,6 +264,9 @@ export class StarlingClient extends EventTarget {
   _onError(m) {
     this._lastError = m;
     this._emit('error', m);
+    // Our publisher offer did not get through (e.g. `unavailable` while Redis is away): again
+    // in a moment.
+    if (m.rid === 'offer' && this.pub && this.pub.signalingState === 'have-local-offer') this._armPublisherRetry(2000);
     if (m.code === 'resume_failed') {
       // Our participant is gone (grace period over): join as a new one.
       this.me = null;
@@ -320,28 +325,53 @@ export class StarlingClient extends EventTarget {
 
   async _negotiatePublisher() {
     this._addTransceivers();
+    const answered = new Promise((resolve, reject) => this._answerWaiters.push({ resolve, reject }));
+    await this._sendPublisherOffer();
+    return answered;
+  }
+
+  // Offers (again, after a rollback if one is out). An offer or its answer can be lost on the
+  // way (a Redis outage between signal and the SFU): without an answer in
+  // PUBLISHER_ANSWER_TIMEOUT_MS, or on an `error` for it, the offer is made again; the SFU
+  // takes a repeated offer as a renegotiation. Waiters stay until an answer is applied.
+  async _sendPublisherOffer() {
     const pc = this.pub;
+    if (!pc || pc.signalingState === 'closed') return;
+    if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
     const tracks = this.local
       .filter((l) => l.transceiver && l.transceiver.mid !== null)
       .map((l) => ({ mid: l.transceiver.mid, source: l.source, name: l.name }));
-    const answered = new Promise((resolve, reject) => this._answerWaiters.push({ resolve, reject }));
     this._send({ type: 'offer', pc: 'publisher', sdp: pc.localDescription.sdp, tracks, rid: 'offer' });
-    return answered;
+    this._armPublisherRetry(PUBLISHER_ANSWER_TIMEOUT_MS);
+  }
+
+  _armPublisherRetry(ms) {
+    clearTimeout(this._pubRetryTimer);
+    this._pubRetryTimer = setTimeout(() => {
+      if (!this.pub || this.pub.signalingState !== 'have-local-offer') return;
+      this._log('publisher offer not answered: offering again');
+      this._sendPublisherOffer().catch((e) => this._emit('error', { code: 'client', message: `publisher offer: ${e.message}` }));
+    }, ms);
   }
 
   async _onAnswer(m) {
-    const w = this._answerWaiters.shift();
+    if (!this.pub || this.pub.signalingState !== 'have-local-offer') {
+      this._log('publisher answer without an offer out (a repeat): ignored');
+      return;
+    }
+    clearTimeout(this._pubRetryTimer);
     try {
-      if (!this.pub) throw new Error('answer without a publisher pc');
       await this.pub.setRemoteDescription({ type: 'answer', sdp: m.sdp });
       await this._flushCandidates('publisher');
-      if (w) w.resolve(m);
+      for (const w of this._answerWaiters.splice(0)) w.resolve(m);
       this._emit('published', { sdp: m.sdp });
     } catch (e) {
-      if (w) w.reject(e);
+      // Most likely the answer to an offer we replaced: the current one's answer may follow,
+      // else the offer is made again.
       this._emit('error', { code: 'client', message: `publisher answer: ${e.message}` });
+      if (this.pub && this.pub.signalingState === 'have-local-offer') this._armPublisherRetry(PUBLISHER_ANSWER_TIMEOUT_MS);
     }
   }
 
@@ -368,11 +398,33 @@ export class StarlingClient extends EventTarget {
         };
       };
     }
-    await this.sub.setRemoteDescription({ type: 'offer', sdp: m.sdp });
-    await this._flushCandidates('subscriber');
-    const answer = await this.sub.createAnswer();
-    await this.sub.setLocalDescription(answer);
-    this._send({ type: 'answer', pc: 'subscriber', sdp: this.sub.localDescription.sdp });
+    // One offer at a time, in arrival order (a re-offer may arrive while an earlier one is
+    // still being applied).
+    const pc = this.sub;
+    this._subChain = (this._subChain || Promise.resolve()).then(() => this._answerSubscriber(pc, m));
+    return this._subChain;
+  }
+
+  async _answerSubscriber(pc, m) {
+    if (pc !== this.sub) return; // the subscriber pc was rebuilt meanwhile
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+      await this._flushCandidates('subscriber');
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
+      // offer_id tells the SFU which offer this answers (it withdraws offers left unanswered).
+      const a = { type: 'answer', pc: 'subscriber', sdp: pc.localDescription.sdp };
+      if (m.offer_id !== undefined) a.offer_id = m.offer_id;
+      this._send(a);
+    } catch (e) {
+      // Not answering is the report: the SFU withdraws the offer after its timeout and offers
+      // again. Back to stable first, so that the next offer can be applied.
+      this._log(`subscriber offer ${m.offer_id}: ${e.message}`);
+      this._emit('error', { code: 'client', message: `subscriber offer: ${e.message}` });
+      if (pc.signalingState === 'have-remote-offer') {
+        try { await pc.setRemoteDescription({ type: 'rollback' }); } catch { /* closed */ }
+      }
+    }
   }
 
   async _onCandidate(m) {
@@ -413,6 +465,7 @@ export class StarlingClient extends EventTarget {
   }
 
   _closePeers() {
+    clearTimeout(this._pubRetryTimer);
     for (const w of this._answerWaiters) w.reject(new Error('peer connection closed'));
     this._answerWaiters = [];
     if (this.pub) this.pub.close();

@@ -46,6 +46,24 @@ async function launch(name, ns) {
            `--unsafely-treat-insecure-origin-as-secure=${base}`],
   });
   const ctx = await browser.newContext();
+  if (name === 'C') {
+    // C's browser fails to answer the first subscriber offer that carries video (createAnswer
+    // rejects once, after the offer was applied): the client must roll back and not answer,
+    // and the SFU must withdraw that offer after subscriber.offer_timeout and make it again.
+    // C then has to decode everyone like the others (step media).
+    await ctx.addInitScript(() => {
+      window.__failedAnswers = [];
+      const orig = RTCPeerConnection.prototype.createAnswer;
+      RTCPeerConnection.prototype.createAnswer = function (...a) {
+        const r = this.remoteDescription;
+        if (!window.__failedAnswers.length && r && r.type === 'offer' && /\nm=video /.test(r.sdp)) {
+          window.__failedAnswers.push({ t: Date.now() });
+          return Promise.reject(new Error('injected: createAnswer failed'));
+        }
+        return orig.apply(this, a);
+      };
+    });
+  }
   const page = await ctx.newPage();
   page.on('pageerror', (e) => out.steps.push({ name: 'pageerror', who: name, error: String(e) }));
   page.on('console', (m) => { if (m.type() === 'error') out.log.push(`${name} console: ${m.text()}`); });
@@ -105,7 +123,8 @@ async function sample(b) {
       });
     }
     return { me: c.me.id, mine, inbound, tiles, participants, sendRids, layers: window.__layers,
-             subOffers: window.__subOffers, subState: c.sub ? c.sub.connectionState : null };
+             subOffers: window.__subOffers, subState: c.sub ? c.sub.connectionState : null,
+             failedAnswers: window.__failedAnswers || null };
   });
 }
 
@@ -179,7 +198,8 @@ const area = (l) => (l.width || 0) * (l.height || 0);
     const others = (n) => ['A', 'B', 'C'].filter((x) => x !== n).concat(aio ? ['aio'] : []);
     const media = {};
     for (const b of browsers) media[b.name] = await waitMedia(b, others(b.name), 60000);
-    step('media', { media });
+    const cs = await sample(C);
+    step('media', { media, injected: { failedAnswers: cs.failedAnswers, subOffers: cs.subOffers.length } });
 
     // What Chromium sends: rids with their sizes (three layers at 1280x720).
     const a = await sample(A);

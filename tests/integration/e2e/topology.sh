@@ -101,7 +101,7 @@ e2e_services() {
   e2e_wait 10 ip netns exec "$S" redis-cli -p 6379 ping || e2e_fail "redis-server did not start"
   ip netns exec "$S" "$BUILD_DIR/services/sfu/starling-sfu" --node_id sfu-e2e \
     --public_ip "$E2E_IP" --udp.listen "$E2E_IP:7882" --http.listen 127.0.0.1:9642 \
-    --workers 2 --shutdown.drain_timeout 1s --redis.port 6379 ${E2E_SFU_ARGS:-} >"$E2E_TMP/sfu.log" 2>&1 &
+    --workers 2 --shutdown.drain_timeout 1s --redis.port 6379 --subscriber.offer_timeout 3s ${E2E_SFU_ARGS:-} >"$E2E_TMP/sfu.log" 2>&1 &
   E2E_PIDS="$E2E_PIDS $!"
   ip netns exec "$S" "$BUILD_DIR/services/signal/starling-signal" \
     --listen "$E2E_IP:$E2E_SIGNAL_PORT" --dev_mode --api_key e2e --api_secret "$E2E_API_SECRET" \

@@ -9,7 +9,7 @@
 /* sfu_media_pc_new keeps a pointer to its config: it must outlive the engine. */
 static sfu_media_pc_config_t media_cfg;
 
-void *sfu_test_media_engine_new(uv_loop_t *loop) {
+void *sfu_test_media_engine_new(uv_loop_t *loop, rtc_time_t offer_timeout) {
     /* A free port: bind one, note it, close it (the engine binds it again right away). */
     rtc_addr_t any;
     rtc_addr_parse(&any, "127.0.0.1:0", 0);
@@ -18,6 +18,7 @@ void *sfu_test_media_engine_new(uv_loop_t *loop) {
     uint16_t port = rtc_udp_socket_local(probe)->port;
     rtc_udp_socket_close(probe);
     rtc_addr_parse(&media_cfg.bind, "127.0.0.1:0", 0);
+    media_cfg.offer_timeout = offer_timeout;
     void *engine = sfu_media_pc_new(loop, 0, port, &media_cfg);
     ck_assert_ptr_nonnull(engine);
     return engine;

@@ -7,10 +7,12 @@
 
 #include <uv.h>
 
+#include "rtc/base.h"
 #include "sfu/room.h"
 
-/* The engine on LOOP, on a free UDP port of 127.0.0.1. Free with sfu_media_pc_free. */
-void *sfu_test_media_engine_new(uv_loop_t *loop);
+/* The engine on LOOP, on a free UDP port of 127.0.0.1, withdrawing unanswered subscriber
+ * offers after OFFER_TIMEOUT (0: the engine's default). Free with sfu_media_pc_free. */
+void *sfu_test_media_engine_new(uv_loop_t *loop, rtc_time_t offer_timeout);
 
 /* Room NAME with its media on ENGINE; every client message goes to SEND (what the room
  * would hand to signal for that participant; SEND owns the payload). Nothing is persisted.
