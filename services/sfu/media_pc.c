@@ -50,7 +50,7 @@ struct part {
     bool offer_out;          /* an offer was sent, no answer yet */
     uint32_t offer_id;       /* the last offer's `offer_id` (answers echo it) */
     rtc_time_t offer_sent;   /* when it went out */
-    unsigned offers_unanswered; /* offers in a row withdrawn (timeout) before an answer */
+    unsigned offers_unanswered; /* times the offer out was sent again for want of an answer */
     unsigned answers_rejected;  /* answers in a row the subscriber PC refused */
     bool failed;
     const char *fail_reason;
@@ -91,6 +91,7 @@ static void negotiate(part_t *pt) {
         pt->offer_out = true;
         pt->offer_id++;
         pt->offer_sent = now;
+        pt->offers_unanswered = 0;
         sfu_room_subscriber_offer(pt->room, pt->p, (const char *)sdp.data, pt->offer_id);
     } else {
         RTC_LOGW("sfu", "subscriber offer for %s failed: %s", sfu_participant_id(pt->p), rtc_strerror(rc));
@@ -98,7 +99,23 @@ static void negotiate(part_t *pt) {
     rtc_buf_free(&sdp);
 }
 
-/* Takes back the offer that is out (it was refused, or never answered) and makes a new one on
+/* Sends the offer that is out once more, same offer_id: it may have been lost on the way (a
+ * signal process that died, a Redis restart) or the client may simply be slow; a client that
+ * already answered it answers again, and the repeat is ignored as stale. The subscriber PC
+ * stays as it is (no rollback: ICE and DTLS keep their state while the client catches up). */
+static void resend_offer(part_t *pt, const char *why) {
+    rtc_buf_t sdp;
+    rtc_buf_init(&sdp);
+    if (rtc_peer_connection_local_description(pt->sub, &sdp, NULL) == RTC_OK && sdp.data) {
+        RTC_LOGW("sfu", "%s: subscriber offer %u %s; sending it again", sfu_participant_id(pt->p),
+                 pt->offer_id, why);
+        pt->offer_sent = now_of(pt->w);
+        sfu_room_subscriber_offer(pt->room, pt->p, (const char *)sdp.data, pt->offer_id);
+    }
+    rtc_buf_free(&sdp);
+}
+
+/* Takes back the offer that is out (its answer could not be applied) and makes a new one on
  * the next loop turn. The subscriber PC returns to its last agreed state; transceivers keep
  * the mids the withdrawn offer gave them, so the new offer lines up with whatever the client
  * may already have applied. Stale answers to the withdrawn offer are recognised by offer_id. */
@@ -142,16 +159,15 @@ static uint64_t sub_estimate(part_t *pt, rtc_time_t now) {
     return bps;
 }
 
-/* An offer without an answer for offer_timeout (doubling per unanswered offer in a row, up to
- * 8x: a slow client is not flooded) is withdrawn and made again: a client whose
- * setRemoteDescription failed, or whose offer was lost in signalling, would otherwise block
- * every later change of its subscriber leg. */
+/* An offer without an answer for offer_timeout (doubling per repeat, up to 8x: a slow client
+ * is not flooded) is sent again: a client whose offer was lost in signalling, or that could not
+ * apply it then, would otherwise block every later change of its subscriber leg. */
 static void check_offer(part_t *pt, rtc_time_t now) {
     if (!pt->offer_out) return;
     unsigned shift = pt->offers_unanswered < 3 ? pt->offers_unanswered : 3;
     if (now - pt->offer_sent < (pt->w->offer_timeout << shift)) return;
     pt->offers_unanswered++;
-    withdraw_offer(pt, "not answered in time");
+    resend_offer(pt, "not answered in time");
 }
 
 static void on_tick(uv_timer_t *t) {
@@ -471,12 +487,12 @@ static int m_subscriber_answer(void *mu, void *m, const char *sdp, int64_t offer
 }
 
 /* The client is back (through another signal connection): the offer that is out may have
- * been lost with the old connection. Send it again, as a new offer. */
+ * been lost with the old connection. Send it again. */
 static void m_resumed(void *mu, void *m, rtc_time_t now) {
     (void)mu;
     (void)now;
     part_t *pt = m;
-    if (!pt->detached && !pt->failed && pt->offer_out) withdraw_offer(pt, "out when the client resumed");
+    if (!pt->detached && !pt->failed && pt->offer_out) resend_offer(pt, "out when the client resumed");
 }
 
 static int m_add_candidate(void *mu, void *m, bool publisher, const char *candidate,

@@ -407,18 +407,25 @@ export class StarlingClient extends EventTarget {
 
   async _answerSubscriber(pc, m) {
     if (pc !== this.sub) return; // the subscriber pc was rebuilt meanwhile
+    // The SFU sends an offer again when our answer is late or was lost: answer it again.
+    const last = pc._starlingLastAnswer;
+    if (last && m.offer_id !== undefined && last.offer_id === m.offer_id && pc.signalingState === 'stable') {
+      this._send(last.msg);
+      return;
+    }
     try {
       await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
       await this._flushCandidates('subscriber');
       const answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);
-      // offer_id tells the SFU which offer this answers (it withdraws offers left unanswered).
+      // offer_id tells the SFU which offer this answers (answers to offers it withdrew are stale).
       const a = { type: 'answer', pc: 'subscriber', sdp: pc.localDescription.sdp };
       if (m.offer_id !== undefined) a.offer_id = m.offer_id;
+      pc._starlingLastAnswer = { offer_id: m.offer_id, msg: a };
       this._send(a);
     } catch (e) {
-      // Not answering is the report: the SFU withdraws the offer after its timeout and offers
-      // again. Back to stable first, so that the next offer can be applied.
+      // Not answering is the report: the SFU sends the offer again after its timeout (a
+      // passing failure then succeeds). Back to stable first, so that it can be applied.
       this._log(`subscriber offer ${m.offer_id}: ${e.message}`);
       this._emit('error', { code: 'client', message: `subscriber offer: ${e.message}` });
       if (pc.signalingState === 'have-remote-offer') {

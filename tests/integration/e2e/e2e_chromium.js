@@ -49,10 +49,11 @@ async function launch(name, ns) {
   if (name === 'C') {
     // C's browser fails to answer the first subscriber offer that carries video (createAnswer
     // rejects once, after the offer was applied): the client must roll back and not answer,
-    // and the SFU must withdraw that offer after subscriber.offer_timeout and make it again.
-    // C then has to decode everyone like the others (step media).
+    // and the SFU must send that offer again after subscriber.offer_timeout. C then has to
+    // answer it and decode everyone like the others (step media).
     await ctx.addInitScript(() => {
       window.__failedAnswers = [];
+      window.__answersAfterFailure = 0;
       const orig = RTCPeerConnection.prototype.createAnswer;
       RTCPeerConnection.prototype.createAnswer = function (...a) {
         const r = this.remoteDescription;
@@ -60,6 +61,7 @@ async function launch(name, ns) {
           window.__failedAnswers.push({ t: Date.now() });
           return Promise.reject(new Error('injected: createAnswer failed'));
         }
+        if (window.__failedAnswers.length) window.__answersAfterFailure++;
         return orig.apply(this, a);
       };
     });
@@ -124,7 +126,7 @@ async function sample(b) {
     }
     return { me: c.me.id, mine, inbound, tiles, participants, sendRids, layers: window.__layers,
              subOffers: window.__subOffers, subState: c.sub ? c.sub.connectionState : null,
-             failedAnswers: window.__failedAnswers || null };
+             failedAnswers: window.__failedAnswers || null, answersAfterFailure: window.__answersAfterFailure };
   });
 }
 
@@ -199,7 +201,7 @@ const area = (l) => (l.width || 0) * (l.height || 0);
     const media = {};
     for (const b of browsers) media[b.name] = await waitMedia(b, others(b.name), 60000);
     const cs = await sample(C);
-    step('media', { media, injected: { failedAnswers: cs.failedAnswers, subOffers: cs.subOffers.length } });
+    step('media', { media, injected: { failedAnswers: cs.failedAnswers, answersAfterFailure: cs.answersAfterFailure } });
 
     // What Chromium sends: rids with their sizes (three layers at 1280x720).
     const a = await sample(A);
