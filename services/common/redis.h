@@ -8,7 +8,8 @@
  * SELECT when configured, then announced through on_connect — the place where a service
  * (re-)registers its keys — and its loss through on_disconnect. A command that gets no
  * reply within command_timeout drops the connection (a hung Redis looks like a dead one)
- * and reconnects.
+ * and reconnects; a reply already waiting in the socket when the timeout is checked counts
+ * (a thread that was not scheduled for a while is not a dead Redis).
  *
  * Commands are built only from argument vectors (redisAsyncCommandArgv): no format
  * strings, so a room name or user id can never inject Redis syntax.
