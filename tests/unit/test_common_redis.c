@@ -568,7 +568,7 @@ START_TEST(outbox_keeps_messages_across_a_hung_redis) {
     for (int i = 0; i < 500 && got.n_first < 5; i++) run_for(&loop, 20);
     ck_assert_int_eq(got.n_first, 5);
     for (int i = 0; i < 5; i++) {
-        char want[8];
+        char want[16];
         snprintf(want, sizeof want, "m%d", i);
         ck_assert_str_eq(got.first[i], want);
     }
