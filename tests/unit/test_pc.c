@@ -640,6 +640,14 @@ static void mid_order(const char *sdp, char *out, size_t cap) {
     }
 }
 
+/* p offers (setLocalDescription): returns the offer; *mids gets its mid order. */
+static char *offer_with_mids(peer_t *p, char *mids, size_t cap) {
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(p->pc, RTC_PC_SDP_OFFER, NULL, rtc_clock_now()), RTC_OK);
+    char *o = local_desc(p);
+    mid_order(o, mids, cap);
+    return o;
+}
+
 /* An offer rolled back and made again keeps the withdrawn offer's m-line order: the peer may
  * have applied the withdrawn one (an SFU withdraws an offer whose answer is late or lost), and
  * Chromium refuses a re-offer whose m-line at an index carries a different mid. Both for a
@@ -655,17 +663,13 @@ START_TEST(reoffer_after_rollback_keeps_the_mline_order) {
     rtc_pc_transceiver_init_defaults(&init);
     init.direction = RTC_SDP_DIR_SENDONLY;
     ck_assert_ptr_nonnull(rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_VIDEO, &init));
-    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, now), RTC_OK);
-    char *o1 = local_desc(&a);
     char first[64], again[64];
-    mid_order(o1, first, sizeof first);
+    char *o1 = offer_with_mids(&a, first, sizeof first);
     ck_assert_str_eq(first, "0,1");
     ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_ROLLBACK, NULL, now), RTC_OK);
     /* Meanwhile another track came: it follows the withdrawn offer's sections. */
     ck_assert_ptr_nonnull(rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_AUDIO, &init));
-    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, now), RTC_OK);
-    char *o2 = local_desc(&a);
-    mid_order(o2, again, sizeof again);
+    char *o2 = offer_with_mids(&a, again, sizeof again);
     ck_assert_str_eq(again, "0,1,2");
     /* B applied the withdrawn offer (and answered it: that answer is stale now); the new
      * offer is a valid renegotiation for it, and the exchange completes. */
@@ -682,14 +686,10 @@ START_TEST(reoffer_after_rollback_keeps_the_mline_order) {
 
     /* A renegotiation rolled back: its new sections keep their places too. */
     ck_assert_ptr_nonnull(rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_VIDEO, &init));
-    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, now), RTC_OK);
-    char *o3 = local_desc(&a);
-    mid_order(o3, first, sizeof first);
+    char *o3 = offer_with_mids(&a, first, sizeof first);
     ck_assert_str_eq(first, "0,1,2,3");
     ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_ROLLBACK, NULL, now), RTC_OK);
-    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, now), RTC_OK);
-    char *o4 = local_desc(&a);
-    mid_order(o4, again, sizeof again);
+    char *o4 = offer_with_mids(&a, again, sizeof again);
     ck_assert_str_eq(again, first);
     free(o3);
     free(o4);
