@@ -134,18 +134,11 @@ static void on_work(uv_timer_t *t) {
     }
 }
 
-/* The subscriber leg's estimate as getStats() reports it (the selected candidate pair's
- * availableOutgoingBitrate: the PeerConnection's TWCC-based estimator). 0 when none yet. */
-static uint64_t sub_estimate(part_t *pt, rtc_time_t now) {
-    rtc_buf_t st;
-    rtc_buf_init(&st);
-    uint64_t bps = 0;
-    if (rtc_peer_connection_get_stats(pt->sub, now, &st) == RTC_OK && st.data) {
-        const char *k = strstr((const char *)st.data, "\"availableOutgoingBitrate\":");
-        if (k) bps = strtoull(k + strlen("\"availableOutgoingBitrate\":"), NULL, 10);
-    }
-    rtc_buf_free(&st);
-    return bps;
+/* The subscriber leg's estimate (the PeerConnection's TWCC-based estimator, what getStats()
+ * reports as availableOutgoingBitrate). 0 when none yet. */
+static uint64_t sub_estimate(part_t *pt) {
+    rtc_pc_bandwidth_t bw;
+    return rtc_peer_connection_bandwidth(pt->sub, &bw) == RTC_OK ? bw.target_bps : 0;
 }
 
 /* An offer without an answer for offer_timeout (doubling per unanswered offer in a row, up to
@@ -210,7 +203,7 @@ static void on_tick(uv_timer_t *t) {
         if (pt->detached || pt->failed) continue;
         check_offer(pt, now);
         if (rtc_peer_connection_connection_state(pt->sub) != RTC_PC_STATE_CONNECTED) continue;
-        uint64_t bps = sub_estimate(pt, now);
+        uint64_t bps = sub_estimate(pt);
         if (!bps) continue;
         RTC_LOGD("sfu", "%s: subscriber leg estimate %llu bit/s", sfu_participant_id(pt->p),
                  (unsigned long long)bps);
