@@ -297,6 +297,7 @@ static void run_app_limited(link_bottleneck_t *link, double capacity, bool probi
             probe_bps = target * 2 < WISH_BPS * 1.1 ? target * 2 : WISH_BPS * 1.1;
             in_cluster = cluster_sending = true;
             memset(&m, 0, sizeof m);
+            m.target_bps = (uint64_t)probe_bps;
             cluster_start = next_probe_pkt = now;
             cluster_bytes = 0;
             cluster_total = (size_t)(probe_bps * 0.030 / 8);

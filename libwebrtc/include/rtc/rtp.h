@@ -389,6 +389,7 @@ void rtc_bwe_on_probe_result(rtc_bwe_t *b, uint64_t bps, rtc_time_t now);
  * were reported. Plain value, no allocation. */
 typedef struct {
     unsigned sent;                   /* packets of the cluster sent (set by the sender) */
+    uint64_t target_bps;             /* the rate it was paced at (set by the sender), 0: unknown */
     unsigned received, lost;
     size_t bytes;                    /* received bytes */
     rtc_time_t first_send, last_send, first_arrival, last_arrival;
@@ -398,7 +399,9 @@ void rtc_bwe_probe_add(rtc_bwe_probe_t *p, const rtc_bwe_packet_t *pkt);
 /* The cluster's rate in bit/s: min(send rate, receive rate), 0.95x the receive rate when the
  * receiver got it clearly slower than it was sent (the path is the limit); 0 while fewer
  * than 80 % of the sent packets (and at least 5) are reported received, or when the timing
- * makes no sense (intervals of 0 or over 1 s, receive rate over twice the send rate). */
+ * makes no sense (intervals of 0 or over 1 s, receive rate over twice the send rate). Never
+ * above target_bps when set: a timer that fired late sends part of a cluster as one burst,
+ * which measures faster than the path can carry for longer than a queue absorbs. */
 uint64_t rtc_bwe_probe_rate(const rtc_bwe_probe_t *p);
 
 #ifdef __cplusplus

@@ -843,6 +843,7 @@ int rtc_peer_connection_probe(rtc_peer_connection_t *pc, uint64_t target_bps, rt
     const uint64_t min_total = PROBE_MIN_PACKETS * (RTC_RTP_HEADER_LEN + 24 + PROBE_PADDING + PROBE_WIRE_EXTRA);
     if (total < min_total) total = min_total;
     memset(&pc->probe.m, 0, sizeof pc->probe.m);
+    pc->probe.m.target_bps = target_bps;
     pc->probe.t = t;
     pc->probe.sending = true;
     pc->probe.bps = target_bps;

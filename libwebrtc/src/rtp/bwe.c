@@ -458,6 +458,7 @@ uint64_t rtc_bwe_probe_rate(const rtc_bwe_probe_t *p) {
     if (recv_bps > PROBE_MAX_RATIO * send_bps) return 0;
     double r = send_bps < recv_bps ? send_bps : recv_bps;
     if (recv_bps < PROBE_SLOW_RATIO * send_bps) r = PROBE_TARGET_UTILISATION * recv_bps;
+    if (p->target_bps && r > (double)p->target_bps) r = (double)p->target_bps;
     return (uint64_t)r;
 }
 
