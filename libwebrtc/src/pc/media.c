@@ -800,12 +800,15 @@ static void probe_send_due(rtc_peer_connection_t *pc, rtc_time_t now) {
         probe_abort(pc);
         return;
     }
-    /* Paced from the cluster's start, so a late timer catches up and the average is the
-     * target rate whatever the timer granularity. */
+    /* Paced from the cluster's start, but a turn sends at most what 1 ms is worth (+1): a
+     * timer that fires late stretches the cluster (a lower, still valid, measured rate)
+     * rather than sending it as one burst, whose send times collapse and which
+     * rtc_bwe_probe_rate must then refuse (seen with Chromium under load). */
     uint64_t due = (uint64_t)(now - pc->probe.started) * pc->probe.bps / 8000000u;
+    uint64_t per_ms = pc->probe.bps / 8000u / (RTC_RTP_HEADER_LEN + 24 + PROBE_PADDING + PROBE_WIRE_EXTRA);
+    unsigned max_k = (unsigned)(per_ms + 1 < PROBE_MAX_BURST ? per_ms + 1 : PROBE_MAX_BURST);
     unsigned k = 0;
-    while (pc->probe.bytes_sent < pc->probe.bytes_total && k < PROBE_MAX_BURST &&
-           (k == 0 || pc->probe.bytes_sent <= due)) {
+    while (pc->probe.bytes_sent < pc->probe.bytes_total && k < max_k && (k == 0 || pc->probe.bytes_sent <= due)) {
         if (probe_send_one(pc, t, now) < 0 && !pc->probe.m.sent) {
             probe_abort(pc);
             return;
@@ -819,6 +822,7 @@ static void probe_send_due(rtc_peer_connection_t *pc, rtc_time_t now) {
     }
     rtc_time_t next = pc->probe.started + (rtc_time_t)(pc->probe.bytes_sent * 8000000u / pc->probe.bps);
     pc->probe.next_send = next > now ? next : now + RTC_MS(1);
+    if (k == max_k && pc->probe.bytes_sent <= due) pc->probe.next_send = now + RTC_MS(1);
 }
 
 static void probe_on_results(rtc_peer_connection_t *pc, const rtc_bwe_packet_t *res, size_t n, rtc_time_t now) {
