@@ -2,6 +2,7 @@
 #include "sfu/forward.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "rtc/rtp.h"
 
@@ -306,8 +307,8 @@ void sfu_downtrack_stats(sfu_downtrack_t *dt, rtc_time_t now, sfu_downtrack_stat
  */
 #define ALLOC_MAX 64
 
-void sfu_fwd_allocate(sfu_downtrack_t *const *dts, const uint32_t *priority, size_t n,
-                      uint64_t budget_bps, rtc_time_t upgrade_hold, rtc_time_t now) {
+uint64_t sfu_fwd_allocate(sfu_downtrack_t *const *dts, const uint32_t *priority, size_t n,
+                          uint64_t budget_bps, rtc_time_t upgrade_hold, rtc_time_t now) {
     uint64_t audio = 0;
     for (size_t i = 0; i < n; i++) {
         sfu_downtrack_t *dt = dts[i];
@@ -338,6 +339,13 @@ void sfu_fwd_allocate(sfu_downtrack_t *const *dts, const uint32_t *priority, siz
                                     cur, priority ? priority[i] : 0, -1};
         which[m++] = dt;
     }
+    /* What an unlimited budget would buy: the floor (every track's lowest layer) plus the
+     * upgrades with their headroom. */
+    sfu_alloc_track_t want[ALLOC_MAX];
+    memcpy(want, tr, m * sizeof *tr);
+    uint64_t floor_bps = sfu_alloc(want, m, 0);
+    uint64_t top_bps = sfu_alloc(want, m, UINT64_MAX / 4);
+    uint64_t wanted = audio + top_bps + (top_bps - floor_bps) * 15 / 100;
     sfu_alloc(tr, m, budget);
     for (size_t i = 0; i < m; i++) {
         sfu_downtrack_t *dt = which[i];
@@ -347,4 +355,5 @@ void sfu_fwd_allocate(sfu_downtrack_t *const *dts, const uint32_t *priority, siz
         int logical = sfu_layer_hyst_update(&dt->hyst, tr[i].target, now);
         sfu_downtrack_set_target(dt, logical < 0 ? -1 : order[i][logical], now);
     }
+    return wanted;
 }

@@ -145,8 +145,13 @@ void sfu_downtrack_stats(sfu_downtrack_t *dt, rtc_time_t now, sfu_downtrack_stat
 /* ---- allocation ------------------------------------------------------------------------- */
 /* Chooses the target layer of each of one subscriber's downtracks (video and audio; audio is
  * charged its measured bitrate first) for an estimated budget_bps, with upgrade hysteresis
- * (upgrade_hold). priority[i] may be NULL (all equal). Calls sfu_downtrack_set_target. */
-void sfu_fwd_allocate(sfu_downtrack_t *const *dts, const uint32_t *priority, size_t n,
+ * (upgrade_hold). priority[i] may be NULL (all equal). Calls sfu_downtrack_set_target.
+ * Returns what the subscriber would want (bit/s): audio plus the layers an unlimited budget
+ * would give (each track's highest active layer within its size cap, at today's measured
+ * bitrates), with the 15 % headroom an upgrade needs on the part above the lowest layers —
+ * a budget of at least this lets every track climb to its cap; the media engine probes the
+ * leg toward it when its estimate is lower. */
+uint64_t sfu_fwd_allocate(sfu_downtrack_t *const *dts, const uint32_t *priority, size_t n,
                       uint64_t budget_bps, rtc_time_t upgrade_hold, rtc_time_t now);
 
 #ifdef __cplusplus

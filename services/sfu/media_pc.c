@@ -30,6 +30,7 @@ typedef struct {
     rtc_net_filter_t filter;
     rtc_addr_t announce;        /* 1:1 NAT address for host candidates, or RTC_AF_UNSPEC */
     rtc_time_t offer_timeout;   /* a subscriber offer unanswered this long is made again */
+    unsigned probe_max_pct;     /* a probe's rate, at most this % of the estimate; 0: none */
     uv_timer_t work;         /* deferred negotiation / failure handling */
     uv_timer_t reaper;       /* frees detached participants once their PCs are gone */
     uv_timer_t tick;         /* once a second: bandwidth estimates, unanswered offers */
@@ -52,6 +53,11 @@ struct part {
     rtc_time_t offer_sent;   /* when it went out */
     unsigned offers_unanswered; /* times the offer out was sent again for want of an answer */
     unsigned answers_rejected;  /* answers in a row the subscriber PC refused */
+    /* Bandwidth probing of the subscriber leg. */
+    bool probe_pending;      /* a probe went out; judged at the next tick it is done */
+    uint64_t probe_from;     /* the estimate when it went out */
+    unsigned probe_fails;    /* probes in a row that did not raise the estimate */
+    rtc_time_t probe_next;   /* no probe before this */
     bool failed;
     const char *fail_reason;
     bool queued;
@@ -145,18 +151,11 @@ static void on_work(uv_timer_t *t) {
     }
 }
 
-/* The subscriber leg's estimate as getStats() reports it (the selected candidate pair's
- * availableOutgoingBitrate: the PeerConnection's TWCC-based estimator). 0 when none yet. */
-static uint64_t sub_estimate(part_t *pt, rtc_time_t now) {
-    rtc_buf_t st;
-    rtc_buf_init(&st);
-    uint64_t bps = 0;
-    if (rtc_peer_connection_get_stats(pt->sub, now, &st) == RTC_OK && st.data) {
-        const char *k = strstr((const char *)st.data, "\"availableOutgoingBitrate\":");
-        if (k) bps = strtoull(k + strlen("\"availableOutgoingBitrate\":"), NULL, 10);
-    }
-    rtc_buf_free(&st);
-    return bps;
+/* The subscriber leg's estimate (the PeerConnection's TWCC-based estimator, what getStats()
+ * reports as availableOutgoingBitrate). 0 when none yet. */
+static uint64_t sub_estimate(part_t *pt) {
+    rtc_pc_bandwidth_t bw;
+    return rtc_peer_connection_bandwidth(pt->sub, &bw) == RTC_OK ? bw.target_bps : 0;
 }
 
 /* An offer without an answer for offer_timeout (doubling per repeat, up to 8x: a slow client
@@ -170,6 +169,49 @@ static void check_offer(part_t *pt, rtc_time_t now) {
     resend_offer(pt, "not answered in time");
 }
 
+/* Probes pt's subscriber leg when the room would forward more than its estimate allows (see
+ * media_pc.h). Runs once a second, after the estimate was handed to the room. */
+#define PROBE_DURATION RTC_MS(30)
+#define PROBE_MAX_LOSS 0.02
+#define PROBE_MAX_BACKOFF_SHIFT 4
+static void probe_leg(part_t *pt, uint64_t est, rtc_time_t now) {
+    mworker_t *w = pt->w;
+    if (!w->probe_max_pct) return;
+    rtc_pc_bandwidth_t bw;
+    if (rtc_peer_connection_bandwidth(pt->sub, &bw) != RTC_OK || bw.probing) return;
+    if (pt->probe_pending) {
+        pt->probe_pending = false;
+        if (bw.target_bps * 10 < pt->probe_from * 11) {
+            if (pt->probe_fails < PROBE_MAX_BACKOFF_SHIFT) pt->probe_fails++;
+            pt->probe_next = now + (RTC_SEC(1) << pt->probe_fails);
+        } else {
+            pt->probe_fails = 0;
+        }
+    }
+    uint64_t wanted = sfu_participant_wanted_bandwidth(pt->p);
+    uint64_t goal = wanted + wanted / 10;
+    if (!wanted || est >= goal) return;
+    if (bw.loss > PROBE_MAX_LOSS) {
+        RTC_LOGD("sfu", "%s: subscriber leg shows %.1f %% loss: not probing", sfu_participant_id(pt->p),
+                 bw.loss * 100);
+        return;
+    }
+    if (now < pt->probe_next) return;
+    uint64_t rate = est * w->probe_max_pct / 100;
+    if (rate > goal) rate = goal;
+    if (rate <= est) return;
+    int rc = rtc_peer_connection_probe(pt->sub, rate, PROBE_DURATION, now);
+    if (rc != RTC_OK) {
+        RTC_LOGD("sfu", "%s: no probe: %s", sfu_participant_id(pt->p), rtc_strerror(rc));
+        return;
+    }
+    RTC_LOGD("sfu", "%s: probing the subscriber leg at %llu bit/s (estimate %llu, wanted %llu)",
+             sfu_participant_id(pt->p), (unsigned long long)rate, (unsigned long long)est,
+             (unsigned long long)wanted);
+    pt->probe_pending = true;
+    pt->probe_from = est;
+}
+
 static void on_tick(uv_timer_t *t) {
     mworker_t *w = t->data;
     rtc_time_t now = now_of(w);
@@ -177,11 +219,12 @@ static void on_tick(uv_timer_t *t) {
         if (pt->detached || pt->failed) continue;
         check_offer(pt, now);
         if (rtc_peer_connection_connection_state(pt->sub) != RTC_PC_STATE_CONNECTED) continue;
-        uint64_t bps = sub_estimate(pt, now);
+        uint64_t bps = sub_estimate(pt);
         if (!bps) continue;
         RTC_LOGD("sfu", "%s: subscriber leg estimate %llu bit/s", sfu_participant_id(pt->p),
                  (unsigned long long)bps);
         sfu_room_set_bandwidth(pt->room, pt->p, bps, now);
+        probe_leg(pt, bps, now);
     }
 }
 
@@ -643,6 +686,7 @@ void *sfu_media_pc_new(void *uv_loop, unsigned index, uint16_t udp_port, void *a
     rtc_net_filter_init(&w->filter);
     if (cfg) w->announce = cfg->announce;
     w->offer_timeout = cfg && cfg->offer_timeout > 0 ? cfg->offer_timeout : RTC_SEC(10);
+    w->probe_max_pct = cfg && cfg->no_probing ? 0 : cfg && cfg->probe_max_pct ? cfg->probe_max_pct : 200;
     if (cfg && !rtc_addr_is_any(&cfg->bind)) {
         char ip[RTC_ADDR_STRLEN];
         rtc_addr_format_ip(&cfg->bind, ip, sizeof ip);

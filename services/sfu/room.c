@@ -36,6 +36,7 @@ struct sfu_participant {
     sub_t **subs;
     size_t n_subs, cap_subs;
     uint64_t bandwidth;      /* estimate, 0 until known */
+    uint64_t wanted;         /* what the last allocation would have liked (bit/s) */
     bool removed;
 };
 
@@ -309,6 +310,7 @@ const char *sfu_participant_signal(const sfu_participant_t *p) { return p->signa
 sfu_grants_t sfu_participant_grants(const sfu_participant_t *p) { return p->grants; }
 void *sfu_participant_media(const sfu_participant_t *p) { return p->media; }
 uint64_t sfu_participant_bandwidth(const sfu_participant_t *p) { return p->bandwidth; }
+uint64_t sfu_participant_wanted_bandwidth(const sfu_participant_t *p) { return p->wanted; }
 size_t sfu_participant_track_count(const sfu_participant_t *p) { return p->n_tracks; }
 sfu_track_t *sfu_participant_track(const sfu_participant_t *p, size_t i) {
     return i < p->n_tracks ? p->tracks[i] : NULL;
@@ -355,9 +357,12 @@ static void allocate(sfu_room_t *r, sfu_participant_t *p, rtc_time_t now) {
         prio[n] = !strncmp(s->t->desc.source, "screen", 6) ? 10 : 0;
         n++;
     }
-    if (!n) return;
+    if (!n) {
+        p->wanted = 0;
+        return;
+    }
     uint64_t budget = p->bandwidth ? p->bandwidth : r->cfg.default_bandwidth;
-    sfu_fwd_allocate(dts, prio, n, budget, r->cfg.upgrade_hold, now);
+    p->wanted = sfu_fwd_allocate(dts, prio, n, budget, r->cfg.upgrade_hold, now);
 }
 
 static void subscribe(sfu_room_t *r, sfu_participant_t *p, sfu_track_t *t, rtc_time_t now) {

@@ -205,6 +205,10 @@ void sfu_room_local_candidate(sfu_room_t *r, sfu_participant_t *p, bool publishe
 void sfu_room_set_bandwidth(sfu_room_t *r, sfu_participant_t *p, uint64_t bps, rtc_time_t now);
 /* The last estimate given (0: none yet, the room's default budget applies). */
 uint64_t sfu_participant_bandwidth(const sfu_participant_t *p);
+/* What p's subscriptions would use with an unlimited budget (sfu_fwd_allocate's return, at
+ * the last allocation; 0 before any or with nothing subscribed). Above the estimate, the
+ * media engine probes p's subscriber leg. */
+uint64_t sfu_participant_wanted_bandwidth(const sfu_participant_t *p);
 /* A message p sent on its publisher data channel: its text is the payload, relayed to the
  * whole room (docs/signalling.md); binary messages are dropped (counted). */
 void sfu_room_on_data(sfu_room_t *r, sfu_participant_t *p, const uint8_t *msg, size_t n,

@@ -11,8 +11,8 @@
 #   4. one browser's (C's) downlink limited with tbf on its veth: the SFU switches what C gets
 #      of the two others' simulcast video to the lowest layers (`layer` messages) while C keeps
 #      decoding, and back up once the limit is lifted (C must first be above the lowest layers:
-#      the subscriber estimate starts at 300 kbps and the SFU does not probe, so the test runs
-#      up to four limit-and-lift cycles until one starts above them);
+#      the subscriber estimate starts at 300 kbps and climbs through the SFU's probes, so the
+#      test runs up to four limit-and-lift cycles until one starts above them);
 #   5. aiortc publishes (libvpx VP8 320x180) and its video is decoded by every browser, and it
 #      decodes a browser's video (it pauses the other two: Python is the slowest peer here).
 #   6. C's browser fails to answer the first subscriber offer that carries video (createAnswer

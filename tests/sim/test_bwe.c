@@ -245,6 +245,154 @@ START_TEST(bwe_backs_off_under_heavy_loss) {
 }
 END_TEST
 
+/* ---- probing an application-limited sender ---------------------------------------------
+ * The SFU's case: media at a fixed 250 kbps (what the subscriber's lowest layers cost), far
+ * below the link, and a wish for 1.8 Mbps. Without probes the estimate cannot grow past 1.5x
+ * what is acknowledged. With probes (what rtc_peer_connection_probe does: once a second, a
+ * 30 ms cluster of 300-byte packets at min(2x the estimate, the wish + 10 %), its TWCC results
+ * measured by rtc_bwe_probe_rate and given to rtc_bwe_on_probe_result) it climbs to the wish
+ * on a fast link and to the bottleneck, not beyond, on a slower one. */
+#define MEDIA_BPS 250e3
+#define WISH_BPS 1.8e6
+
+typedef struct {
+    double final_mean;       /* mean target over the last 5 s */
+    double max_target;
+    unsigned probes;
+    uint64_t probe_lost;
+} probe_run_t;
+
+static void run_app_limited(link_bottleneck_t *link, double capacity, bool probing, int seconds, probe_run_t *out) {
+    memset(out, 0, sizeof *out);
+    rtc_bwe_t *bwe = rtc_bwe_new(&(rtc_bwe_config_t){.start_bps = 300000});
+    rtc_rtp_twcc_sender_t *tx = rtc_rtp_twcc_sender_new(0);
+    rtc_rtp_twcc_receiver_t *rx = rtc_rtp_twcc_receiver_new(0x1111, RTC_MS(50));
+    static fb_msg_t fb[64];
+    size_t fb_head = 0, fb_count = 0;
+    static rtc_bwe_packet_t res[8192];
+    link->prop_delay = RTC_MS(20);
+    link->queue_limit = 30000;
+    link->capacity_bps = capacity;
+    rtc_bwe_set_rtt(bwe, RTC_MS(40));
+    rtc_time_t next_media = 0;
+    /* the probe cluster in flight */
+    bool in_cluster = false, cluster_sending = false;
+    rtc_bwe_probe_t m;
+    uint16_t first_seq = 0;
+    double probe_bps = 0;
+    rtc_time_t cluster_start = 0, next_probe_pkt = 0, next_cluster = RTC_SEC(1);
+    size_t cluster_bytes = 0, cluster_total = 0;
+    double sum = 0;
+    int n_sum = 0;
+    for (rtc_time_t now = 0; now < RTC_SEC(seconds); now += RTC_MS(1)) {
+        while (next_media <= now) {
+            uint32_t size = 900 + rnd(301);
+            uint16_t seq = rtc_rtp_twcc_sender_next_seq(tx);
+            rtc_rtp_twcc_sender_on_sent(tx, seq, size, next_media);
+            link_bottleneck_send(link, next_media, seq, size);
+            next_media += (rtc_time_t)((double)size * 8 * 1e6 / MEDIA_BPS);
+        }
+        double target = (double)rtc_bwe_target_bps(bwe);
+        if (probing && !in_cluster && now >= next_cluster && target < WISH_BPS) {
+            probe_bps = target * 2 < WISH_BPS * 1.1 ? target * 2 : WISH_BPS * 1.1;
+            in_cluster = cluster_sending = true;
+            memset(&m, 0, sizeof m);
+            m.target_bps = (uint64_t)probe_bps;
+            cluster_start = next_probe_pkt = now;
+            cluster_bytes = 0;
+            cluster_total = (size_t)(probe_bps * 0.030 / 8);
+            out->probes++;
+        }
+        while (cluster_sending && next_probe_pkt <= now) {
+            uint16_t seq = rtc_rtp_twcc_sender_next_seq(tx);
+            if (!m.sent) first_seq = seq;
+            m.sent++;
+            rtc_rtp_twcc_sender_on_sent(tx, seq, 300, next_probe_pkt);
+            link_bottleneck_send(link, next_probe_pkt, seq, 300);
+            cluster_bytes += 300;
+            next_probe_pkt = cluster_start + (rtc_time_t)((double)cluster_bytes * 8 * 1e6 / probe_bps);
+            if (cluster_bytes >= cluster_total) cluster_sending = false;
+        }
+        link_pkt_t p;
+        while (link_bottleneck_deliver(link, now, &p)) rtc_rtp_twcc_receiver_on_packet(rx, p.seq, 0x2222, p.arrival);
+        if (now >= rtc_rtp_twcc_receiver_next_timeout(rx)) {
+            fb_msg_t *f = &fb[(fb_head + fb_count) % 64];
+            int n = rtc_rtp_twcc_receiver_build(rx, now, false, f->data, sizeof f->data);
+            ck_assert_int_ge(n, 0);
+            if (n > 0) {
+                ck_assert_int_lt(fb_count, 64);
+                f->len = (size_t)n;
+                f->at = now + link->prop_delay;
+                fb_count++;
+            }
+        }
+        while (fb_count && fb[fb_head].at <= now) {
+            rtc_rtcp_iter_t it;
+            rtc_rtcp_packet_t pkt;
+            rtc_rtcp_iter_init(&it, fb[fb_head].data, fb[fb_head].len);
+            while (rtc_rtcp_iter_next(&it, &pkt) == 1) {
+                int k = rtc_rtp_twcc_sender_on_feedback(tx, &pkt.u.twcc, res, 8192);
+                ck_assert_int_ge(k, 0);
+                rtc_bwe_on_feedback(bwe, res, (size_t)k, now);
+                if (!in_cluster) continue;
+                for (int i = 0; i < k; i++)
+                    if ((uint16_t)(res[i].seq - first_seq) < m.sent) rtc_bwe_probe_add(&m, &res[i]);
+                if (!cluster_sending && m.received + m.lost >= m.sent) {
+                    uint64_t r = rtc_bwe_probe_rate(&m);
+                    printf("  t=%5.2fs probe at %5.0fk: %u/%u received -> %5.0fk (target %5.0fk)\n",
+                           (double)now / 1e6, probe_bps / 1e3, m.received, m.sent, (double)r / 1e3,
+                           (double)rtc_bwe_target_bps(bwe) / 1e3);
+                    out->probe_lost += m.lost;
+                    rtc_bwe_on_probe_result(bwe, r, now);
+                    in_cluster = false;
+                    next_cluster = now + RTC_SEC(1);
+                }
+            }
+            fb_head = (fb_head + 1) % 64;
+            fb_count--;
+        }
+        target = (double)rtc_bwe_target_bps(bwe);
+        if (target > out->max_target) out->max_target = target;
+        if (now >= RTC_SEC(seconds - 5) && now % RTC_MS(SAMPLE_MS) == 0) {
+            sum += target;
+            n_sum++;
+        }
+    }
+    out->final_mean = sum / n_sum;
+    rtc_bwe_free(bwe);
+    rtc_rtp_twcc_sender_free(tx);
+    rtc_rtp_twcc_receiver_free(rx);
+}
+
+START_TEST(bwe_probes_lift_an_app_limited_estimate_to_the_link) {
+    static link_bottleneck_t link;
+    probe_run_t without, fast, slow;
+    memset(&link, 0, sizeof link);
+    lcg = 0x9e0beULL;
+    run_app_limited(&link, 5e6, false, 20, &without);
+    memset(&link, 0, sizeof link);
+    lcg = 0x9e0beULL;
+    run_app_limited(&link, 5e6, true, 20, &fast);
+    memset(&link, 0, sizeof link);
+    lcg = 0x9e0beULL;
+    run_app_limited(&link, 1e6, true, 20, &slow);
+    printf("250 kbps of media, 1.8 Mbps wished: without probes %.0f kbps; with probes on 5 Mbps %.0f kbps "
+           "(%u probes), on 1 Mbps %.0f kbps (max %.0f, %u probes, %llu probe packets lost)\n",
+           without.final_mean / 1e3, fast.final_mean / 1e3, fast.probes, slow.final_mean / 1e3,
+           slow.max_target / 1e3, slow.probes, (unsigned long long)slow.probe_lost);
+    /* Without probes: held by 1.5x the acknowledged rate (+10 kbps), the start value at most. */
+    ck_assert_double_le(without.max_target, 1.5 * MEDIA_BPS * 1.1 + 10e3 > 300e3 ? 1.5 * MEDIA_BPS * 1.1 + 10e3 : 300e3);
+    /* With probes on a fast link: the wish is reached (upgrades become affordable), and
+     * probing stops there: a handful of clusters, not one a second. */
+    ck_assert_double_ge(fast.final_mean, WISH_BPS);
+    ck_assert_double_ge(fast.final_mean, 4 * without.final_mean);
+    ck_assert_uint_le(fast.probes, 6);
+    /* On a 1 Mbps bottleneck: close to the link, never far above it. */
+    ck_assert_double_ge(slow.final_mean, 0.7e6);
+    ck_assert_double_le(slow.max_target, 1e6 * 1.3);
+}
+END_TEST
+
 int main(void) {
     rtc_log_set_level(RTC_LOG_OFF);
     Suite *s = suite_create("bwe");
@@ -253,6 +401,7 @@ int main(void) {
     tcase_add_test(tc, bwe_converges_backs_off_and_recovers);
     tcase_add_test(tc, bwe_ignores_light_random_loss);
     tcase_add_test(tc, bwe_backs_off_under_heavy_loss);
+    tcase_add_test(tc, bwe_probes_lift_an_app_limited_estimate_to_the_link);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -698,6 +698,106 @@ START_TEST(reoffer_after_rollback_keeps_the_mline_order) {
 }
 END_TEST
 
+/* The number after `"key":` in the first stats object of type `type` (-1 when absent). */
+static long long stat_of(const char *js, const char *type, const char *key) {
+    char t[64], k[64];
+    snprintf(t, sizeof t, "\"type\":\"%s\"", type);
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *o = strstr(js, t);
+    if (!o) return -1;
+    const char *end = strstr(o, "}");
+    const char *v = strstr(o, k);
+    if (!v || (end && v > end)) return -1;
+    return strtoll(v + strlen(k), NULL, 10);
+}
+
+/* Bandwidth probing (rtc_peer_connection_probe). A sends ~200 kbps of VP8 to B for 3 s
+ * without probing: its TWCC estimate cannot grow past 1.5x what B acknowledges (or the
+ * 300 kbps start). Then 3 s more of the same media with a probe cluster (30 ms at twice the
+ * estimate) whenever none is out: the estimate climbs far above the media rate, because
+ * loopback carries what the probes send. B delivers exactly the media packets (padding-only
+ * RTX packets are dropped before the application) and counts no loss or NACK. */
+START_TEST(probes_lift_the_estimate_without_loss_at_the_receiver) {
+    peer_t a, b;
+    peer_init(&a, "A", rt_plain, false);
+    peer_init(&b, "B", rt_plain, false);
+    rtc_pc_transceiver_t *ta = rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_VIDEO, NULL);
+    ck_assert_ptr_nonnull(ta);
+    ck_assert_int_eq(rtc_pc_transceiver_set_direction(ta, RTC_SDP_DIR_SENDONLY), RTC_OK);
+    exchange(&a, &b, NULL, NULL);
+    RUN_UNTIL(a.state == RTC_PC_STATE_CONNECTED && b.state == RTC_PC_STATE_CONNECTED, 10000);
+    ck_assert_int_eq(a.state, RTC_PC_STATE_CONNECTED);
+    rtc_pc_bandwidth_t bw;
+    /* Nothing sent yet: no estimator, nothing to probe on. */
+    ck_assert_int_eq(rtc_peer_connection_bandwidth(a.pc, &bw), RTC_ERR_NOT_FOUND);
+    ck_assert_int_eq(rtc_peer_connection_probe(a.pc, 1000000, RTC_MS(30), rtc_clock_now()), RTC_ERR_STATE);
+    ck_assert_int_eq(rtc_peer_connection_probe(a.pc, 0, RTC_MS(30), rtc_clock_now()), RTC_ERR_INVALID_ARG);
+
+    uint8_t frame[800];
+    for (size_t i = 0; i < sizeof frame; i++) frame[i] = (uint8_t)(i * 7);
+    int frames = 0;
+    uint64_t max_without = 0, max_with = 0;
+    for (int phase = 0; phase < 2; phase++) {
+        uint64_t start_ms = uv_now(&loop);
+        while (uv_now(&loop) - start_ms < 3000) {
+            ck_assert_int_eq(rtc_pc_transceiver_send_frame(ta, "VP8", frame, sizeof frame, (uint32_t)(frames * 3000),
+                                                           rtc_clock_now()),
+                             RTC_OK);
+            frames++;
+            if (phase == 1) {
+                rtc_peer_connection_bandwidth(a.pc, &bw);
+                if (!bw.probing && bw.target_bps < 15000000)
+                    ck_assert_int_eq(rtc_peer_connection_probe(a.pc, 2 * bw.target_bps, RTC_MS(30), rtc_clock_now()),
+                                     RTC_OK);
+                else if (bw.probing)
+                    ck_assert_int_eq(rtc_peer_connection_probe(a.pc, 1000000, RTC_MS(30), rtc_clock_now()),
+                                     RTC_ERR_AGAIN);
+            }
+            RUN_UNTIL(false, 33);
+            ck_assert_int_eq(rtc_peer_connection_bandwidth(a.pc, &bw), RTC_OK);
+            uint64_t *mx = phase ? &max_with : &max_without;
+            if (bw.target_bps > *mx) *mx = bw.target_bps;
+        }
+        if (phase == 0) {
+            ck_assert_uint_eq(bw.probes, 0);
+            ck_assert_uint_eq(bw.probe_packets, 0);
+        }
+    }
+    RUN_UNTIL(b.rtp_packets >= frames, 3000);
+    RUN_UNTIL(false, 1600); /* receiver reports */
+    rtc_peer_connection_bandwidth(a.pc, &bw);
+    /* The media rate: 800-byte frames, ~30 a second (what the loop managed), on the wire. */
+    rtc_buf_t st;
+    rtc_buf_init(&st);
+    ck_assert_int_eq(rtc_peer_connection_get_stats(a.pc, rtc_clock_now(), &st), RTC_OK);
+    long long a_sent = stat_of((const char *)st.data, "outbound-rtp", "packetsSent");
+    long long a_lost = stat_of((const char *)st.data, "remote-inbound-rtp", "packetsLost");
+    rtc_buf_free(&st);
+    double media_bps = (double)frames * (sizeof frame + 40) * 8 / 6.0;
+    printf("probing: media %.0f kbps; estimate max %.0f kbps without probes, %.0f kbps with "
+           "(%llu clusters, %llu packets, %llu bytes; last cluster measured %.0f kbps)\n",
+           media_bps / 1e3, (double)max_without / 1e3, (double)max_with / 1e3, (unsigned long long)bw.probes,
+           (unsigned long long)bw.probe_packets, (unsigned long long)bw.probe_bytes, (double)bw.last_probe_bps / 1e3);
+    /* Without probes: held at the 300 kbps start / 1.5x the acknowledged media. */
+    ck_assert_double_le((double)max_without, 1.5 * media_bps * 1.2 + 10e3 > 300e3 ? 1.5 * media_bps * 1.2 + 10e3 : 300e3);
+    /* With probes: several times the media rate and the estimate without probes. */
+    ck_assert_uint_ge(bw.probes, 2);
+    ck_assert_double_ge((double)max_with, 5 * media_bps);
+    ck_assert_uint_ge(max_with, 3 * max_without);
+    /* The receiver: exactly the media packets delivered, no loss, no NACK. */
+    ck_assert_int_eq(a_sent, frames);
+    ck_assert_int_eq(b.rtp_packets, frames);
+    rtc_buf_init(&st);
+    ck_assert_int_eq(rtc_peer_connection_get_stats(b.pc, rtc_clock_now(), &st), RTC_OK);
+    const char *js = (const char *)st.data;
+    ck_assert_int_eq(stat_of(js, "inbound-rtp", "packetsReceived"), frames);
+    ck_assert_int_eq(stat_of(js, "inbound-rtp", "packetsLost"), 0);
+    ck_assert_int_eq(stat_of(js, "inbound-rtp", "nackCount"), 0);
+    rtc_buf_free(&st);
+    ck_assert_int_le(a_lost, 0);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("pc");
     TCase *tc = tcase_create("loopback");
@@ -715,6 +815,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, fingerprint_mismatch_fails_dtls_client);
     tcase_add_test(tc, shared_port_lite_server_many_clients);
     tcase_add_test(tc, bad_input_is_refused_without_effect);
+    tcase_add_test(tc, probes_lift_the_estimate_without_loss_at_the_receiver);
     suite_add_tcase(s, tc);
     return s;
 }

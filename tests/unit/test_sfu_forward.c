@@ -305,6 +305,53 @@ START_TEST(test_bandwidth_drop_and_recovery) {
 }
 END_TEST
 
+/* What the allocation would like (sfu_fwd_allocate's return, the media engine's probing
+ * goal): with a budget too small for anything but q, it reports what f costs (several times
+ * what is forwarded); given that plus the 10 % the media engine probes for (layer rates
+ * wobble by a few percent), the subscriber climbs to f. */
+START_TEST(test_allocate_reports_what_it_would_want) {
+    memset(&env, 0, sizeof env);
+    pub_t p;
+    pub_open(&p, "vp8", 3);
+    sfu_fwd_track_t *t = video_track();
+    static sink_t a;
+    sfu_downtrack_t *da = sfu_downtrack_new(t, &a);
+    uint8_t buf[1500];
+    size_t n;
+    rtc_time_t now, next_alloc = RTC_MS(100);
+    int layer;
+    uint64_t wanted = 0, wanted_starved = 0, forwarded_starved = 0;
+    while ((layer = pub_next(&p, buf, &n, &now)) >= 0) {
+        if (now >= next_alloc) {
+            uint64_t budget = now < RTC_MS(1500) ? 1 : wanted_starved + wanted_starved / 10;
+            wanted = sfu_fwd_allocate(&da, NULL, 1, budget, RTC_MS(300), now);
+            if (now < RTC_MS(1500)) {
+                wanted_starved = wanted;
+                sfu_downtrack_stats_t st;
+                sfu_downtrack_stats(da, now, &st);
+                forwarded_starved = st.bitrate_bps;
+            }
+            next_alloc += RTC_MS(100);
+        }
+        sfu_fwd_track_on_rtp(t, layer, SFU_CODEC_VP8, buf, n, now);
+    }
+    printf("starved: forwarding %llu bit/s, wanted %llu bit/s\n", (unsigned long long)forwarded_starved,
+           (unsigned long long)wanted_starved);
+    ck_assert_uint_gt(forwarded_starved, 0);
+    ck_assert_uint_ge(wanted_starved, 3 * forwarded_starved);
+    check_clean(&a);
+    /* q while starved (a new subscription may start higher, before rates are known), f at
+     * the end. */
+    bool saw_q = false;
+    for (size_t i = 0; i < a.n_layers_seen; i++) saw_q |= a.layers_seen[i] == 0;
+    ck_assert(saw_q);
+    ck_assert_int_eq(a.layers_seen[a.n_layers_seen - 1], 2);
+    sink_free(&a);
+    sfu_fwd_track_free(t);
+    pub_close(&p);
+}
+END_TEST
+
 START_TEST(test_mute_pause_and_resume_at_keyframes) {
     memset(&env, 0, sizeof env);
     pub_t p;
@@ -503,6 +550,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_three_subscribers_vp8);
     tcase_add_test(tc, test_three_subscribers_h264);
     tcase_add_test(tc, test_bandwidth_drop_and_recovery);
+    tcase_add_test(tc, test_allocate_reports_what_it_would_want);
     tcase_add_test(tc, test_mute_pause_and_resume_at_keyframes);
     tcase_add_test(tc, test_restart_waits_for_the_next_keyframe);
     tcase_add_test(tc, test_audio_levels_padding_and_malformed);

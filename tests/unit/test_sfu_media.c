@@ -590,6 +590,77 @@ START_TEST(test_offers_are_made_again) {
 }
 END_TEST
 
+/* Bandwidth probing of a subscriber leg (media_pc.c probe_leg). alice publishes ~1 Mbps of
+ * single-layer VP8 (synthetic frames with real VP8 keyframe headers, not decodable: only the
+ * rate matters); bob's subscriber leg starts at GCC's 300 kbps. Without probe results GCC's
+ * estimate grows at most 8 %/s (multiplicative increase, plus 1 kbps per feedback): after t
+ * seconds it is at most 300 kbps x 1.08^t + 10 kbps x t, however the media flows. With the
+ * SFU probing toward what the room wants for bob (alice's video + 10 %), bob's estimate goes
+ * well past that bound while the video still arrives gapless (the probes are padding-only
+ * RTX packets his PeerConnection drops). */
+/* 1.08^t, rounded up (1 + 0.08 f >= 1.08^f for the fraction f). */
+static double growth_8pct(double t) {
+    double r = 1;
+    for (; t >= 1; t -= 1) r *= 1.08;
+    return r * (1 + 0.08 * t);
+}
+
+START_TEST(test_subscriber_leg_is_probed_up_to_what_it_wants) {
+    client_t *a = &clients[0], *b = &clients[1];
+    client_join(a, "PA_a", "alice");
+    client_join(b, "PA_b", "bob");
+    RUN_UNTIL(a->answers_sent && b->answers_sent, 5000);
+    client_publish(a, true, false);
+    RUN_UNTIL(a->pub_state == RTC_PC_STATE_CONNECTED && b->sub_state == RTC_PC_STATE_CONNECTED, 15000);
+    ck_assert_int_eq(b->sub_state, RTC_PC_STATE_CONNECTED);
+    RUN_UNTIL(b->offers >= 2 && !b->answer_pending, 5000);
+    ck_assert(!b->answer_pending);
+    sfu_participant_t *pb = sfu_room_find(room, "PA_b");
+    ck_assert_ptr_nonnull(pb);
+
+    uint8_t frame[4000];
+    for (size_t i = 0; i < sizeof frame; i++) frame[i] = (uint8_t)(i * 31 + 7);
+    uint64_t t0 = uv_now(&loop), max_est = 0;
+    double max_ratio = 0, elapsed_at_max = 0;
+    int frames = 0;
+    while (uv_now(&loop) - t0 < 5000) {
+        bool key = frames % 15 == 0;
+        /* RFC 6386 9.1: frame tag (P = 0 on a keyframe, show_frame), start code, 320x180. */
+        frame[0] = key ? 0x10 : 0x11;
+        frame[1] = frame[2] = 0;
+        if (key) memcpy(frame + 3, "\x9d\x01\x2a\x40\x01\xb4\x00", 7);
+        else memset(frame + 3, 0x55, 7);
+        ck_assert_int_eq(rtc_pc_transceiver_send_frame(a->pub_video, "VP8", frame, sizeof frame,
+                                                       (uint32_t)frames * 3000u, rtc_clock_now()),
+                         RTC_OK);
+        frames++;
+        RUN_UNTIL(false, 33);
+        uint64_t est = sfu_participant_bandwidth(pb);
+        /* What GCC could reach by now on its own (the time counted from before the first
+         * packet, so the bound is generous). */
+        double t = (double)(uv_now(&loop) - t0) / 1000.0;
+        double bound = 300e3 * growth_8pct(t) + 10e3 * t;
+        if ((double)est / bound > max_ratio) {
+            max_ratio = (double)est / bound;
+            elapsed_at_max = t;
+            max_est = est;
+        }
+    }
+    RUN_UNTIL(false, 300);
+    uint64_t wanted = sfu_participant_wanted_bandwidth(pb);
+    rx_t *bv = rx_for(b, "PA_a", true);
+    ck_assert_ptr_nonnull(bv);
+    printf("probing: bob wants %llu bit/s; his estimate reached %llu bit/s at %.1f s, %.2fx what GCC "
+           "reaches alone by then; %u video packets, %u gaps\n",
+           (unsigned long long)wanted, (unsigned long long)max_est, elapsed_at_max, max_ratio, bv->packets, bv->gaps);
+    ck_assert_uint_gt(wanted, 700000);
+    ck_assert_double_ge(max_ratio, 1.5);
+    ck_assert_uint_ge(max_est, wanted * 9 / 10);
+    ck_assert_uint_eq(bv->gaps, 0);
+    ck_assert_uint_ge(bv->packets, (uint32_t)frames * 3u);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("sfu_media");
     TCase *tc = tcase_create("media");
@@ -598,6 +669,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_three_peers_media_and_data_through_the_sfu);
     tcase_add_test(tc, test_vanished_client_is_removed_on_consent_loss);
     tcase_add_test(tc, test_offers_are_made_again);
+    tcase_add_test(tc, test_subscriber_leg_is_probed_up_to_what_it_wants);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -453,6 +453,43 @@ void rtc_peer_connection_close(rtc_peer_connection_t *pc, rtc_time_t now);
 int rtc_peer_connection_get_stats(const rtc_peer_connection_t *pc, rtc_time_t now, rtc_buf_t *out);
 
 /* ------------------------------------------------------------------------------------------
+ * Send-side bandwidth estimate and probing (TWCC negotiated: transport-cc feedback and the
+ * transport-wide-cc header extension).
+ *
+ * The estimator (rtc/rtp.h rtc_bwe_*, GCC) starts at 300 kbps and, fed only by media, grows
+ * at most 8 %/s and never past 1.5x what is acknowledged: a sender that keeps its rate under
+ * the estimate never learns the path could carry more. A probe is a cluster of padding-only
+ * RTP packets (RFC 3550 5.1 padding, 255 bytes each, no payload) on the RTX SSRC and RTX
+ * payload type of a sending video transceiver (RFC 4588: the RTX sequence numbers continue
+ * those of retransmissions; the media stream's are untouched), each with a transport-wide
+ * seq, paced at target_bps for `duration` (at most 1 s; at least 8 packets). Receivers drop
+ * padding-only RTX packets before depacketising (Chromium, aiortc and ours do) and count no
+ * loss on the media stream. When the TWCC feedback has reported the cluster (or 1 s after its
+ * last packet), its rate is measured at the receiver (min of send and receive rate, see
+ * rtc_bwe_probe_rate) and, if above the estimate and the path shows no overuse, becomes the
+ * estimate at once.
+ *
+ * Returns RTC_OK (the runtime is woken to pace it), RTC_ERR_AGAIN while a cluster is still
+ * being sent or measured, RTC_ERR_STATE before media flows or without TWCC,
+ * RTC_ERR_UNSUPPORTED when no video transceiver sends with RTX negotiated and has sent a
+ * packet yet (padding on the media SSRC would take sequence numbers from the stream the
+ * application writes), RTC_ERR_INVALID_ARG for a zero rate or duration. */
+int rtc_peer_connection_probe(rtc_peer_connection_t *pc, uint64_t target_bps, rtc_time_t duration,
+                              rtc_time_t now);
+
+typedef struct {
+    uint64_t target_bps;     /* the estimate (getStats availableOutgoingBitrate) */
+    uint64_t acked_bps;      /* what the receiver acknowledged over the last 500 ms */
+    double loss;             /* loss ratio the estimator last computed (0..1) */
+    bool probing;            /* a cluster is being sent or waits for its feedback */
+    uint64_t last_probe_bps; /* the last cluster's measured rate; 0: none or not usable */
+    uint64_t probes, probe_packets, probe_bytes; /* clusters started, packets/bytes sent */
+} rtc_pc_bandwidth_t;
+/* Fills out (zeroed first). RTC_ERR_NOT_FOUND (probe counters still filled) while there is
+ * no estimator: TWCC not negotiated or nothing sent yet. */
+int rtc_peer_connection_bandwidth(const rtc_peer_connection_t *pc, rtc_pc_bandwidth_t *out);
+
+/* ------------------------------------------------------------------------------------------
  * libuv runtime (src/pc/pc_runtime_uv.c).
  *
  * One runtime per uv loop (per thread). It opens the sockets, reads them in batches

@@ -307,6 +307,10 @@ int rtc_rtp_history_put(rtc_rtp_history_t *h, const uint8_t *pkt, size_t n, rtc_
 int rtc_rtp_history_resend(rtc_rtp_history_t *h, uint16_t seq, rtc_time_t now, uint8_t *out, size_t cap);
 /* Read access to a stored original (no state change): pointer valid until the next put. */
 const uint8_t *rtc_rtp_history_get(const rtc_rtp_history_t *h, uint16_t seq, size_t *n);
+/* Takes the next RTX sequence number for a packet the caller builds itself on the RTX SSRC
+ * (padding-only bandwidth probes), so retransmissions and such packets share one gap-free
+ * sequence space. -1 when RTX is not enabled. */
+int rtc_rtp_history_next_rtx_seq(rtc_rtp_history_t *h);
 
 /* ---- transport-wide CC: receive side ------------------------------------------------- */
 typedef struct rtc_rtp_twcc_receiver rtc_rtp_twcc_receiver_t;
@@ -371,6 +375,34 @@ uint64_t rtc_bwe_loss_based_bps(const rtc_bwe_t *b);
 uint64_t rtc_bwe_acked_bps(const rtc_bwe_t *b);
 rtc_bwe_usage_t rtc_bwe_usage(const rtc_bwe_t *b);
 double rtc_bwe_loss_ratio(const rtc_bwe_t *b);
+/* A bandwidth probe's measured rate (a cluster of packets sent at a known rate, measured at
+ * the receiver as min(send rate, receive rate): see rtc_bwe_probe_*), the way libwebrtc's
+ * GoogCC takes ProbeBitrateEstimator results: when it is above the current target and the
+ * delay detector does not see overuse, both the delay-based and the loss-based estimates
+ * jump to it (without probes the estimate grows at most 8 %/s and never past 1.5x the
+ * acknowledged rate). 0 or a lower rate changes nothing. */
+void rtc_bwe_on_probe_result(rtc_bwe_t *b, uint64_t bps, rtc_time_t now);
+
+/* ---- probe cluster measurement (libwebrtc's ProbeBitrateEstimator) ------------------- */
+/* One cluster of probe packets: fed the feedback results of the packets that belonged to it
+ * (by transport-wide seq, as the sender recorded them); gives a rate once enough of them
+ * were reported. Plain value, no allocation. */
+typedef struct {
+    unsigned sent;                   /* packets of the cluster sent (set by the sender) */
+    uint64_t target_bps;             /* the rate it was paced at (set by the sender), 0: unknown */
+    unsigned received, lost;
+    size_t bytes;                    /* received bytes */
+    rtc_time_t first_send, last_send, first_arrival, last_arrival;
+    size_t first_arrival_size, last_send_size;
+} rtc_bwe_probe_t;
+void rtc_bwe_probe_add(rtc_bwe_probe_t *p, const rtc_bwe_packet_t *pkt);
+/* The cluster's rate in bit/s: min(send rate, receive rate), 0.95x the receive rate when the
+ * receiver got it clearly slower than it was sent (the path is the limit); 0 while fewer
+ * than 80 % of the sent packets (and at least 5) are reported received, or when the timing
+ * makes no sense (intervals of 0 or over 1 s, receive rate over twice the send rate). Never
+ * above target_bps when set: a timer that fired late sends part of a cluster as one burst,
+ * which measures faster than the path can carry for longer than a queue absorbs. */
+uint64_t rtc_bwe_probe_rate(const rtc_bwe_probe_t *p);
 
 #ifdef __cplusplus
 }

@@ -277,6 +277,39 @@ static int protect_and_send(rtc_peer_connection_t *pc, uint8_t *buf, size_t len,
     return pc_send_datagram(pc, buf, len, now);
 }
 
+/* The header extensions we put on every packet we send on t: MID, abs-send-time and a fresh
+ * transport-wide seq (returned in *twcc_seq, -1 when TWCC is not negotiated). */
+typedef struct {
+    rtc_rtp_ext_t exts[3];
+    size_t n;
+    uint8_t mid_v[16], ast_v[3], twcc_v[2];
+    int twcc_seq;
+} pc_send_exts_t;
+
+static void send_exts(rtc_pc_transceiver_t *t, pc_send_exts_t *e, rtc_time_t now) {
+    rtc_peer_connection_t *pc = t->pc;
+    uint8_t id;
+    e->n = 0;
+    e->twcc_seq = -1;
+    if ((id = rtc_rtp_ext_map_id(&t->ext, RTC_RTP_EXT_MID)) && t->mid[0]) {
+        int l = rtc_rtp_ext_write_sdes(t->mid, e->mid_v, sizeof e->mid_v);
+        if (l > 0) e->exts[e->n++] = (rtc_rtp_ext_t){.id = id, .len = (uint8_t)l, .data = e->mid_v};
+    }
+    if ((id = rtc_rtp_ext_map_id(&t->ext, RTC_RTP_EXT_ABS_SEND_TIME))) {
+        rtc_rtp_ext_write_abs_send_time(rtc_rtp_abs_send_time_from_us(now), e->ast_v);
+        e->exts[e->n++] = (rtc_rtp_ext_t){.id = id, .len = 3, .data = e->ast_v};
+    }
+    if ((id = rtc_rtp_ext_map_id(&t->ext, RTC_RTP_EXT_TWCC)) && t->twcc_fb) {
+        if (!pc->twcc_tx) pc->twcc_tx = rtc_rtp_twcc_sender_new(0);
+        if (!pc->bwe) pc->bwe = rtc_bwe_new(NULL);
+        if (pc->twcc_tx) {
+            e->twcc_seq = rtc_rtp_twcc_sender_next_seq(pc->twcc_tx);
+            rtc_rtp_ext_write_twcc((uint16_t)e->twcc_seq, e->twcc_v);
+            e->exts[e->n++] = (rtc_rtp_ext_t){.id = id, .len = 2, .data = e->twcc_v};
+        }
+    }
+}
+
 int rtc_pc_transceiver_send_rtp(rtc_pc_transceiver_t *t, const uint8_t *pkt, size_t n, rtc_time_t now) {
     if (!t || !pkt) return RTC_ERR_INVALID_ARG;
     rtc_peer_connection_t *pc = t->pc;
@@ -285,28 +318,11 @@ int rtc_pc_transceiver_send_rtp(rtc_pc_transceiver_t *t, const uint8_t *pkt, siz
     int rc = rtc_rtp_header_parse(pkt, n, &h);
     if (rc) return RTC_ERR_MALFORMED;
     pc_touch(pc, now);
-    rtc_rtp_ext_t exts[3];
-    size_t n_ext = 0;
-    uint8_t mid_v[16], ast_v[3], twcc_v[2];
-    uint8_t id;
-    if ((id = rtc_rtp_ext_map_id(&t->ext, RTC_RTP_EXT_MID)) && t->mid[0]) {
-        int l = rtc_rtp_ext_write_sdes(t->mid, mid_v, sizeof mid_v);
-        if (l > 0) exts[n_ext++] = (rtc_rtp_ext_t){.id = id, .len = (uint8_t)l, .data = mid_v};
-    }
-    if ((id = rtc_rtp_ext_map_id(&t->ext, RTC_RTP_EXT_ABS_SEND_TIME))) {
-        rtc_rtp_ext_write_abs_send_time(rtc_rtp_abs_send_time_from_us(now), ast_v);
-        exts[n_ext++] = (rtc_rtp_ext_t){.id = id, .len = 3, .data = ast_v};
-    }
-    int twcc_seq = -1;
-    if ((id = rtc_rtp_ext_map_id(&t->ext, RTC_RTP_EXT_TWCC)) && t->twcc_fb) {
-        if (!pc->twcc_tx) pc->twcc_tx = rtc_rtp_twcc_sender_new(0);
-        if (!pc->bwe) pc->bwe = rtc_bwe_new(NULL);
-        if (pc->twcc_tx) {
-            twcc_seq = rtc_rtp_twcc_sender_next_seq(pc->twcc_tx);
-            rtc_rtp_ext_write_twcc((uint16_t)twcc_seq, twcc_v);
-            exts[n_ext++] = (rtc_rtp_ext_t){.id = id, .len = 2, .data = twcc_v};
-        }
-    }
+    pc_send_exts_t e;
+    send_exts(t, &e, now);
+    rtc_rtp_ext_t *exts = e.exts;
+    size_t n_ext = e.n;
+    int twcc_seq = e.twcc_seq;
     rtc_rtp_header_t out = h;
     out.ssrc = t->ssrc;
     out.padding = false;
@@ -321,6 +337,7 @@ int rtc_pc_transceiver_send_rtp(rtc_pc_transceiver_t *t, const uint8_t *pkt, siz
     t->bytes_sent += h.payload_len;
     t->header_bytes_sent += (size_t)len - h.payload_len;
     t->last_pt = h.payload_type;
+    t->last_ts = h.timestamp;
     t->sent_since_report = true;
     return protect_and_send(pc, buf, (size_t)len, sizeof buf, false, now);
 }
@@ -632,6 +649,8 @@ static void on_report_blocks(rtc_peer_connection_t *pc, const rtc_rtcp_report_t 
     }
 }
 
+static void probe_on_results(rtc_peer_connection_t *pc, const rtc_bwe_packet_t *res, size_t n, rtc_time_t now);
+
 static void on_nack(rtc_peer_connection_t *pc, const rtc_rtcp_nack_t *nk, rtc_time_t now) {
     rtc_pc_transceiver_t *t = sender_by_ssrc(pc, nk->media_ssrc);
     if (!t) return;
@@ -692,7 +711,10 @@ void pc_media_handle_rtcp(rtc_peer_connection_t *pc, uint8_t *p, size_t n, rtc_t
             if (pc->twcc_tx && pc->bwe) {
                 rtc_bwe_packet_t res[512];
                 int k = rtc_rtp_twcc_sender_on_feedback(pc->twcc_tx, &pk.u.twcc, res, 512);
-                if (k > 0) rtc_bwe_on_feedback(pc->bwe, res, (size_t)k, now);
+                if (k > 0) {
+                    rtc_bwe_on_feedback(pc->bwe, res, (size_t)k, now);
+                    probe_on_results(pc, res, (size_t)k, now);
+                }
             }
             break;
         case RTC_RTCP_KIND_REMB: pc->remb_bps = pk.u.remb.bitrate; break;
@@ -700,6 +722,156 @@ void pc_media_handle_rtcp(rtc_peer_connection_t *pc, uint8_t *p, size_t n, rtc_t
         }
         if (pc->closed) return;
     }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Bandwidth probing: a cluster of padding-only packets on a video sender's RTX SSRC, paced at
+ * a target rate, each with a transport-wide seq. The estimator sees them like any packet, and
+ * their TWCC results measure the rate the path took (rtc_bwe_probe_rate), which lifts the
+ * estimate at once (rtc_bwe_on_probe_result). This is what libwebrtc does when it has RTX
+ * (RFC 3550 5.1 padding; RFC 4588 RTX on its own SSRC and sequence space shared with the
+ * retransmissions, so the media stream's sequence numbers are untouched and receivers, which
+ * drop padding-only packets before depacketising, count no gap).
+ */
+#define PROBE_PADDING 255              /* bytes of padding per packet: what one octet counts */
+#define PROBE_MIN_PACKETS 8
+#define PROBE_MAX_BURST 64             /* packets per timer turn, should the timer run late */
+#define PROBE_MAX_DURATION RTC_SEC(1)
+#define PROBE_RESULT_WAIT RTC_SEC(1)   /* after the last packet: then measure what arrived */
+#define PROBE_WIRE_EXTRA 10            /* SRTP auth tag, as send_rtp counts it */
+
+static bool probe_transceiver_ok(const rtc_pc_transceiver_t *t) {
+    return t->kind == RTC_PC_MEDIA_VIDEO && t->sending && !t->stopped && t->twcc_fb && t->rtx_ssrc &&
+           t->history_rtx_pt >= 0 && t->packets_sent && rtc_rtp_ext_map_id(&t->ext, RTC_RTP_EXT_TWCC);
+}
+
+static bool probe_transceiver_alive(const rtc_peer_connection_t *pc, const rtc_pc_transceiver_t *t) {
+    for (size_t i = 0; i < pc->n_tr; i++)
+        if (pc->tr[i] == t) return probe_transceiver_ok(t);
+    return false;
+}
+
+static void probe_finish(rtc_peer_connection_t *pc, rtc_time_t now) {
+    uint64_t r = rtc_bwe_probe_rate(&pc->probe.m);
+    RTC_LOGD(PC_LOG, "%s: probe cluster at %llu bit/s: %u sent, %u received, %u lost: %llu bit/s", pc->log_id,
+             (unsigned long long)pc->probe.bps, pc->probe.m.sent, pc->probe.m.received, pc->probe.m.lost,
+             (unsigned long long)r);
+    pc->probe.last_result_bps = r;
+    if (r && pc->bwe) rtc_bwe_on_probe_result(pc->bwe, r, now);
+    pc->probe.t = NULL;
+    pc->probe.sending = false;
+}
+
+static void probe_abort(rtc_peer_connection_t *pc) {
+    pc->probe.t = NULL;
+    pc->probe.sending = false;
+    pc->probe.last_result_bps = 0;
+}
+
+static int probe_send_one(rtc_peer_connection_t *pc, rtc_pc_transceiver_t *t, rtc_time_t now) {
+    int rseq = rtc_rtp_history_next_rtx_seq(t->history);
+    if (rseq < 0) return RTC_ERR_STATE;
+    rtc_rtp_header_t h;
+    memset(&h, 0, sizeof h);
+    h.payload_type = (uint8_t)t->history_rtx_pt;
+    h.seq = (uint16_t)rseq;
+    h.timestamp = t->last_ts;
+    h.ssrc = t->rtx_ssrc;
+    pc_send_exts_t e;
+    send_exts(t, &e, now);
+    if (e.twcc_seq < 0) return RTC_ERR_STATE;
+    uint8_t buf[PC_RTP_MAX + 128];
+    int len = rtc_rtp_packet_write(&h, e.exts, e.n, false, NULL, 0, PROBE_PADDING, buf, PC_RTP_MAX + 64);
+    if (len < 0) return len;
+    size_t wire = (size_t)len + PROBE_WIRE_EXTRA;
+    rtc_rtp_twcc_sender_on_sent(pc->twcc_tx, (uint16_t)e.twcc_seq, wire, now);
+    if (!pc->probe.m.sent) pc->probe.first_seq = (uint16_t)e.twcc_seq;
+    pc->probe.m.sent++;
+    pc->probe.bytes_sent += wire;
+    pc->probe.packets++;
+    pc->probe.bytes += wire;
+    return protect_and_send(pc, buf, (size_t)len, sizeof buf, false, now);
+}
+
+static void probe_send_due(rtc_peer_connection_t *pc, rtc_time_t now) {
+    if (!pc->probe.t || !pc->probe.sending || now < pc->probe.next_send) return;
+    rtc_pc_transceiver_t *t = pc->probe.t;
+    if (!probe_transceiver_alive(pc, t) || !pc->twcc_tx) {
+        probe_abort(pc);
+        return;
+    }
+    /* Paced from the cluster's start, but a turn sends at most what 1 ms is worth (+1): a
+     * timer that fires late stretches the cluster (a lower, still valid, measured rate)
+     * rather than sending it as one burst, whose send times collapse and which
+     * rtc_bwe_probe_rate must then refuse (seen with Chromium under load). */
+    uint64_t due = (uint64_t)(now - pc->probe.started) * pc->probe.bps / 8000000u;
+    uint64_t per_ms = pc->probe.bps / 8000u / (RTC_RTP_HEADER_LEN + 24 + PROBE_PADDING + PROBE_WIRE_EXTRA);
+    unsigned max_k = (unsigned)(per_ms + 1 < PROBE_MAX_BURST ? per_ms + 1 : PROBE_MAX_BURST);
+    unsigned k = 0;
+    while (pc->probe.bytes_sent < pc->probe.bytes_total && k < max_k && (k == 0 || pc->probe.bytes_sent <= due)) {
+        if (probe_send_one(pc, t, now) < 0 && !pc->probe.m.sent) {
+            probe_abort(pc);
+            return;
+        }
+        k++;
+    }
+    if (pc->probe.bytes_sent >= pc->probe.bytes_total) {
+        pc->probe.sending = false;
+        pc->probe.ended = now;
+        return;
+    }
+    rtc_time_t next = pc->probe.started + (rtc_time_t)(pc->probe.bytes_sent * 8000000u / pc->probe.bps);
+    pc->probe.next_send = next > now ? next : now + RTC_MS(1);
+    if (k == max_k && pc->probe.bytes_sent <= due) pc->probe.next_send = now + RTC_MS(1);
+}
+
+static void probe_on_results(rtc_peer_connection_t *pc, const rtc_bwe_packet_t *res, size_t n, rtc_time_t now) {
+    if (!pc->probe.t || !pc->probe.m.sent) return;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t off = (uint16_t)(res[i].seq - pc->probe.first_seq);
+        if (off < pc->probe.m.sent) rtc_bwe_probe_add(&pc->probe.m, &res[i]);
+    }
+    if (!pc->probe.sending && pc->probe.m.received + pc->probe.m.lost >= pc->probe.m.sent) probe_finish(pc, now);
+}
+
+int rtc_peer_connection_probe(rtc_peer_connection_t *pc, uint64_t target_bps, rtc_time_t duration, rtc_time_t now) {
+    if (!pc || !target_bps || duration <= 0) return RTC_ERR_INVALID_ARG;
+    if (!pc_media_ready(pc) || !pc->bwe || !pc->twcc_tx) return RTC_ERR_STATE;
+    if (pc->probe.t) return RTC_ERR_AGAIN;
+    rtc_pc_transceiver_t *t = NULL;
+    for (size_t i = 0; i < pc->n_tr && !t; i++)
+        if (probe_transceiver_ok(pc->tr[i])) t = pc->tr[i];
+    if (!t) return RTC_ERR_UNSUPPORTED;
+    if (duration > PROBE_MAX_DURATION) duration = PROBE_MAX_DURATION;
+    uint64_t total = target_bps * (uint64_t)duration / 8000000u;
+    const uint64_t min_total = PROBE_MIN_PACKETS * (RTC_RTP_HEADER_LEN + 24 + PROBE_PADDING + PROBE_WIRE_EXTRA);
+    if (total < min_total) total = min_total;
+    memset(&pc->probe.m, 0, sizeof pc->probe.m);
+    pc->probe.m.target_bps = target_bps;
+    pc->probe.t = t;
+    pc->probe.sending = true;
+    pc->probe.bps = target_bps;
+    pc->probe.bytes_total = (size_t)total;
+    pc->probe.bytes_sent = 0;
+    pc->probe.started = pc->probe.next_send = now;
+    pc->probe.clusters++;
+    pc_wakeup(pc);
+    return RTC_OK;
+}
+
+int rtc_peer_connection_bandwidth(const rtc_peer_connection_t *pc, rtc_pc_bandwidth_t *out) {
+    if (!pc || !out) return RTC_ERR_INVALID_ARG;
+    memset(out, 0, sizeof *out);
+    out->probing = pc->probe.t != NULL;
+    out->last_probe_bps = pc->probe.last_result_bps;
+    out->probes = pc->probe.clusters;
+    out->probe_packets = pc->probe.packets;
+    out->probe_bytes = pc->probe.bytes;
+    if (!pc->bwe) return RTC_ERR_NOT_FOUND;
+    out->target_bps = rtc_bwe_target_bps(pc->bwe);
+    out->acked_bps = rtc_bwe_acked_bps(pc->bwe);
+    out->loss = rtc_bwe_loss_ratio(pc->bwe);
+    return RTC_OK;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -715,11 +887,19 @@ rtc_time_t pc_media_next_timeout(const rtc_peer_connection_t *pc) {
             if (tr->streams[k].nack && (x = rtc_rtp_nack_generator_next_timeout(tr->streams[k].nack)) < t) t = x;
     }
     if (pc->twcc_rx && (x = rtc_rtp_twcc_receiver_next_timeout(pc->twcc_rx)) < t) t = x;
+    if (pc->probe.t) {
+        x = pc->probe.sending ? pc->probe.next_send : pc->probe.ended + PROBE_RESULT_WAIT;
+        if (x < t) t = x;
+    }
     return t;
 }
 
 void pc_media_timeout(rtc_peer_connection_t *pc, rtc_time_t now) {
     if (!pc_media_ready(pc)) return;
+    if (pc->probe.t) {
+        if (pc->probe.sending) probe_send_due(pc, now);
+        else if (now >= pc->probe.ended + PROBE_RESULT_WAIT) probe_finish(pc, now);
+    }
     for (size_t i = 0; i < pc->n_tr; i++) {
         rtc_pc_transceiver_t *t = pc->tr[i];
         if (!t->nack_fb) continue;

@@ -72,6 +72,7 @@ struct rtc_pc_transceiver {
     uint64_t packets_sent, bytes_sent, header_bytes_sent, retransmitted_packets;
     uint64_t retransmitted_bytes, nacks_received, plis_received, firs_received;
     uint8_t last_pt;
+    uint32_t last_ts;                 /* RTP timestamp of the last packet sent */
     int64_t remote_fraction_lost;      /* last report block about us (256 scale), -1 none */
     int64_t remote_cumulative_lost, remote_jitter;
     bool sent_since_report;
@@ -194,6 +195,19 @@ struct rtc_peer_connection {
     rtc_rtp_twcc_sender_t *twcc_tx;
     rtc_bwe_t *bwe;
     uint64_t remb_bps;
+    /* Bandwidth probing (rtc_peer_connection_probe): one cluster at a time, padding-only RTX
+     * packets paced at `bps`; its packets' TWCC results measure what the path took. */
+    struct {
+        rtc_pc_transceiver_t *t;       /* sending on its RTX SSRC; NULL when no cluster */
+        bool sending;                  /* packets still to go */
+        uint64_t bps;
+        size_t bytes_total, bytes_sent;
+        rtc_time_t started, next_send, ended;
+        uint16_t first_seq;            /* transport-wide seqs [first_seq, first_seq + sent) */
+        rtc_bwe_probe_t m;
+        uint64_t last_result_bps;
+        uint64_t clusters, packets, bytes;
+    } probe;
 
     /* Counters for stats. */
     uint64_t dropped_datagrams;

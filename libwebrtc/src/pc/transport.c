@@ -385,4 +385,6 @@ void pc_transport_free(rtc_peer_connection_t *pc) {
     pc->twcc_rx = NULL;
     pc->twcc_tx = NULL;
     pc->bwe = NULL;
+    pc->probe.t = NULL;
+    pc->probe.sending = false;
 }

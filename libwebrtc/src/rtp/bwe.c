@@ -400,6 +400,68 @@ void rtc_bwe_on_feedback(rtc_bwe_t *b, const rtc_bwe_packet_t *pkts, size_t n, r
     hist_push(b, now, b->target);
 }
 
+void rtc_bwe_on_probe_result(rtc_bwe_t *b, uint64_t bps, rtc_time_t now) {
+    if (!b || !bps || (double)bps <= b->target || b->usage == RTC_BWE_OVERUSE) return;
+    double v = clampd((double)bps, (double)b->cfg.min_bps, (double)b->cfg.max_bps);
+    RTC_LOGD(MOD, "probe result %.0f bit/s (target was %.0f)", v, b->target);
+    b->delay_bps = v;
+    if (b->loss_bps < v) b->loss_bps = v;
+    b->target = v;
+    /* A link faster than the one the overuse history describes: forget that history (the
+     * additive near-capacity mode would otherwise crawl from here). */
+    if (b->lc_has && v > lc_upper(b)) b->lc_has = false;
+    b->last_change = now;
+    b->have_last_change = true;
+    /* The loss-based increase starts from the minimum of the last second: start it here. */
+    b->hist_count = 0;
+    hist_push(b, now, v);
+}
+
+/* ---- probe cluster measurement ---------------------------------------------------------- */
+#define PROBE_MIN_PACKETS 5
+#define PROBE_MIN_RECEIVED_FRACTION 0.8
+#define PROBE_MAX_INTERVAL_US RTC_SEC(1)
+#define PROBE_MAX_RATIO 2.0
+#define PROBE_SLOW_RATIO 0.9
+#define PROBE_TARGET_UTILISATION 0.95
+
+void rtc_bwe_probe_add(rtc_bwe_probe_t *p, const rtc_bwe_packet_t *pkt) {
+    if (!p || !pkt) return;
+    if (!pkt->received) {
+        p->lost++;
+        return;
+    }
+    if (!p->received || pkt->send_time < p->first_send) p->first_send = pkt->send_time;
+    if (!p->received || pkt->send_time >= p->last_send) {
+        p->last_send = pkt->send_time;
+        p->last_send_size = pkt->size;
+    }
+    if (!p->received || pkt->arrival < p->first_arrival) {
+        p->first_arrival = pkt->arrival;
+        p->first_arrival_size = pkt->size;
+    }
+    if (!p->received || pkt->arrival > p->last_arrival) p->last_arrival = pkt->arrival;
+    p->received++;
+    p->bytes += pkt->size;
+}
+
+uint64_t rtc_bwe_probe_rate(const rtc_bwe_probe_t *p) {
+    if (!p || p->received < PROBE_MIN_PACKETS) return 0;
+    if ((double)p->received < PROBE_MIN_RECEIVED_FRACTION * (double)p->sent) return 0;
+    rtc_time_t send_iv = p->last_send - p->first_send, recv_iv = p->last_arrival - p->first_arrival;
+    if (send_iv <= 0 || send_iv > PROBE_MAX_INTERVAL_US || recv_iv <= 0 || recv_iv > PROBE_MAX_INTERVAL_US)
+        return 0;
+    /* The last packet sent ends the send interval and the first one received starts the
+     * receive interval: neither one's bytes went out / came in inside its interval. */
+    double send_bps = (double)(p->bytes - p->last_send_size) * 8e6 / (double)send_iv;
+    double recv_bps = (double)(p->bytes - p->first_arrival_size) * 8e6 / (double)recv_iv;
+    if (recv_bps > PROBE_MAX_RATIO * send_bps) return 0;
+    double r = send_bps < recv_bps ? send_bps : recv_bps;
+    if (recv_bps < PROBE_SLOW_RATIO * send_bps) r = PROBE_TARGET_UTILISATION * recv_bps;
+    if (p->target_bps && r > (double)p->target_bps) r = (double)p->target_bps;
+    return (uint64_t)r;
+}
+
 uint64_t rtc_bwe_target_bps(const rtc_bwe_t *b) { return (uint64_t)b->target; }
 uint64_t rtc_bwe_delay_based_bps(const rtc_bwe_t *b) { return (uint64_t)b->delay_bps; }
 uint64_t rtc_bwe_loss_based_bps(const rtc_bwe_t *b) { return (uint64_t)b->loss_bps; }

@@ -244,6 +244,11 @@ const uint8_t *rtc_rtp_history_get(const rtc_rtp_history_t *h, uint16_t seq, siz
     return h->data + i * h->max_packet;
 }
 
+int rtc_rtp_history_next_rtx_seq(rtc_rtp_history_t *h) {
+    if (!h || !h->rtx_on) return -1;
+    return h->rtx_seq++;
+}
+
 int rtc_rtp_history_resend(rtc_rtp_history_t *h, uint16_t seq, rtc_time_t now, uint8_t *out, size_t cap) {
     if (!h || !out) return RTC_ERR_INVALID_ARG;
     size_t i = seq & h->mask;
