@@ -652,12 +652,12 @@ START_TEST(test_subscriber_leg_is_probed_up_to_what_it_wants) {
     ck_assert_ptr_nonnull(bv);
     printf("probing: bob wants %llu bit/s; his estimate reached %llu bit/s at %.1f s, %.2fx what GCC "
            "reaches alone by then; %u video packets, %u gaps\n",
-           (unsigned long long)wanted, (unsigned long long)max_est, elapsed_at_max, max_ratio, bv->packets, bv->gaps);
+           (unsigned long long)wanted, (unsigned long long)max_est, elapsed_at_max, max_ratio, bv->got.packets, bv->got.gaps);
     ck_assert_uint_gt(wanted, 700000);
     ck_assert_double_ge(max_ratio, 1.5);
     ck_assert_uint_ge(max_est, wanted * 9 / 10);
-    ck_assert_uint_eq(bv->gaps, 0);
-    ck_assert_uint_ge(bv->packets, (uint32_t)frames * 3u);
+    ck_assert_uint_eq(bv->got.gaps, 0);
+    ck_assert_uint_ge(bv->got.packets, (uint32_t)frames * 3u);
 }
 END_TEST
 
