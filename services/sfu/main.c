@@ -41,7 +41,9 @@ int main(int argc, char **argv) {
     uv_loop_init(&loop);
 #ifdef STARLING_SFU_HAVE_PC
     sfu_media_pc_config_t media_cfg = {.bind = cfg.udp_listen,
-                                       .offer_timeout = RTC_MS(cfg.offer_timeout_ms)};
+                                       .offer_timeout = RTC_MS(cfg.offer_timeout_ms),
+                                       .probe_max_pct = (unsigned)cfg.probe_max_pct,
+                                       .no_probing = !cfg.probing};
     if (cfg.nat_1to1) {
         if (!cfg.public_ip || rtc_addr_parse(&media_cfg.announce, cfg.public_ip, 0) != RTC_OK) {
             fprintf(stderr, "starling-sfu: ice.nat_1to1 needs public_ip to be an IP address\n");

@@ -46,8 +46,12 @@ static const st_option_t sfu_options[] = {
      "at most one keyframe request per publisher stream per interval", 50, 60000, NULL, 0},
     {"bandwidth.default", ST_OPT_INT, offsetof(sfu_config_t, default_bandwidth), "2500000",
      "a subscriber's bandwidth (bit/s) until its estimate is known", 10000, 1000000000, NULL, 0},
+    {"bandwidth.probing", ST_OPT_BOOL, offsetof(sfu_config_t, probing), "true",
+     "probe subscriber legs (padding-only RTX) whose estimate is below what their layers need", 0, 0, NULL, 0},
+    {"bandwidth.probe_max", ST_OPT_INT, offsetof(sfu_config_t, probe_max_pct), "200",
+     "a probe's rate, at most this many percent of the leg's estimate", 110, 1000, NULL, 0},
     {"subscriber.offer_timeout", ST_OPT_DURATION, offsetof(sfu_config_t, offer_timeout_ms), "10s",
-     "a subscriber offer unanswered this long is withdrawn and made again (doubling up to 8x)",
+     "a subscriber offer unanswered this long is sent again (doubling per repeat, up to 8x)",
      100, 600000, NULL, 0},
 };
 

@@ -52,7 +52,9 @@ typedef struct {
     int64_t max_participants; /* per room */
     int64_t keyframe_interval_ms;
     int64_t default_bandwidth;
-    int64_t offer_timeout_ms; /* subscriber.offer_timeout: unanswered offers are made again */
+    int64_t offer_timeout_ms; /* subscriber.offer_timeout: unanswered offers are sent again */
+    bool probing;             /* bandwidth.probing */
+    int64_t probe_max_pct;    /* bandwidth.probe_max */
 } sfu_config_t;
 
 extern const st_config_spec_t sfu_config_spec;
