@@ -248,9 +248,9 @@ const area = (l) => (l.width || 0) * (l.height || 0);
         prev = c;
       }
     };
-    // The estimate of C's leg starts at 300 kbps and has no probing to climb with, so C may
-    // well start on the lowest layers: a first limit-and-lift cycle (the queue draining after
-    // the lift lets the estimate grow), until C gets more than the lowest layers.
+    // The estimate of C's leg starts at 300 kbps and climbs through the SFU's probes, so C may
+    // still be on the lowest layers when this step starts: then a first limit-and-lift cycle,
+    // until C gets more than the lowest layers.
     // The SFU never pauses video for lack of bandwidth: the limit has to carry the lowest
     // layers. C pauses aiortc's (single-layer) video through the page's client
     // (`subscription` paused), so what is left at the lowest is A's and B's l layers and the
@@ -269,8 +269,8 @@ const area = (l) => (l.width || 0) * (l.height || 0);
     const lift = () => inSrv('tc', 'qdisc', 'del', 'dev', 'p-C', 'root');
     // Limit-and-lift cycles until one shows the whole story: C above the lowest layers, down
     // to the lowest under the limit (still decoding), back up after the lift. The first cycle
-    // often starts on the lowest layers already (the estimate of C's leg starts at 300 kbps
-    // and the SFU does not probe); its lift is what gets C above them.
+    // may start on the lowest layers (the estimate of C's leg starts at 300 kbps and the
+    // probes have not lifted it yet); its lift is what gets C above them.
     const start = await current();
     note(`C gets ${start.desc}`);
     const cycles = [];
