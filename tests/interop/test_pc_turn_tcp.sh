@@ -43,29 +43,7 @@ TCP_ARGS="--relay-only --ice-server turn:127.0.0.1:$PORT?transport=tcp --ice-use
 TLS_ARGS="--relay-only --ice-server turns:127.0.0.1:$TLS_PORT --ice-username u --ice-credential p"
 export PC_N_MESSAGES=200 SSL_CERT_FILE="$TMP/good/cert.pem"
 fail=0
-# retry NAME PATTERNS -- CMD...: runs CMD (prints one JSON line) and checks that every
-# pattern is in it; one retry, announced: on this shared, loaded machine aiortc's pure-Python
-# SCTP sometimes stalls (it happens without TURN too, see test_pc_aiortc). A real bug fails
-# both attempts.
-retry() {
-  name=$1; shift
-  pats=""
-  while [ "$1" != "--" ]; do pats="$pats$1
-"; shift; done
-  shift
-  for attempt in 1 2; do
-    out=$("$@" 2>"$TMP/err" | tail -1)
-    ok=1
-    echo "$name (attempt $attempt): $out"
-    printf '%s' "$pats" | { while IFS= read -r pat; do
-        case "$out" in *"$pat"*) ;; *) echo "  missing: $pat"; exit 1 ;; esac
-      done; } || ok=0
-    [ $ok -eq 1 ] && return 0
-    grep -v '"debug"' "$TMP/err" | tail -5
-  done
-  echo "FAIL: $name"
-  fail=1
-}
+. "$SRC_DIR/tests/lib/retry_json.sh"
 AIORTC="$SRC_DIR/tests/interop/pc/aiortc_peer.py"
 for role in offer answer; do
   retry "tcp relay-relay aiortc role=$role" '"ok": true' '"starling_local_candidate": "relay"' \
