@@ -48,7 +48,6 @@ struct part {
     msub_t **subs;
     size_t n_subs, cap_subs;
     bool negotiate;          /* the subscriber PC needs an offer */
-    bool offer_out;          /* an offer was sent, no answer yet */
     uint32_t offer_id;       /* the last offer's `offer_id` (answers echo it) */
     rtc_time_t offer_sent;   /* when it went out */
     unsigned offers_unanswered; /* times the offer out was sent again for want of an answer */
@@ -82,27 +81,38 @@ static void queue(part_t *pt) {
     uv_timer_start(&pt->w->work, on_work, 0, 0);
 }
 
+/* An offer is out (sent, no answer yet) exactly while the subscriber PC has a local offer. */
+static bool offer_out(const part_t *pt) {
+    return pt->sub && rtc_peer_connection_signaling_state(pt->sub) == RTC_PC_SIGNALING_HAVE_LOCAL_OFFER;
+}
+
+/* Sends the subscriber PC's local offer (the one out) to the client as offer_id. */
+static int send_offer(part_t *pt) {
+    rtc_buf_t sdp;
+    rtc_buf_init(&sdp);
+    int rc = rtc_peer_connection_local_description(pt->sub, &sdp, NULL);
+    if (rc == RTC_OK && sdp.data) {
+        pt->offer_sent = now_of(pt->w);
+        sfu_room_subscriber_offer(pt->room, pt->p, (const char *)sdp.data, pt->offer_id);
+    }
+    rtc_buf_free(&sdp);
+    return rc;
+}
+
 static void negotiate(part_t *pt) {
-    rtc_time_t now = now_of(pt->w);
     if (rtc_peer_connection_signaling_state(pt->sub) != RTC_PC_SIGNALING_STABLE) {
         pt->negotiate = true; /* after the answer */
         return;
     }
     pt->negotiate = false;
-    int rc = rtc_peer_connection_set_local_description(pt->sub, RTC_PC_SDP_OFFER, NULL, now);
-    rtc_buf_t sdp;
-    rtc_buf_init(&sdp);
-    if (rc == RTC_OK) rc = rtc_peer_connection_local_description(pt->sub, &sdp, NULL);
-    if (rc == RTC_OK && sdp.data) {
-        pt->offer_out = true;
+    int rc = rtc_peer_connection_set_local_description(pt->sub, RTC_PC_SDP_OFFER, NULL, now_of(pt->w));
+    if (rc == RTC_OK) {
         pt->offer_id++;
-        pt->offer_sent = now;
         pt->offers_unanswered = 0;
-        sfu_room_subscriber_offer(pt->room, pt->p, (const char *)sdp.data, pt->offer_id);
-    } else {
-        RTC_LOGW("sfu", "subscriber offer for %s failed: %s", sfu_participant_id(pt->p), rtc_strerror(rc));
+        rc = send_offer(pt);
     }
-    rtc_buf_free(&sdp);
+    if (rc != RTC_OK)
+        RTC_LOGW("sfu", "subscriber offer for %s failed: %s", sfu_participant_id(pt->p), rtc_strerror(rc));
 }
 
 /* Sends the offer that is out once more, same offer_id: it may have been lost on the way (a
@@ -110,15 +120,9 @@ static void negotiate(part_t *pt) {
  * already answered it answers again, and the repeat is ignored as stale. The subscriber PC
  * stays as it is (no rollback: ICE and DTLS keep their state while the client catches up). */
 static void resend_offer(part_t *pt, const char *why) {
-    rtc_buf_t sdp;
-    rtc_buf_init(&sdp);
-    if (rtc_peer_connection_local_description(pt->sub, &sdp, NULL) == RTC_OK && sdp.data) {
-        RTC_LOGW("sfu", "%s: subscriber offer %u %s; sending it again", sfu_participant_id(pt->p),
-                 pt->offer_id, why);
-        pt->offer_sent = now_of(pt->w);
-        sfu_room_subscriber_offer(pt->room, pt->p, (const char *)sdp.data, pt->offer_id);
-    }
-    rtc_buf_free(&sdp);
+    RTC_LOGW("sfu", "%s: subscriber offer %u %s; sending it again", sfu_participant_id(pt->p),
+             pt->offer_id, why);
+    send_offer(pt);
 }
 
 /* Takes back the offer that is out (its answer could not be applied) and makes a new one on
@@ -128,9 +132,7 @@ static void resend_offer(part_t *pt, const char *why) {
 static void withdraw_offer(part_t *pt, const char *why) {
     RTC_LOGW("sfu", "%s: subscriber offer %u %s; offering again", sfu_participant_id(pt->p),
              pt->offer_id, why);
-    if (rtc_peer_connection_signaling_state(pt->sub) == RTC_PC_SIGNALING_HAVE_LOCAL_OFFER)
-        rtc_peer_connection_set_local_description(pt->sub, RTC_PC_SDP_ROLLBACK, NULL, now_of(pt->w));
-    pt->offer_out = false;
+    if (offer_out(pt)) rtc_peer_connection_set_local_description(pt->sub, RTC_PC_SDP_ROLLBACK, NULL, now_of(pt->w));
     pt->negotiate = true;
     queue(pt);
 }
@@ -151,18 +153,11 @@ static void on_work(uv_timer_t *t) {
     }
 }
 
-/* The subscriber leg's estimate (the PeerConnection's TWCC-based estimator, what getStats()
- * reports as availableOutgoingBitrate). 0 when none yet. */
-static uint64_t sub_estimate(part_t *pt) {
-    rtc_pc_bandwidth_t bw;
-    return rtc_peer_connection_bandwidth(pt->sub, &bw) == RTC_OK ? bw.target_bps : 0;
-}
-
 /* An offer without an answer for offer_timeout (doubling per repeat, up to 8x: a slow client
  * is not flooded) is sent again: a client whose offer was lost in signalling, or that could not
  * apply it then, would otherwise block every later change of its subscriber leg. */
 static void check_offer(part_t *pt, rtc_time_t now) {
-    if (!pt->offer_out) return;
+    if (!offer_out(pt)) return;
     unsigned shift = pt->offers_unanswered < 3 ? pt->offers_unanswered : 3;
     if (now - pt->offer_sent < (pt->w->offer_timeout << shift)) return;
     pt->offers_unanswered++;
@@ -174,14 +169,13 @@ static void check_offer(part_t *pt, rtc_time_t now) {
 #define PROBE_DURATION RTC_MS(30)
 #define PROBE_MAX_LOSS 0.02
 #define PROBE_MAX_BACKOFF_SHIFT 4
-static void probe_leg(part_t *pt, uint64_t est, rtc_time_t now) {
+static void probe_leg(part_t *pt, const rtc_pc_bandwidth_t *bw, rtc_time_t now) {
     mworker_t *w = pt->w;
-    if (!w->probe_max_pct) return;
-    rtc_pc_bandwidth_t bw;
-    if (rtc_peer_connection_bandwidth(pt->sub, &bw) != RTC_OK || bw.probing) return;
+    uint64_t est = bw->target_bps;
+    if (!w->probe_max_pct || bw->probing) return;
     if (pt->probe_pending) {
         pt->probe_pending = false;
-        if (bw.target_bps * 10 < pt->probe_from * 11) {
+        if (bw->target_bps * 10 < pt->probe_from * 11) {
             if (pt->probe_fails < PROBE_MAX_BACKOFF_SHIFT) pt->probe_fails++;
             pt->probe_next = now + (RTC_SEC(1) << pt->probe_fails);
         } else {
@@ -191,9 +185,9 @@ static void probe_leg(part_t *pt, uint64_t est, rtc_time_t now) {
     uint64_t wanted = sfu_participant_wanted_bandwidth(pt->p);
     uint64_t goal = wanted + wanted / 10;
     if (!wanted || est >= goal) return;
-    if (bw.loss > PROBE_MAX_LOSS) {
+    if (bw->loss > PROBE_MAX_LOSS) {
         RTC_LOGD("sfu", "%s: subscriber leg shows %.1f %% loss: not probing", sfu_participant_id(pt->p),
-                 bw.loss * 100);
+                 bw->loss * 100);
         return;
     }
     if (now < pt->probe_next) return;
@@ -219,12 +213,14 @@ static void on_tick(uv_timer_t *t) {
         if (pt->detached || pt->failed) continue;
         check_offer(pt, now);
         if (rtc_peer_connection_connection_state(pt->sub) != RTC_PC_STATE_CONNECTED) continue;
-        uint64_t bps = sub_estimate(pt);
-        if (!bps) continue;
+        /* The leg's estimate: the PeerConnection's TWCC-based estimator (what getStats()
+         * reports as availableOutgoingBitrate); 0 while there is none yet. */
+        rtc_pc_bandwidth_t bw;
+        if (rtc_peer_connection_bandwidth(pt->sub, &bw) != RTC_OK || !bw.target_bps) continue;
         RTC_LOGD("sfu", "%s: subscriber leg estimate %llu bit/s", sfu_participant_id(pt->p),
-                 (unsigned long long)bps);
-        sfu_room_set_bandwidth(pt->room, pt->p, bps, now);
-        probe_leg(pt, bps, now);
+                 (unsigned long long)bw.target_bps);
+        sfu_room_set_bandwidth(pt->room, pt->p, bw.target_bps, now);
+        probe_leg(pt, &bw, now);
     }
 }
 
@@ -502,12 +498,12 @@ static int m_subscriber_answer(void *mu, void *m, const char *sdp, int64_t offer
     (void)now;
     mworker_t *w = mu;
     part_t *pt = m;
-    if (!pt->offer_out || (offer_id >= 0 && offer_id != pt->offer_id)) {
+    if (!offer_out(pt) || (offer_id >= 0 && offer_id != pt->offer_id)) {
         /* The answer to an offer we withdrew (or a duplicate): the offer that replaced it
          * gets its own answer. Not an error for the client. */
         RTC_LOGI("sfu", "%s: stale subscriber answer (offer_id %lld, current %u%s) ignored",
                  sfu_participant_id(pt->p), (long long)offer_id, pt->offer_id,
-                 pt->offer_out ? "" : ", none out");
+                 offer_out(pt) ? "" : ", none out");
         return RTC_OK;
     }
     int rc = rtc_peer_connection_set_remote_description(pt->sub, RTC_PC_SDP_ANSWER, sdp, now_of(w));
@@ -522,7 +518,6 @@ static int m_subscriber_answer(void *mu, void *m, const char *sdp, int64_t offer
         }
         return rc;
     }
-    pt->offer_out = false;
     pt->offers_unanswered = 0;
     pt->answers_rejected = 0;
     if (pt->negotiate) queue(pt);
@@ -535,7 +530,7 @@ static void m_resumed(void *mu, void *m, rtc_time_t now) {
     (void)mu;
     (void)now;
     part_t *pt = m;
-    if (!pt->detached && !pt->failed && pt->offer_out) resend_offer(pt, "out when the client resumed");
+    if (!pt->detached && !pt->failed && offer_out(pt)) resend_offer(pt, "out when the client resumed");
 }
 
 static int m_add_candidate(void *mu, void *m, bool publisher, const char *candidate,

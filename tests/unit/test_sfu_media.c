@@ -661,6 +661,29 @@ START_TEST(test_subscriber_leg_is_probed_up_to_what_it_wants) {
 }
 END_TEST
 
+/* A client whose answers the SFU cannot apply three times in a row cannot agree with it: the
+ * participant ends (`left {reason: "failed"}`), after two errors and two offers made anew. */
+START_TEST(test_three_refused_answers_end_the_participant) {
+    client_t *a = &clients[0], *b = &clients[1];
+    client_join(a, "PA_a", "alice");
+    client_join(b, "PA_b", "bob");
+    b->manual = true;
+    int n;
+    for (int id = 1; id <= 3; id++) {
+        RUN_UNTIL(count_msgs(b, "offer") == id, 5000);
+        ck_assert_int_eq(offer_id_of(last_msg(b, "offer", &n)), id);
+        ck_assert_int_eq(count_msgs(b, "left"), 0);
+        send_answer(b, "v=0\r\nnot an answer\r\n", id);
+        pump();
+    }
+    RUN_UNTIL(count_msgs(b, "left") == 1, 5000);
+    ck_assert_int_eq(count_msgs(b, "error"), 3);
+    ck_assert_str_eq(cJSON_GetObjectItem(last_msg(b, "left", &n), "reason")->valuestring, "failed");
+    ck_assert_int_eq(count_msgs(b, "offer"), 3);
+    ck_assert_uint_eq(sfu_room_participant_count(room), 1); /* alice stays */
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("sfu_media");
     TCase *tc = tcase_create("media");
@@ -669,6 +692,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_three_peers_media_and_data_through_the_sfu);
     tcase_add_test(tc, test_vanished_client_is_removed_on_consent_loss);
     tcase_add_test(tc, test_offers_are_made_again);
+    tcase_add_test(tc, test_three_refused_answers_end_the_participant);
     tcase_add_test(tc, test_subscriber_leg_is_probed_up_to_what_it_wants);
     suite_add_tcase(s, tc);
     return s;
