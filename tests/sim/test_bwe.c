@@ -100,6 +100,24 @@ static double capacity_steps(rtc_time_t t) {
     return 2e6;
 }
 
+/* The receiver's side of one simulated millisecond: packets the bottleneck delivers by now go
+ * to the TWCC receiver, and its feedback, when due, is queued in fb (head, count) to reach
+ * the sender after the link's propagation delay (the return path is not congested). */
+static void receiver_step(link_bottleneck_t *link, rtc_rtp_twcc_receiver_t *rx, fb_msg_t fb[64],
+                          size_t fb_head, size_t *fb_count, rtc_time_t now) {
+    link_pkt_t p;
+    while (link_bottleneck_deliver(link, now, &p)) rtc_rtp_twcc_receiver_on_packet(rx, p.seq, 0x2222, p.arrival);
+    if (now < rtc_rtp_twcc_receiver_next_timeout(rx)) return;
+    fb_msg_t *m = &fb[(fb_head + *fb_count) % 64];
+    int n = rtc_rtp_twcc_receiver_build(rx, now, false, m->data, sizeof m->data);
+    ck_assert_int_ge(n, 0);
+    if (n == 0) return;
+    ck_assert_int_lt(*fb_count, 64);
+    m->len = (size_t)n;
+    m->at = now + link->prop_delay;
+    (*fb_count)++;
+}
+
 static double capacity_3m(rtc_time_t t) {
     (void)t;
     return 3e6;
@@ -139,20 +157,7 @@ static void run_scenario(link_bottleneck_t *link) {
             double target = (double)rtc_bwe_target_bps(bwe);
             next_send += (rtc_time_t)((double)size * 8 * 1e6 / target);
         }
-        /* receiver: arrivals, then feedback when due */
-        link_pkt_t p;
-        while (link_bottleneck_deliver(link, now, &p)) rtc_rtp_twcc_receiver_on_packet(rx, p.seq, 0x2222, p.arrival);
-        if (now >= rtc_rtp_twcc_receiver_next_timeout(rx)) {
-            fb_msg_t *m = &fb[(fb_head + fb_count) % 64];
-            int n = rtc_rtp_twcc_receiver_build(rx, now, false, m->data, sizeof m->data);
-            ck_assert_int_ge(n, 0);
-            if (n > 0) {
-                ck_assert_int_lt(fb_count, 64);
-                m->len = (size_t)n;
-                m->at = now + link->prop_delay; /* the return path is not congested */
-                fb_count++;
-            }
-        }
+        receiver_step(link, rx, fb, fb_head, &fb_count, now);
         /* sender: feedback that has come back */
         while (fb_count && fb[fb_head].at <= now) {
             rtc_rtcp_iter_t it;
@@ -313,19 +318,7 @@ static void run_app_limited(link_bottleneck_t *link, double capacity, bool probi
             next_probe_pkt = cluster_start + (rtc_time_t)((double)cluster_bytes * 8 * 1e6 / probe_bps);
             if (cluster_bytes >= cluster_total) cluster_sending = false;
         }
-        link_pkt_t p;
-        while (link_bottleneck_deliver(link, now, &p)) rtc_rtp_twcc_receiver_on_packet(rx, p.seq, 0x2222, p.arrival);
-        if (now >= rtc_rtp_twcc_receiver_next_timeout(rx)) {
-            fb_msg_t *f = &fb[(fb_head + fb_count) % 64];
-            int n = rtc_rtp_twcc_receiver_build(rx, now, false, f->data, sizeof f->data);
-            ck_assert_int_ge(n, 0);
-            if (n > 0) {
-                ck_assert_int_lt(fb_count, 64);
-                f->len = (size_t)n;
-                f->at = now + link->prop_delay;
-                fb_count++;
-            }
-        }
+        receiver_step(link, rx, fb, fb_head, &fb_count, now);
         while (fb_count && fb[fb_head].at <= now) {
             rtc_rtcp_iter_t it;
             rtc_rtcp_packet_t pkt;
