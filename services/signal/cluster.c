@@ -483,6 +483,38 @@ typedef struct {
     bool reregister;
 } failover_ctx_t;
 
+/* A room whose node's key expired with no other node to move to. A node that stalls for
+ * longer than its key's TTL (a starved host, a Redis hiccup) is taken for dead although its
+ * media keeps flowing; with nowhere to move the room, ending the sessions at once would
+ * turn a stall into an outage. So the room waits up to `failover_wait` (the poll retries the
+ * placement every heartbeat): the node re-registering keeps everything as it was, another
+ * node appearing takes the room over; only after the wait are its sessions ended.
+ * Returns true once the wait is over (or there is none). */
+static bool room_done_waiting_for_a_node(signal_server_t *srv, signal_room_t *r) {
+    int64_t now = signal_now_ms();
+    if (!r->no_node_since_ms) {
+        r->no_node_since_ms = now;
+        if (srv->cfg->failover_wait_ms > 0)
+            st_log_kv(RTC_LOG_WARN, SIGNAL_LOG,
+                      ST_KVS(ST_KV_S("room", r->name), ST_KV_S("node", r->node),
+                             ST_KV_I("failover_wait_ms", srv->cfg->failover_wait_ms)),
+                      "room's SFU node is not answering and no other node is available: waiting "
+                      "for one");
+    }
+    return now - r->no_node_since_ms >= srv->cfg->failover_wait_ms;
+}
+
+/* A placement succeeded: a room that was waiting for a node has one again. */
+static void room_has_node_again(signal_room_t *r, const char *node) {
+    if (!r->no_node_since_ms) return;
+    st_log_kv(RTC_LOG_INFO, SIGNAL_LOG,
+              ST_KVS(ST_KV_S("room", r->name), ST_KV_S("node", node),
+                     ST_KV_I("waited_ms", signal_now_ms() - r->no_node_since_ms)),
+              strcmp(node, r->node) == 0 ? "room's SFU node is back: nothing moves"
+                                         : "room's SFU node failed: another node takes the room");
+    r->no_node_since_ms = 0;
+}
+
 static void on_failover_placed(st_redis_t *rd, const redisReply *reply, void *user) {
     failover_ctx_t *c = user;
     signal_server_t *srv = c->srv;
@@ -495,11 +527,13 @@ static void on_failover_placed(st_redis_t *rd, const redisReply *reply, void *us
         switch (res.status) {
         case SIGNAL_PLACE_OK:
             if (c->reregister) r->needs_register = false;
+            room_has_node_again(r, res.node);
             if (strcmp(res.node, r->node) != 0) room_apply_move(srv, r, res.node, c->reason);
             break;
         case SIGNAL_PLACE_PLACED:
         case SIGNAL_PLACE_MOVED: {
             if (c->reregister) r->needs_register = false;
+            room_has_node_again(r, res.node);
             if (strcmp(res.node, r->node) == 0) break; /* re-registered where it was */
             st_counter_inc(srv->m_moved);
             cJSON *e = cJSON_CreateObject();
@@ -513,8 +547,12 @@ static void on_failover_placed(st_redis_t *rd, const redisReply *reply, void *us
         }
         case SIGNAL_PLACE_NONE:
             if (c->reregister) break; /* the nodes may not have re-registered yet: retry */
-            st_log_kv(RTC_LOG_WARN, SIGNAL_LOG, ST_KVS(ST_KV_S("room", r->name)),
-                      "room's SFU node failed and no other node is available");
+            if (!room_done_waiting_for_a_node(srv, r)) break;
+            st_log_kv(RTC_LOG_WARN, SIGNAL_LOG,
+                      ST_KVS(ST_KV_S("room", r->name), ST_KV_S("node", r->node),
+                             ST_KV_I("waited_ms", signal_now_ms() - r->no_node_since_ms)),
+                      "room's SFU node failed and no other node is available: ending its sessions");
+            r->no_node_since_ms = 0;
             for (signal_session_t *s = r->members; s; s = s->room_next) {
                 if (!s->wsi || s->state == SESS_CLOSING) continue;
                 signal_session_end(s);
@@ -767,6 +805,20 @@ static void on_poll(st_redis_t *r, const redisReply *reply, void *user) {
         signal_event_publish(srv, ev);
         rooms_on_node(srv, e->str, "node_failed");
     }
+    /* Rooms waiting for a node whose node key is back (or was not polled this time): one
+     * more placement says which (OK on the same node ends the wait, nothing moves). */
+    size_t nr;
+    signal_room_t **rooms = rooms_snapshot(srv, &nr);
+    for (size_t i = 0; i < nr; i++) {
+        signal_room_t *lr = rooms[i];
+        if (!lr->no_node_since_ms) continue;
+        bool dead = false;
+        for (size_t j = 1; j < reply->elements && !dead; j++)
+            dead = reply->element[j]->type == REDIS_REPLY_STRING &&
+                   strcmp(reply->element[j]->str, lr->node) == 0;
+        if (!dead) signal_room_failover(srv, lr, lr->node, "node_failed");
+    }
+    free(rooms);
 }
 
 static void heartbeat(signal_server_t *srv) {

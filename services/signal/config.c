@@ -42,6 +42,10 @@ static const st_option_t signal_options[] = {
      NULL, 0},
     {"heartbeat", ST_OPT_DURATION, O(heartbeat_ms), "1s",
      "period of the signal key refresh and SFU node liveness checks", 100, 60000, NULL, 0},
+    {"failover_wait", ST_OPT_DURATION, O(failover_wait_ms), "20s",
+     "when a room's SFU node stops heartbeating and no other node can take the room, wait "
+     "this long for one (or for that node to come back) before its participants get "
+     "'unavailable' (0: at once)", 0, 600000, NULL, 0},
     {"limits.max_message", ST_OPT_INT, O(max_message), "65536",
      "largest WebSocket message in bytes; larger gets 'too_large' and close 1009", 1024,
      16777216, NULL, 0},

@@ -28,6 +28,7 @@ typedef struct {
     int64_t ping_interval_ms;
     int64_t idle_timeout_ms;
     int64_t heartbeat_ms;      /* own key, node checks, participant refresh pacing */
+    int64_t failover_wait_ms;  /* a room whose node failed waits this long for one */
     int64_t max_message;
     int64_t rate;
     int64_t burst;

@@ -105,6 +105,7 @@ struct signal_room {
     size_t n_members;
     bool needs_register;        /* re-run placement after a Redis reconnect */
     bool moving;                /* a failover placement is in flight */
+    int64_t no_node_since_ms;   /* its node failed with no other to move to (0: it has one) */
     int refs;                   /* in-flight Redis callbacks */
 };
 

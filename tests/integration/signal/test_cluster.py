@@ -3,7 +3,8 @@
 SFU nodes (test doubles): concurrent joins through two signal processes place each room on
 one node (the atomic placement script), relaying crosses processes, resume after a dropped
 socket (on the other process), resume refused, the resume grace period running out, SFU
-node failure (rooms move, clients get `reconnect`), SIGTERM drain (close 1012, resume
+node failure (rooms move, clients get `reconnect`), the only node stalling (the room waits
+`failover_wait` for it instead of ending its sessions), SIGTERM drain (close 1012, resume
 elsewhere), and `unavailable` when no node is left."""
 import asyncio
 import os
@@ -20,7 +21,7 @@ R = redis.client
 # Equal loads: without an atomic placement the two processes would split rooms between them.
 node_a = T.FakeSfu(redis.port, "node-a", load=0, ttl=4, heartbeat=0.5)
 node_b = T.FakeSfu(redis.port, "node-b", load=0, ttl=4, heartbeat=0.5)
-common = ["--resume_grace=3s", "--shutdown.drain_timeout=5s"]
+common = ["--resume_grace=3s", "--shutdown.drain_timeout=5s", "--failover_wait=5s"]
 s1 = T.Signal(redis.port, *common, signal_id="sig-one")
 s2 = T.Signal(redis.port, *common, signal_id="sig-two")
 T.wait_for(lambda: s1.healthy() and s2.healthy(), 15, "both signal processes healthy")
@@ -219,6 +220,61 @@ async def t_node_failure():
     return alive
 
 
+async def t_only_node_stalls():
+    """The room's node stops (SIGSTOP: alive, but its heartbeat key expires) while no other
+    node is up. Signal waits `failover_wait` (5 s here) for a node instead of ending the
+    sessions; the node coming back keeps everything as it was. Stalled past the wait, the
+    participants get `unavailable` and close 1013."""
+    room = "stall-room"
+    live = [n for n in (node_a, node_b) if n.proc.poll() is None]
+    assert len(live) == 1, "expected one node left by the failure test"
+    node = live[0]
+    a = await T.Client.connect(s1.ws_url)
+    await a.join(room, tok(room, "sam"))
+    b = await T.Client.connect(s2.ws_url)
+    await b.join(room, tok(room, "sue"))
+    await a.expect("participant_joined")
+    assert R.hget(f"starling:room:{room}", "node") == node.id
+    key = f"starling:node:{node.id}"
+
+    def stall():
+        node.proc.send_signal(signal.SIGSTOP)
+        T.wait_for(lambda: not R.exists(key), 8, "the stalled node's key expired")
+        return time.time()
+
+    # 1. A stall shorter than the wait: nobody notices.
+    stall()
+    T.wait_for(lambda: "waiting for one" in s1.logtext() and "waiting for one" in s2.logtext(),
+               5, "both signal processes waiting for a node")
+    node.proc.send_signal(signal.SIGCONT)
+    T.wait_for(lambda: R.exists(key), 5, "the node registered again")
+    T.wait_for(lambda: "node is back" in s1.logtext() and "node is back" in s2.logtext(), 5,
+               "both signal processes saw the node back")
+    for c in (a, b):
+        try:
+            m = await c.expect_any(["reconnect", "error", "left"], 1.0)
+            raise AssertionError(f"a stall shorter than failover_wait reached the client: {m}")
+        except AssertionError as e:
+            if "within" not in str(e):
+                raise
+    assert R.hget(f"starling:room:{room}", "node") == node.id
+    await a.send({"type": "data", "payload": "after the stall"})
+    d = await b.expect("data")
+    assert d["payload"] == "after the stall", d
+
+    # 2. Stalled past the wait: unavailable + 1013, not before the wait is over.
+    expired = stall()
+    ea = await a.expect("error", 12)
+    waited = time.time() - expired
+    eb = await b.expect("error", 3)
+    assert ea["code"] == "unavailable" and eb["code"] == "unavailable", (ea, eb)
+    assert waited >= 4.5, f"sessions ended {waited:.1f}s after the node's key expired (wait 5s)"
+    assert (await a.closed())[0] == 1013 and (await b.closed())[0] == 1013
+    print(f"  stall: sessions ended {waited:.1f}s after the node's key expired (failover_wait 5s)")
+    node.proc.send_signal(signal.SIGCONT)
+    T.wait_for(lambda: R.exists(key), 5, "the node registered again")
+
+
 async def t_drain():
     room = "drain-room"
     a = await T.Client.connect(s1.ws_url)
@@ -263,6 +319,7 @@ async def main():
     await checks.run("relay across processes; resume on the other process; bad resume refused", t_cross_process_relay_and_resume())
     await checks.run("resume grace runs out: participant_left disconnected, key gone", t_grace_expires())
     await checks.run("SFU node dies: room moves once, clients get reconnect, new node answers", t_node_failure())
+    await checks.run("the only node stalls: the room waits failover_wait for it, then unavailable", t_only_node_stalls())
     await checks.run("SIGTERM: clients closed 1012, resume on another process, exit 0", t_drain())
     await checks.run("no live node: healthz 503, join gets unavailable + 1013", t_no_nodes())
     assert s2.term() == 0
