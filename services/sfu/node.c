@@ -75,6 +75,7 @@ struct sfu_node {
     uv_timer_t heartbeat, drain_timer, final_timer;
     bool draining, stopping, closed;
     rtc_time_t drain_started;
+    rtc_time_t last_heartbeat; /* when on_heartbeat last ran (0: not yet) */
     int64_t started_at;
     int final_pending;
     atomic_uint_fast64_t bus_in, bus_bad, bus_unroutable, events_in;
@@ -131,7 +132,21 @@ static void register_node(sfu_node_t *n) {
     }
 }
 
-static void on_heartbeat(uv_timer_t *t) { register_node(t->data); }
+/* A heartbeat that comes much later than its period means this process was not scheduled
+ * (a starved host) or its loop was blocked: say so, since past node.ttl the cluster takes
+ * the node for dead (docs/redis.md, Faults). */
+static void on_heartbeat(uv_timer_t *t) {
+    sfu_node_t *n = t->data;
+    rtc_time_t now = rtc_clock_now();
+    if (n->last_heartbeat) {
+        int64_t late_ms = (int64_t)((now - n->last_heartbeat) / RTC_MS(1)) - n->cfg->heartbeat_ms;
+        if (late_ms >= n->cfg->heartbeat_ms)
+            RTC_LOGW("sfu", "node %s: heartbeat %lld ms late (the node counts as dead after "
+                     "%lld ms without one)", n->id, (long long)late_ms, (long long)n->cfg->node_ttl_ms);
+    }
+    n->last_heartbeat = now;
+    register_node(n);
+}
 
 static void on_redis_connect(st_redis_t *r, void *user) {
     (void)r;

@@ -10,7 +10,7 @@
 #        is a qdisc on p-NAME (srv side), its uplink one on eth0 inside the client.
 #
 # Functions: e2e_require (exit 77/1 when something is missing), e2e_setup, e2e_client NAME N,
-# e2e_services, e2e_fail MSG (prints the service logs), e2e_cleanup (the EXIT trap set by
+# e2e_services, e2e_fail MSG (prints the services' last warnings and errors), e2e_cleanup (the EXIT trap set by
 # e2e_setup: stops every process this run started by PID, then anything left inside its
 # namespaces, deletes the namespaces and the work directory).
 # Variables: E2E_SRV (srv namespace), E2E_NS_<NAME>, E2E_BASE (http://10.210.0.1:8080),
@@ -79,8 +79,10 @@ e2e_fail() {
   echo "FAIL: $*"
   for f in signal sfu; do
     [ -f "$E2E_TMP/$f.log" ] || continue
-    echo "--- $f log (last lines, debug left out)"
-    grep -v '"level":"debug"' "$E2E_TMP/$f.log" | tail -n 25
+    # Warnings and errors say why (a heartbeat late, a connection lost); info lines would
+    # crowd them out of the part of the output a CI report keeps.
+    echo "--- $f log (last warnings and errors)"
+    grep -E '"level":"(warn|error)"' "$E2E_TMP/$f.log" | tail -n 25
   done
   exit 1
 }
