@@ -63,6 +63,7 @@ struct sfu_worker {
     st_redis_outbox_t *outbox;   /* messages for clients: kept across Redis hiccups */
     rtc_time_t redis_up_since;   /* 0 while disconnected */
     uv_timer_t key_check;
+    unsigned key_checks;         /* on_key_check runs, for the reconcile period */
     missing_t *missing;
     size_t n_missing, cap_missing;
     sfu_room_t **rooms;
@@ -174,6 +175,63 @@ static void env_load(void *user, int dp, int dt) {
     atomic_fetch_add(&w->tracks, dt);
 }
 
+/* The participants hash lists exactly the room's participants. A removal whose HDEL was
+ * issued while the connection was down, or in flight when it dropped, is lost: the hash
+ * would keep a participant that left (counted by `limits.max_participants`, listed by the
+ * admin API) for as long as the room lives. So every RECONCILE_EVERY key checks, and after
+ * each reconnect, the hash loses the fields the room does not have — only while the room is
+ * still placed on this node (a room moved away belongs to its new node's writes). */
+#define RECONCILE_EVERY 5
+static const char reconcile_script[] =
+    "if redis.call('HGET', KEYS[1], 'node') ~= ARGV[1] then return 0 end\n"
+    "local keep = {}\n"
+    "for i = 2, #ARGV do keep[ARGV[i]] = true end\n"
+    "local n = 0\n"
+    "for _, f in ipairs(redis.call('HKEYS', KEYS[2])) do\n"
+    "  if not keep[f] then redis.call('HDEL', KEYS[2], f) n = n + 1 end\n"
+    "end\n"
+    "return n\n";
+
+typedef struct {
+    unsigned worker;
+    char room[SFU_ROOM_NAME_MAX + 1];
+} reconcile_t;
+
+static void on_reconciled(st_redis_t *r, const redisReply *reply, void *user) {
+    (void)r;
+    reconcile_t *rc = user;
+    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+        RTC_LOGW("sfu", "worker %u: room %s: %lld participant(s) in Redis that had left removed "
+                 "(a removal was lost with the Redis connection)", rc->worker, rc->room,
+                 (long long)reply->integer);
+    free(rc);
+}
+
+static void reconcile_room(sfu_worker_t *w, sfu_room_t *r) {
+    size_t n = sfu_room_participant_count(r);
+    const char **argv = calloc(n + 6, sizeof *argv);
+    reconcile_t *rc = calloc(1, sizeof *rc);
+    if (!argv || !rc) {
+        free(argv);
+        free(rc);
+        return;
+    }
+    char rkey[256], pkey[280];
+    room_keys(w, sfu_room_name(r), rkey, sizeof rkey, pkey, sizeof pkey);
+    rc->worker = w->index;
+    snprintf(rc->room, sizeof rc->room, "%s", sfu_room_name(r));
+    argv[0] = "EVAL";
+    argv[1] = reconcile_script;
+    argv[2] = "2";
+    argv[3] = rkey;
+    argv[4] = pkey;
+    argv[5] = w->node_id;
+    for (size_t k = 0; k < n; k++) argv[6 + k] = sfu_participant_id(sfu_room_participant(r, k));
+    if (!w->redis || st_redis_command_argv(w->redis, on_reconciled, rc, (int)(n + 6), argv, NULL) != RTC_OK)
+        free(rc);
+    free(argv);
+}
+
 /* Everything this worker owns, written again (after a reconnect). */
 static void resync(sfu_worker_t *w) {
     for (size_t i = 0; i < w->n_rooms; i++) {
@@ -181,6 +239,7 @@ static void resync(sfu_worker_t *w) {
         env_save_room(w, r);
         for (size_t k = 0; k < sfu_room_participant_count(r); k++)
             env_save_participant(w, r, sfu_room_participant(r, k));
+        reconcile_room(w, r);
     }
     if (w->n_rooms) RTC_LOGI("sfu", "worker %u: re-registered %zu rooms in Redis", w->index, w->n_rooms);
 }
@@ -370,6 +429,8 @@ static void on_key_exists(st_redis_t *r, const redisReply *reply, void *user) {
 static void on_key_check(uv_timer_t *t) {
     sfu_worker_t *w = t->data;
     if (!w->redis_up_since || !w->redis) return;
+    if (++w->key_checks % RECONCILE_EVERY == 0)
+        for (size_t i = 0; i < w->n_rooms; i++) reconcile_room(w, w->rooms[i]);
     size_t total = 0;
     for (size_t i = 0; i < w->n_rooms; i++) total += sfu_room_participant_count(w->rooms[i]);
     if (total > w->cap_missing) {

@@ -8,7 +8,8 @@
 #      room and participants hashes, load in the node hash and the zset, an empty room's keys
 #      expiring, errors routed back (bad JSON, unknown participant, unknown type)
 #   3. a Redis restart (empty, as without persistence): the node, its room and its
-#      participants are registered again and the bus works again
+#      participants are registered again and the bus works again; participants in the hash
+#      that the room no longer has are removed
 #   4. SIGTERM drain: state draining, out of starling:nodes, node_draining event, joins for
 #      new rooms refused, exit once the last participant left, node key deleted, node_down
 #   5. kill -9: the node key expires on its TTL
@@ -220,6 +221,19 @@ wait_for 15 has sig1b.out '"type":"participant_left","participant_id":"PA_e","re
   fail "participant without a key not removed"
 [ "$(r hexists starling:room:durable:participants PA_c)" = 1 ] || fail "a participant with a key was removed"
 ok "a participant whose key is gone is removed as disconnected; the others stay"
+
+# A participant left in the hash although the room no longer has it (its HDEL was lost with a
+# dropped connection; written here by hand): the SFU removes it after a reconnect of its
+# workers' connections, and by itself within ~10 s; the participants it has stay.
+r hset starling:room:durable:participants PA_ghost1 '{"id":"PA_ghost1"}' >/dev/null
+r client kill type normal >/dev/null
+wait_eq 5 0 hexists starling:room:durable:participants PA_ghost1 || fail "stale participant kept after a reconnect"
+r hset starling:room:durable:participants PA_ghost2 '{"id":"PA_ghost2"}' >/dev/null
+wait_eq 15 0 hexists starling:room:durable:participants PA_ghost2 || fail "stale participant kept"
+[ "$(r hexists starling:room:durable:participants PA_c)" = 1 ] || fail "a live participant was removed"
+[ "$(r hexists starling:room:durable:participants PA_d)" = 1 ] || fail "a live participant was removed"
+grep -q 'PA_ghost\|participant(s) in Redis that had left removed' "$TMP/sfu.log" || fail "no log line for the stale participants"
+ok "participants in Redis that the room does not have are removed (after a reconnect, and periodically)"
 
 # 4. Drain -------------------------------------------------------------------------------------
 listen starling:events events.out
