@@ -1,7 +1,9 @@
 #!/bin/sh
 # Real Chromium (Debian's, driven by playwright-core) loads starling-signal's demo page and two
 # pages join one room through it: dev token, join, camera+microphone published with h/m/l
-# simulcast, tiles, chat, mute, stats overlay, resume after a dropped WebSocket, leave. The
+# simulcast, tiles, chat, mute, stats overlay, resume after a dropped WebSocket, leave; a third
+# page whose publisher answer and first subscriber answer the node "loses" (the client offers
+# again; it answers the repeated subscriber offer with the same answer). The
 # SFU node is the scripted test double (it answers offers; no media flows) until the real SFU
 # lands. Per tests/interop/README.md: the servers (redis-server, the node, starling-signal on
 # 10.200.0.1) run in one network namespace this test creates, Chromium in another
@@ -51,7 +53,8 @@ until netns_exec srv redis-cli -p $REDIS_PORT ping >/dev/null 2>&1; do
 done
 # TEST DOUBLE for the SFU node (tests/integration/signal/fake_sfu.py).
 ip netns exec "$SRV" /usr/bin/python3 "$SRC_DIR/tests/integration/signal/fake_sfu.py" \
-  --redis-port $REDIS_PORT --node-id node-e2e --heartbeat 0.5 >"$WORK/sfu.log" 2>&1 &
+  --redis-port $REDIS_PORT --node-id node-e2e --heartbeat 0.5 --lossy-name Carol \
+  --record "$WORK/bus.jsonl" >"$WORK/sfu.log" 2>&1 &
 PIDS="$PIDS $!"
 ip netns exec "$SRV" "$SIG" --listen=10.200.0.1:$PORT --redis.port=$REDIS_PORT --dev_mode \
   --api_secret=chromium-test-secret-0123456789 --heartbeat=500ms >"$WORK/signal.log" 2>&1 &
@@ -65,12 +68,20 @@ done
 
 mkdir -p "$WORK/home"
 netns_exec br env NODE_PATH="$NODE_DIR/node_modules" HOME="$WORK/home" SCREENSHOT="${SCREENSHOT:-}" \
-  timeout 120 node "$SRC_DIR/tests/integration/signal/chromium_demo.js" "http://10.200.0.1:$PORT" \
+  timeout 150 node "$SRC_DIR/tests/integration/signal/chromium_demo.js" "http://10.200.0.1:$PORT" \
   >"$WORK/out.json" 2>"$WORK/node.err" || { echo "FAIL: driver exited non-zero"; cat "$WORK/out.json" "$WORK/node.err"; exit 1; }
 
 node -e '
-const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const fs = require("fs");
+const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
 const s = Object.fromEntries(r.steps.map((x) => [x.name, x]));
+// What reached the node from Carol (the lost-answers step): her publisher offers, and her
+// answers to the subscriber offer the node sent twice.
+const lost = s["lost answers"] || {};
+const bus = fs.readFileSync(process.argv[2], "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l))
+  .filter((m) => lost.id && m.participant === lost.id);
+const pubOffers = bus.filter((m) => m.type === "offer");
+const subAnswers = bus.filter((m) => m.type === "answer" && m.payload.pc === "subscriber");
 const checks = [
   ["driver finished", r.ok === true],
   ["no page errors", !r.steps.some((x) => x.name === "pageerror")],
@@ -86,12 +97,19 @@ const checks = [
   ["stats overlay shows RTT and layers", s.stats && /RTT/.test(s.stats.text) && /video h/.test(s.stats.text)],
   ["dropped WebSocket resumed, same participant", s.resume && s.resume.sameId],
   ["leave removes the tile", s.leave && s.leave.bobState === "left"],
+  ["publisher answer lost: the client offered again (after ~10 s) and applied the answer",
+      pubOffers.length === 2 && lost.pubState === "stable" && lost.publishedAfter >= 9000],
+  ["subscriber offer repeated (same offer_id): answered twice, the same answer, applied once",
+      subAnswers.length === 2 && subAnswers.every((m) => m.payload.offer_id === 1) &&
+      subAnswers[0].payload.sdp === subAnswers[1].payload.sdp && lost.subState === "stable"],
 ];
+if (!(pubOffers.length === 2 && subAnswers.length === 2))
+  console.log("Carol at the node: " + JSON.stringify(bus.map((m) => [m.type, (m.payload || {}).pc, (m.payload || {}).offer_id])));
 let failed = 0;
 for (const [name, ok] of checks) { console.log((ok ? "PASS " : "FAIL ") + name); if (!ok) failed++; }
 if (failed) console.log(JSON.stringify(r, null, 1));
 console.log(`${checks.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);' "$WORK/out.json" || { tail -30 "$WORK/signal.log"; exit 1; }
+process.exit(failed ? 1 : 0);' "$WORK/out.json" "$WORK/bus.jsonl" || { tail -30 "$WORK/signal.log"; exit 1; }
 
 # A clean SIGTERM exit of the signal process.
 kill -TERM $SIG_PID

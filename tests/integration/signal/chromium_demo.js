@@ -5,7 +5,7 @@
 // dev token, join, camera+microphone published with h/m/l simulcast (the scripted SFU test
 // double answers the offer; no media flows), tiles for both, chat over the WebSocket `data`
 // fallback, mute reaching the other side, the stats overlay, a dropped WebSocket resumed, and
-// leave. Prints one JSON object with what it saw; the shell script judges it.
+// leave; then a third page (Carol) whose answers the node "loses" once each way. Prints one JSON object with what it saw; the shell script judges it.
 const { chromium } = require('playwright-core');
 
 const base = process.argv[2];
@@ -21,7 +21,7 @@ const step = (name, data) => out.steps.push(Object.assign({ name }, data || {}))
            '--autoplay-policy=no-user-gesture-required',
            `--unsafely-treat-insecure-origin-as-secure=${base}`],
   });
-  const open = async (name) => {
+  const open = async (name, publishedWithin = 15000) => {
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     page.on('pageerror', (e) => step('pageerror', { who: name, error: String(e) }));
@@ -33,7 +33,7 @@ const step = (name, data) => out.steps.push(Object.assign({ name }, data || {}))
     await page.waitForFunction(() => {
       const c = window.starling.client;
       return c.pub && c.pub.signalingState === 'stable' && c.pub.remoteDescription;
-    }, null, { timeout: 15000 });
+    }, null, { timeout: publishedWithin });
     return page;
   };
   try {
@@ -106,6 +106,24 @@ const step = (name, data) => out.steps.push(Object.assign({ name }, data || {}))
     await alice.waitForFunction(() => document.querySelectorAll('.tile').length === 1, null, { timeout: 10000 });
     step('leave', { bobState: await bob.evaluate(() => window.starling.client.state) });
     if (process.env.SCREENSHOT) await alice.screenshot({ path: process.env.SCREENSHOT });
+
+    // Lost answers (the node runs with --lossy-name Carol): Carol's first publisher answer
+    // never comes, so her client makes the offer again (after 10 s); the answer to her
+    // subscriber offer is "lost" once, so the node sends the same offer (same offer_id)
+    // again, and the client answers it again with the answer it already applied.
+    const t0 = Date.now();
+    const carol = await open('Carol', 30000);
+    const publishedAfter = Date.now() - t0;
+    await carol.waitForFunction(() => {
+      const c = window.starling.client;
+      return c.sub && c.sub.signalingState === 'stable' && c.sub.remoteDescription;
+    }, null, { timeout: 15000 });
+    await carol.waitForTimeout(1000); // the repeated offer and its answer
+    step('lost answers', Object.assign({ publishedAfter }, await carol.evaluate(() => {
+      const c = window.starling.client;
+      return { id: c.me.id, subState: c.sub.signalingState, pubState: c.pub.signalingState,
+               sentAnswer: (c.sub._starlingLastAnswer || {}).msg };
+    })));
     out.ok = true;
   } catch (e) {
     out.ok = false;

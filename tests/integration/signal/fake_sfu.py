@@ -7,7 +7,8 @@ nodes set (with a heartbeat), listens on its command channel, and answers the bu
 signal sends: `join` -> `joined` (+ `participant_joined` to the others), `resume`, `offer` ->
 an `answer` derived from the offer (direction flipped, setup passive, rids/simulcast turned to
 recv, so a real browser accepts it; no media ever flows), `leave`/`remove`/`close_room`,
-`data`, `mute`. It removes participants whose participant key expired (the resume-grace
+`data`, `mute`; with --lossy-name, one participant's answers are "lost" once each way (see
+handle). It removes participants whose participant key expired (the resume-grace
 sweep docs/redis.md asks of SFU nodes). Every bus message it receives is appended to a JSON
 lines file (--record) so tests can check what reached the node.
 
@@ -68,6 +69,32 @@ def answer_from_offer(sdp):
             continue
         elif l.startswith("a=msid-semantic") and not in_media:
             pass
+        out.append(l)
+    return "\r\n".join(out) + "\r\n"
+
+
+def sub_offer_from(sdp):
+    """A subscriber offer a browser will apply: the client's own publisher offer sent back
+    (the node offers what the client publishes, as if forwarding it), with fresh ICE
+    credentials, ICE-lite, and no simulcast, rids, ssrcs or candidates."""
+    out = []
+    ufrag, pwd = rand(8), rand(24)
+    for l in [l for l in sdp.replace("\r\n", "\n").split("\n") if l]:
+        if l.startswith("o="):
+            parts = l.split(" ")
+            if len(parts) >= 6:
+                parts[0], parts[1], parts[2] = "o=-", str(random.randint(1, 2**31)), "1"
+            l = " ".join(parts)
+        elif l.startswith("t="):
+            out += [l, "a=ice-lite"]
+            continue
+        elif l.startswith("a=ice-ufrag:"):
+            l = "a=ice-ufrag:" + ufrag
+        elif l.startswith("a=ice-pwd:"):
+            l = "a=ice-pwd:" + pwd
+        elif l.startswith(("a=simulcast:", "a=rid:", "a=ssrc", "a=candidate", "a=end-of-candidates",
+                           "a=ice-options")):
+            continue
         out.append(l)
     return "\r\n".join(out) + "\r\n"
 
@@ -208,8 +235,20 @@ class Node:
             if p is None:
                 return
             sdp = pl.get("sdp", "")
+            lossy = self.args.lossy_name and p["name"] == self.args.lossy_name
+            if lossy and not p.get("lost_answer"):
+                # --lossy-name: this participant's first publisher answer is "lost" on the
+                # way (never sent); its client must make the offer again.
+                p["lost_answer"] = True
+                return
             self.to(p["signal"], room, pid, "answer",
                     {"pc": "publisher", "sdp": answer_from_offer(sdp)})
+            if lossy and "sub_offer" not in p:
+                # ... and it gets a subscriber offer whose answer is "lost" once too: the
+                # same offer (same offer_id) comes again when its answer arrives.
+                p["sub_offer"] = sub_offer_from(sdp)
+                self.to(p["signal"], room, pid, "offer",
+                        {"pc": "subscriber", "sdp": p["sub_offer"], "offer_id": 1})
             kinds = media_kinds(sdp)
             for t_ in pl.get("tracks") or []:
                 tid = f"TR_{pid}_{t_.get('mid')}"
@@ -223,6 +262,12 @@ class Node:
                     self.to(info["signal"], room, other, "track_published",
                             {"participant_id": pid, "track": ti})
             self.store(room, pid, p)
+        elif t == "answer":
+            p = self.rooms.get(room, {}).get(pid)
+            if p is not None and "sub_offer" in p and not p.get("sub_offer_repeated"):
+                p["sub_offer_repeated"] = True
+                self.to(p["signal"], room, pid, "offer",
+                        {"pc": "subscriber", "sdp": p["sub_offer"], "offer_id": 1})
         elif t == "mute":
             for other, info in self.others(room, pid):
                 self.to(info["signal"], room, other, "track_muted",
@@ -277,6 +322,8 @@ def main():
     ap.add_argument("--heartbeat", type=float, default=2)
     ap.add_argument("--record")
     ap.add_argument("--sweep-grace", type=float, default=5)
+    ap.add_argument("--lossy-name", help="the participant of this name loses its first "
+                    "publisher answer and the first answer to its subscriber offer")
     args = ap.parse_args()
     node = Node(args)
 
