@@ -648,13 +648,17 @@ static void m_send_rtp(void *mu, void *m, sfu_downtrack_t *dt, uint8_t *pkt, siz
                  sfu_participant_id(ms->part->p), n, sfu_track_id(ms->track), rtc_strerror(rc));
 }
 
+/* A PLI for the one layer that needs a keyframe (its rid's SSRC): the others keep their
+ * normal frame sizes. A single-layer track has no rid: its one SSRC. */
 static void m_request_keyframe(void *mu, void *m, sfu_track_t *t, int layer, rtc_time_t now) {
-    (void)layer; /* a PLI goes to every SSRC of the transceiver: all layers answer */
     (void)now;
     mworker_t *w = mu;
     part_t *pt = m;
     rtc_pc_transceiver_t *tr = sfu_track_media(t);
-    if (!pt->detached && tr) rtc_pc_transceiver_request_keyframe(tr, now_of(w));
+    if (pt->detached || !tr) return;
+    const sfu_track_desc_t *d = sfu_track_desc(t);
+    const char *rid = d->n_layers > 1 && layer >= 0 && (size_t)layer < d->n_layers ? d->rids[layer] : NULL;
+    rtc_pc_transceiver_request_keyframe_rid(tr, rid, now_of(w));
 }
 
 static int m_send_data(void *mu, void *m, const char *msg, size_t n) {

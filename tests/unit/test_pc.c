@@ -327,6 +327,12 @@ START_TEST(media_vp8_frames_reflected_with_rtcp) {
     ck_assert_int_eq(rtc_pc_transceiver_request_keyframe(b.track_t, rtc_clock_now()), RTC_OK);
     RUN_UNTIL(a.keyframe_requests > 0, 2000);
     ck_assert_int_eq(a.keyframe_requests, 1);
+    /* One rid only: this stream has none, so a rid names nothing and nothing is sent (the
+     * per-layer case against Pion's simulcast: test_sfu_pion). */
+    ck_assert_int_eq(rtc_pc_transceiver_request_keyframe_rid(b.track_t, "h", rtc_clock_now()), RTC_ERR_NOT_FOUND);
+    ck_assert_int_eq(rtc_pc_transceiver_request_keyframe_rid(b.track_t, "", rtc_clock_now()), RTC_OK);
+    RUN_UNTIL(a.keyframe_requests > 1, 2000);
+    ck_assert_int_eq(a.keyframe_requests, 2);
     /* Receiver reports flow within ~1.5 s: remote-inbound-rtp appears. */
     rtc_buf_t st;
     rtc_buf_init(&st);

@@ -398,6 +398,12 @@ int rtc_pc_transceiver_send_frame(rtc_pc_transceiver_t *t, const char *codec_nam
                                   rtc_time_t now);
 /* Sends a PLI for what the peer sends us on this transceiver (all its SSRCs). */
 int rtc_pc_transceiver_request_keyframe(rtc_pc_transceiver_t *t, rtc_time_t now);
+/* The same for one simulcast layer only: the SSRC the peer sends with RTP stream id `rid`
+ * (NULL or "": all, as above). A keyframe costs several frames' worth of bits; asking every
+ * layer when one needs it makes all of them burst. RTC_ERR_NOT_FOUND while no packet of that
+ * rid has arrived (its SSRC is not known yet). */
+int rtc_pc_transceiver_request_keyframe_rid(rtc_pc_transceiver_t *t, const char *rid,
+                                            rtc_time_t now);
 
 /* ------------------------------------------------------------------------------------------
  * Data channels.

@@ -454,16 +454,24 @@ static void write_fb(rtc_writer_t *w, void *arg) {
     else rtc_rtcp_write_nack(w, a->sender, a->media, a->seqs, a->n);
 }
 
-int rtc_pc_transceiver_request_keyframe(rtc_pc_transceiver_t *t, rtc_time_t now) {
+int rtc_pc_transceiver_request_keyframe_rid(rtc_pc_transceiver_t *t, const char *rid,
+                                            rtc_time_t now) {
     if (!t) return RTC_ERR_INVALID_ARG;
     if (!pc_media_ready(t->pc)) return RTC_ERR_STATE;
     pc_touch(t->pc, now);
+    size_t sent = 0;
     for (size_t i = 0; i < t->n_streams; i++) {
+        if (rid && rid[0] && strcmp(t->streams[i].rid, rid) != 0) continue;
         fb_arg_t a = {.sender = t->ssrc, .media = t->streams[i].ssrc, .pli = true};
         send_compound(t->pc, NULL, false, write_fb, &a, now);
         t->streams[i].plis_sent++;
+        sent++;
     }
-    return t->n_streams ? RTC_OK : RTC_ERR_NOT_FOUND;
+    return sent ? RTC_OK : RTC_ERR_NOT_FOUND;
+}
+
+int rtc_pc_transceiver_request_keyframe(rtc_pc_transceiver_t *t, rtc_time_t now) {
+    return rtc_pc_transceiver_request_keyframe_rid(t, NULL, now);
 }
 
 static void send_twcc(rtc_peer_connection_t *pc, rtc_time_t now) {
