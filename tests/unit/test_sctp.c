@@ -535,6 +535,36 @@ START_TEST(test_silent_peer_times_out_and_channels_error) {
 END_TEST
 
 
+static bool remote_got_a_message(tpair_t *p) {
+    tchan_t *r = tp_find(&p->s, 0);
+    return r && r->msgs >= 1;
+}
+
+/* After an outage the sender must notice the path is back within a few seconds: with the
+ * SCTP default (RTO doubling up to 60 s) a 20 s outage leaves the next retransmission ~11 s
+ * after the path returns — a data channel frozen that long after a network blip (or a burst
+ * of drops in a TURN-over-TCP relay). Like libwebrtc (dcSCTP's max_timer_backoff_duration),
+ * the backoff stops at 3 s. Fake clock: the times are exact, not measured. */
+START_TEST(test_retransmission_backoff_capped_so_an_outage_heals_fast) {
+    setup_pair(19);
+    ck_assert(tp_connect(&P));
+    rtc_dc_t *a = open_local(&P.c, "blip", NULL);
+    g_want_id = 0;
+    ck_assert(tp_run(&P, RTC_SEC(5), remote_has_open));
+    P.loss = 1.0;
+    ck_assert_int_eq(rtc_dc_send(a, "after the blip", 14, true), RTC_OK);
+    tp_run(&P, RTC_SEC(20), NULL);
+    ck_assert(!remote_got_a_message(&P));
+    ck_assert_int_eq(rtc_sctp_state(P.c.a), RTC_SCTP_STATE_CONNECTED); /* 20 s: not given up */
+    P.loss = 0;
+    rtc_time_t back = P.now;
+    ck_assert(tp_run(&P, RTC_SEC(30), remote_got_a_message));
+    ck_assert_msg(P.now - back <= RTC_MS(3500), "delivered %lld ms after the path came back",
+                  (long long)((P.now - back) / 1000));
+    tp_destroy(&P);
+}
+END_TEST
+
 static bool s_got_open(tpair_t *p) { return p->s.incoming >= 1; }
 
 /* Sends raw bytes with a PPID on a stream from side pe, bypassing the channel layer. */
@@ -701,6 +731,7 @@ int main(void) {
     tcase_add_test(tc, test_stream_ids_beyond_initial_count_grow_streams);
     tcase_add_test(tc, test_graceful_shutdown_closes_channels);
     tcase_add_test(tc, test_silent_peer_times_out_and_channels_error);
+    tcase_add_test(tc, test_retransmission_backoff_capped_so_an_outage_heals_fast);
     tcase_add_test(tc, test_malformed_dcep_is_ignored_or_stream_reset);
     tcase_add_test(tc, test_garbage_packets_do_not_hurt_the_association);
     tcase_add_test(tc, test_many_associations_share_one_stack);

@@ -55,7 +55,9 @@
  * fed to usrsctp in pieces, so the send buffer stays bounded), I-DATA/interleaving off,
  * PR-SCTP and stream reconfiguration (RFC 6525) on, ASCONF, AUTH and ECN off, path MTU fixed
  * (default 1200), 1024 streams each way at start, grown with an ADD_STREAMS request when a
- * channel needs a higher stream id.
+ * channel needs a higher stream id. The retransmission timer's backoff stops at 3 s (RTO.Max;
+ * the RFC's 60 s would leave a channel frozen for many seconds after a short outage, as
+ * libwebrtc also avoids), and 10 retransmissions in a row end the association (~30 s).
  */
 #ifndef RTC_SCTP_H
 #define RTC_SCTP_H

@@ -96,6 +96,12 @@ static void stack_init(void) {
     usrsctp_sysctl_set_sctp_auto_asconf(0);
     /* Association-wide retransmission limit before COMM_LOST (RFC default 10). */
     usrsctp_sysctl_set_sctp_assoc_rtx_max_default(10);
+    /* The retransmission timer doubles at each timeout up to RTO.Max, 60 s by default: after
+     * an outage of 20 s the next try would come ~11 s after the path is back, a data channel
+     * frozen that long. libwebrtc caps the backoff at 3 s (dcSCTP's
+     * max_timer_backoff_duration); so do we. With 10 retransmissions allowed, a dead path
+     * still ends the association after ~30 s, about when ICE consent gives up too. */
+    usrsctp_sysctl_set_sctp_rto_max_default(3000);
     atomic_store(&g_timer_now, -1);
     g_inited = true;
 }
