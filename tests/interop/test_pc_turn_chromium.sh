@@ -63,5 +63,10 @@ n=$(grep -c "allocation [^ ]* for $NET.2:[0-9]* (user u, " "$TMP/turn.log")
 m=$(grep -c "allocation [^ ]* for $NET.1:[0-9]* (user u, " "$TMP/turn.log")
 echo "starling-turn allocations: Chromium $n, starling-peer $m"
 [ "$n" -ge 3 ] && [ "$m" -ge 2 ] || { echo "FAIL: too few allocations on starling-turn"; fail=1; }
-[ $fail -eq 0 ] || { echo "--- starling-turn log (tail)"; tail -30 "$TMP/turn.log"; }
+if [ $fail -ne 0 ]; then
+  # What starling-turn did not relay (a full send buffer towards a slow TCP client, ...).
+  echo "--- starling-turn drops"
+  ip netns exec "$SRV" curl -s -m 3 http://127.0.0.1:$STURN_HTTP_PORT/metrics | grep '^starling_turn_dropped_total' || true
+  echo "--- starling-turn log (tail)"; tail -30 "$TMP/turn.log"
+fi
 exit $fail
