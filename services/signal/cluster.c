@@ -777,6 +777,17 @@ static void fetch_turn_secret(signal_server_t *srv) {
                      "0", "1", NULL);
 }
 
+/* Every local room on `node` is already waiting for a node (failover_wait). */
+static bool all_rooms_waiting(signal_server_t *srv, const char *node) {
+    size_t n;
+    signal_room_t **rooms = rooms_snapshot(srv, &n);
+    bool all = true;
+    for (size_t i = 0; i < n && all; i++)
+        if (strcmp(rooms[i]->node, node) == 0 && !rooms[i]->no_node_since_ms) all = false;
+    free(rooms);
+    return all;
+}
+
 static void on_poll(st_redis_t *r, const redisReply *reply, void *user) {
     signal_server_t *srv = user;
     (void)r;
@@ -797,12 +808,17 @@ static void on_poll(st_redis_t *r, const redisReply *reply, void *user) {
     for (size_t i = 1; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
         if (e->type != REDIS_REPLY_STRING) continue;
-        st_log_kv(RTC_LOG_WARN, SIGNAL_LOG, ST_KVS(ST_KV_S("node", e->str)),
-                  "SFU node heartbeat expired: moving its rooms");
-        cJSON *ev = cJSON_CreateObject();
-        cJSON_AddStringToObject(ev, "type", "node_down");
-        cJSON_AddStringToObject(ev, "node", e->str);
-        signal_event_publish(srv, ev);
+        /* Said (and told to the cluster) once per failure: while our rooms wait for a node
+         * (failover_wait) the node stays dead at every poll, and the placement is simply
+         * tried again. */
+        if (!all_rooms_waiting(srv, e->str)) {
+            st_log_kv(RTC_LOG_WARN, SIGNAL_LOG, ST_KVS(ST_KV_S("node", e->str)),
+                      "SFU node heartbeat expired: moving its rooms");
+            cJSON *ev = cJSON_CreateObject();
+            cJSON_AddStringToObject(ev, "type", "node_down");
+            cJSON_AddStringToObject(ev, "node", e->str);
+            signal_event_publish(srv, ev);
+        }
         rooms_on_node(srv, e->str, "node_failed");
     }
     /* Rooms waiting for a node whose node key is back (or was not polled this time): one
