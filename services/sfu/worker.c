@@ -193,13 +193,14 @@ static const char reconcile_script[] =
     "return n\n";
 
 typedef struct {
+    sfu_worker_t *w;
     unsigned worker;
     char room[SFU_ROOM_NAME_MAX + 1];
-} reconcile_t;
+} room_ref_t;
 
 static void on_reconciled(st_redis_t *r, const redisReply *reply, void *user) {
     (void)r;
-    reconcile_t *rc = user;
+    room_ref_t *rc = user;
     if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
         RTC_LOGW("sfu", "worker %u: room %s: %lld participant(s) in Redis that had left removed "
                  "(a removal was lost with the Redis connection)", rc->worker, rc->room,
@@ -210,7 +211,7 @@ static void on_reconciled(st_redis_t *r, const redisReply *reply, void *user) {
 static void reconcile_room(sfu_worker_t *w, sfu_room_t *r) {
     size_t n = sfu_room_participant_count(r);
     const char **argv = calloc(n + 6, sizeof *argv);
-    reconcile_t *rc = calloc(1, sizeof *rc);
+    room_ref_t *rc = calloc(1, sizeof *rc);
     if (!argv || !rc) {
         free(argv);
         free(rc);
@@ -232,16 +233,56 @@ static void reconcile_room(sfu_worker_t *w, sfu_room_t *r) {
     free(argv);
 }
 
+static void drop_room(sfu_worker_t *w, sfu_room_t *r);
+static sfu_room_t *find_room(sfu_worker_t *w, const char *name);
+
+/* After a reconnect each room is written again — unless it was moved to another node while
+ * we were away from Redis (our key expired: we were taken for dead, docs/redis.md "Faults").
+ * Its participants were then told to reconnect there, the room_moved event never reached
+ * us, and writing our id back would split the room between two nodes. So a room is claimed
+ * first, atomically: ours when its hash names no node (Redis restarted empty) or us. */
+static const char claim_script[] =
+    "local cur = redis.call('HGET', KEYS[1], 'node')\n"
+    "if cur and cur ~= ARGV[1] then return cur end\n"
+    "redis.call('HSET', KEYS[1], 'node', ARGV[1])\n"
+    "return ''\n";
+
+static void on_room_claimed(st_redis_t *rd, const redisReply *reply, void *user) {
+    (void)rd;
+    room_ref_t *rc = user; /* the worker index and the room name */
+    sfu_worker_t *w = rc->w;
+    sfu_room_t *r = w->closing ? NULL : find_room(w, rc->room);
+    if (r && reply && reply->type == REDIS_REPLY_STRING) {
+        if (reply->str[0]) {
+            RTC_LOGW("sfu", "worker %u: room %s was moved to %s while Redis was out of reach; "
+                     "dropping it here", w->index, rc->room, reply->str);
+            drop_room(w, r);
+        } else {
+            env_save_room(w, r);
+            for (size_t k = 0; k < sfu_room_participant_count(r); k++)
+                env_save_participant(w, r, sfu_room_participant(r, k));
+            reconcile_room(w, r);
+        }
+    }
+    free(rc);
+}
+
 /* Everything this worker owns, written again (after a reconnect). */
 static void resync(sfu_worker_t *w) {
     for (size_t i = 0; i < w->n_rooms; i++) {
         sfu_room_t *r = w->rooms[i];
-        env_save_room(w, r);
-        for (size_t k = 0; k < sfu_room_participant_count(r); k++)
-            env_save_participant(w, r, sfu_room_participant(r, k));
-        reconcile_room(w, r);
+        room_ref_t *rc = calloc(1, sizeof *rc);
+        if (!rc) continue;
+        rc->w = w;
+        rc->worker = w->index;
+        snprintf(rc->room, sizeof rc->room, "%s", sfu_room_name(r));
+        char rkey[256], pkey[280];
+        room_keys(w, sfu_room_name(r), rkey, sizeof rkey, pkey, sizeof pkey);
+        const char *argv[] = {"EVAL", claim_script, "1", rkey, w->node_id};
+        if (!w->redis || st_redis_command_argv(w->redis, on_room_claimed, rc, 5, argv, NULL) != RTC_OK)
+            free(rc);
     }
-    if (w->n_rooms) RTC_LOGI("sfu", "worker %u: re-registered %zu rooms in Redis", w->index, w->n_rooms);
+    if (w->n_rooms) RTC_LOGI("sfu", "worker %u: re-registering %zu rooms in Redis", w->index, w->n_rooms);
 }
 
 static void on_redis_connect(st_redis_t *r, void *user) {

@@ -9,7 +9,7 @@
 #      expiring, errors routed back (bad JSON, unknown participant, unknown type)
 #   3. a Redis restart (empty, as without persistence): the node, its room and its
 #      participants are registered again and the bus works again; participants in the hash
-#      that the room no longer has are removed
+#      that the room no longer has are removed; a room moved away meanwhile is not taken back
 #   4. SIGTERM drain: state draining, out of starling:nodes, node_draining event, joins for
 #      new rooms refused, exit once the last participant left, node key deleted, node_down
 #   5. kill -9: the node key expires on its TTL
@@ -234,6 +234,20 @@ wait_eq 15 0 hexists starling:room:durable:participants PA_ghost2 || fail "stale
 [ "$(r hexists starling:room:durable:participants PA_d)" = 1 ] || fail "a live participant was removed"
 grep -q 'PA_ghost\|participant(s) in Redis that had left removed' "$TMP/sfu.log" || fail "no log line for the stale participants"
 ok "participants in Redis that the room does not have are removed (after a reconnect, and periodically)"
+
+# A room moved to another node while this one was out of Redis's reach (signal took it for
+# dead; the room_moved event never reached it): after the reconnect it is dropped here, not
+# taken back (that would split it between two nodes); the other rooms are written again.
+pkey PA_m moved sig1
+bus '{"type":"join","room":"moved","participant":"PA_m","signal":"sig1","payload":{"identity":"mia"}}'
+wait_for 10 has sig1b.out '"participant":"PA_m","signal":"sig1","payload":{"type":"joined"' || fail "mia not joined"
+r hset starling:room:moved node sfu-elsewhere >/dev/null
+r hset starling:room:durable participants 0 >/dev/null # rewritten by the reconnect
+r client kill type normal >/dev/null
+wait_for 5 grep -q 'room moved was moved to sfu-elsewhere' "$TMP/sfu.log" || fail "moved room not dropped"
+wait_eq 5 2 hget starling:room:durable participants || fail "durable not written again after the reconnect"
+[ "$(r hget starling:room:moved node)" = sfu-elsewhere ] || fail "a room moved away was taken back"
+ok "after a reconnect: a room moved away meanwhile is dropped, not taken back; the others written again"
 
 # 4. Drain -------------------------------------------------------------------------------------
 listen starling:events events.out
