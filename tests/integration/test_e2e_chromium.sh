@@ -18,6 +18,9 @@
 #   6. C's browser fails to answer the first subscriber offer that carries video (createAnswer
 #      rejects once): the client rolls back, the SFU sends the offer again after its
 #      subscriber.offer_timeout (3 s here), and C answers it and decodes everyone (1).
+#   7. the SFU stalls (SIGSTOP for 6 s, longer than its node key's TTL, no other node): signal
+#      waits for it (failover_wait) instead of ending the sessions; nobody is disconnected
+#      or told to reconnect, and every browser decodes the others again afterwards.
 # Network (tests/interop/README.md): the servers run in one namespace this test creates
 # (10.210.0.1 on a bridge), each browser and aiortc in its own namespace (10.210.0.2-5) whose
 # veth is a port of that bridge; the SFU's media address is pinned to 10.210.0.1, so its ICE
@@ -62,7 +65,7 @@ if [ -n "${E2E_DEBUG:-}" ]; then
 fi
 mkdir -p "$E2E_TMP/home"
 env NODE_PATH="$E2E_NODE_DIR/node_modules" HOME="$E2E_TMP/home" E2E_TMP="$E2E_TMP" E2E_AIORTC=1 \
-  timeout 420 node "$E2E_DIR/e2e_chromium.js" "$E2E_BASE" "$E2E_NS_A" "$E2E_NS_B" "$E2E_NS_C" "$E2E_SRV" \
+  E2E_SFU_PID="$E2E_SFU_PID" timeout 420 node "$E2E_DIR/e2e_chromium.js" "$E2E_BASE" "$E2E_NS_A" "$E2E_NS_B" "$E2E_NS_C" "$E2E_SRV" \
   >"$E2E_TMP/browsers.json" 2>"$E2E_TMP/node.err" ||
   { cat "$E2E_TMP/browsers.json"; tail -20 "$E2E_TMP/node.err"; e2e_fail "browser driver exited non-zero"; }
 touch "$E2E_TMP/aio.stop"
@@ -110,6 +113,12 @@ const area = (l) => l ? l.width * l.height : 0;
 check('4. before the limit C got more than the lowest layers of A\'s and B\'s video', bw.before && bw.before.score > 2 * 320 * 180, JSON.stringify(bw.before));
 check('4. C\'s downlink limited (tbf 500 kbit/s): switched to the lowest layers, still decoding', bw.limited && bw.limited.ok, JSON.stringify(bw.limited));
 check('4. limit lifted: switched back up', bw.climbed && bw.climbed.ok, JSON.stringify(bw.climbed));
+const st = s.stall || {};
+check('7. the SFU stalled 6 s (its node key expired): nobody disconnected or told to reconnect',
+      st.seen && ['A', 'B', 'C'].every((n) => st.seen[n] && st.seen[n].state === 'joined' && st.seen[n].events.length === 0),
+      JSON.stringify(st.seen));
+check('7. after the stall everyone decodes everyone again', st.after && ['A', 'B', 'C'].every((n) => st.after[n] && st.after[n].ok),
+      JSON.stringify(st.after));
 const lv = s.leave || {};
 check('3. B left: A and C lost its tile', lv.tilesGone && ['A', 'C'].every((n) => (lv.tilesGone[n] || []).every((t) => !t.startsWith('B'))),
       JSON.stringify(lv.tilesGone));

@@ -11,6 +11,7 @@
 //   media     every browser decodes the other two browsers' video and receives their audio
 //             (and the aiortc participant's video), counters growing between two samples
 //   chat      a message typed into A's page reaches B and C
+//   stall     the SFU stopped for 6 s (E2E_SFU_PID): nobody disconnected, media back after
 //   bandwidth C's downlink limited (tbf on p-C, the bridge side of its veth): the SFU
 //             switches what C gets of A's and B's video to the lowest simulcast layers;
 //             limit lifted: back up
@@ -220,6 +221,32 @@ const area = (l) => (l.width || 0) * (l.height || 0);
         .map((d) => ({ via: d.via, fromA: d.from === aId })), pubs.A.id);
     }
     step('chat', { senderChannel: via, receivers: got });
+
+    // 7: the SFU stalls (SIGSTOP, 6 s: longer than its node key's 4 s TTL, so signal takes
+    // it for dead, and there is no other node). Signal waits `failover_wait` for it instead
+    // of ending the sessions: nobody is disconnected or told to reconnect, and everyone
+    // decodes everyone again once it runs.
+    if (process.env.E2E_SFU_PID) {
+      const events = ['reconnect', 'failed', 'disconnected', 'reconnecting'];
+      for (const b of browsers) {
+        await b.page.evaluate((evs) => {
+          window.__stallEvents = [];
+          for (const e of evs) window.starling.client.on(e, () => window.__stallEvents.push(e));
+        }, events);
+      }
+      const pid = Number(process.env.E2E_SFU_PID);
+      process.kill(pid, 'SIGSTOP');
+      note('SFU stopped');
+      try { await sleep(6000); } finally { process.kill(pid, 'SIGCONT'); }
+      note('SFU running again');
+      const after = {};
+      for (const b of browsers) after[b.name] = await waitMedia(b, others(b.name).filter((n) => n !== 'aio'), 30000);
+      const seen = {};
+      for (const b of browsers) {
+        seen[b.name] = await b.page.evaluate(() => ({ events: window.__stallEvents, state: window.starling.client.state }));
+      }
+      step('stall', { after, seen });
+    }
 
     // 4a: bandwidth. The simulcast layers C gets of A's and B's video (the SFU's latest
     // `layer` message for each; "score" = the sum of their areas), then with C's downlink

@@ -14,7 +14,7 @@
 # e2e_setup: stops every process this run started by PID, then anything left inside its
 # namespaces, deletes the namespaces and the work directory).
 # Variables: E2E_SRV (srv namespace), E2E_NS_<NAME>, E2E_BASE (http://10.210.0.1:8080),
-# E2E_TMP (work directory, logs), E2E_NODE_DIR (node_modules parent), E2E_PIDS.
+# E2E_TMP (work directory, logs), E2E_NODE_DIR (node_modules parent), E2E_PIDS, E2E_SFU_PID.
 
 E2E_NET=${E2E_NET:-10.210.0}
 E2E_IP=$E2E_NET.1
@@ -104,7 +104,8 @@ e2e_services() {
   ip netns exec "$S" "$BUILD_DIR/services/sfu/starling-sfu" --node_id sfu-e2e \
     --public_ip "$E2E_IP" --udp.listen "$E2E_IP:7882" --http.listen 127.0.0.1:9642 \
     --workers 2 --shutdown.drain_timeout 1s --redis.port 6379 --subscriber.offer_timeout 3s ${E2E_SFU_ARGS:-} >"$E2E_TMP/sfu.log" 2>&1 &
-  E2E_PIDS="$E2E_PIDS $!"
+  E2E_SFU_PID=$!
+  E2E_PIDS="$E2E_PIDS $E2E_SFU_PID"
   ip netns exec "$S" "$BUILD_DIR/services/signal/starling-signal" \
     --listen "$E2E_IP:$E2E_SIGNAL_PORT" --dev_mode --api_key e2e --api_secret "$E2E_API_SECRET" \
     --web_root "$SRC_DIR/services/signal/web" --redis.port 6379 >"$E2E_TMP/signal.log" 2>&1 &
