@@ -108,7 +108,7 @@ e2e_services() {
   E2E_PIDS="$E2E_PIDS $E2E_SFU_PID"
   ip netns exec "$S" "$BUILD_DIR/services/signal/starling-signal" \
     --listen "$E2E_IP:$E2E_SIGNAL_PORT" --dev_mode --api_key e2e --api_secret "$E2E_API_SECRET" \
-    --web_root "$SRC_DIR/services/signal/web" --redis.port 6379 >"$E2E_TMP/signal.log" 2>&1 &
+    --web_root "$SRC_DIR/services/signal/web" --redis.port 6379 ${E2E_SIGNAL_ARGS:-} >"$E2E_TMP/signal.log" 2>&1 &
   E2E_PIDS="$E2E_PIDS $!"
   e2e_wait 20 ip netns exec "$S" curl -sf http://127.0.0.1:9642/healthz || e2e_fail "starling-sfu not healthy"
   e2e_wait 20 ip netns exec "$S" curl -sf "$E2E_BASE/healthz" || e2e_fail "starling-signal not healthy"
