@@ -3,7 +3,8 @@
 # pages join one room through it: dev token, join, camera+microphone published with h/m/l
 # simulcast, tiles, chat, mute, stats overlay, resume after a dropped WebSocket, leave; a third
 # page whose publisher answer and first subscriber answer the node "loses" (the client offers
-# again; it answers the repeated subscriber offer with the same answer). The
+# again; it answers the repeated subscriber offer with the same answer); a fourth without a
+# camera (joins with its microphone only, and says so). The
 # SFU node is the scripted test double (it answers offers; no media flows) until the real SFU
 # lands. Per tests/interop/README.md: the servers (redis-server, the node, starling-signal on
 # 10.200.0.1) run in one network namespace this test creates, Chromium in another
@@ -102,6 +103,9 @@ const checks = [
   ["subscriber offer repeated (same offer_id): answered twice, the same answer, applied once",
       subAnswers.length === 2 && subAnswers.every((m) => m.payload.offer_id === 1) &&
       subAnswers[0].payload.sdp === subAnswers[1].payload.sdp && lost.subState === "stable"],
+  ["no camera: joined with the microphone only, the page says so, camera button disabled",
+      s["no camera"] && s["no camera"].kinds.join() === "audio" && /audio only/.test(s["no camera"].notice || "") &&
+      s["no camera"].camDisabled && !s["no camera"].micDisabled],
 ];
 if (!(pubOffers.length === 2 && subAnswers.length === 2))
   console.log("Carol at the node: " + JSON.stringify(bus.map((m) => [m.type, (m.payload || {}).pc, (m.payload || {}).offer_id])));

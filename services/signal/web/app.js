@@ -200,11 +200,13 @@ async function join(ev) {
     $('room-label').textContent = `room: ${joined.room.name}`;
     const me = tileFor(joined.participant.id, name, true);
     if ($('publish').checked) {
-      localStream = await navigator.mediaDevices.getUserMedia({
-        audio: true, video: { width: { ideal: 1280 }, height: { ideal: 720 } },
-      });
-      attach(me, localStream);
-      await client.publish(localStream, { simulcast: $('simulcast').checked });
+      const media = await openMedia();
+      localStream = media.stream;
+      showNotice(media.notice);
+      if (localStream) {
+        attach(me, localStream);
+        await client.publish(localStream, { simulcast: $('simulcast').checked });
+      }
     }
     updateControls();
   } catch (e) {
@@ -214,6 +216,33 @@ async function join(ev) {
   }
 }
 
+// Camera and microphone, or what of them can be had: a missing camera, one in use by another
+// program or a refused permission must not keep anyone out of the room. Falls back to audio
+// only, then video only, then watching only; `notice` says which (null when both work).
+async function openMedia() {
+  const video = { width: { ideal: 1280 }, height: { ideal: 720 } };
+  const gum = (c) => navigator.mediaDevices.getUserMedia(c);
+  let both;
+  try {
+    return { stream: await gum({ audio: true, video }), notice: null };
+  } catch (e) {
+    both = e;
+  }
+  const why = `${both.name || 'Error'}: ${both.message || both}`;
+  try {
+    return { stream: await gum({ audio: true }), notice: `Camera unavailable (${why}): audio only.` };
+  } catch { /* no microphone either, or refused */ }
+  try {
+    return { stream: await gum({ video }), notice: `Microphone unavailable (${why}): video only.` };
+  } catch { /* neither */ }
+  return { stream: null, notice: `No camera or microphone (${why}): you are watching only.` };
+}
+
+function showNotice(text) {
+  $('notice').textContent = text || '';
+  $('notice').hidden = !text;
+}
+
 function updateControls() {
   const mic = client && client.isMuted('audio');
   const cam = client && client.isMuted('video');
@@ -221,6 +250,10 @@ function updateControls() {
   $('mute-mic').textContent = mic ? 'Mic off' : 'Mic';
   $('mute-cam').classList.toggle('off', !!cam);
   $('mute-cam').textContent = cam ? 'Camera off' : 'Camera';
+  // Nothing to mute without the device.
+  const has = (kind) => !!(client && client.local.some((l) => l.track.kind === kind));
+  $('mute-mic').disabled = !has('audio');
+  $('mute-cam').disabled = !has('video');
   const me = client && client.me && tiles.get(client.me.id);
   if (me) {
     me.el.classList.toggle('muted', !!mic);
@@ -251,6 +284,7 @@ $('leave').addEventListener('click', () => {
   for (const id of [...tiles.keys()]) removeTile(id);
   $('call').hidden = true;
   $('lobby').hidden = false;
+  showNotice(null);
   $('join').disabled = false;
 });
 

@@ -5,7 +5,8 @@
 // dev token, join, camera+microphone published with h/m/l simulcast (the scripted SFU test
 // double answers the offer; no media flows), tiles for both, chat over the WebSocket `data`
 // fallback, mute reaching the other side, the stats overlay, a dropped WebSocket resumed, and
-// leave; then a third page (Carol) whose answers the node "loses" once each way. Prints one JSON object with what it saw; the shell script judges it.
+// leave; then a third page (Carol) whose answers the node "loses" once each way, and a fourth
+// (Dave) without a camera. Prints one JSON object with what it saw; the shell script judges it.
 const { chromium } = require('playwright-core');
 
 const base = process.argv[2];
@@ -21,8 +22,9 @@ const step = (name, data) => out.steps.push(Object.assign({ name }, data || {}))
            '--autoplay-policy=no-user-gesture-required',
            `--unsafely-treat-insecure-origin-as-secure=${base}`],
   });
-  const open = async (name, publishedWithin = 15000) => {
+  const open = async (name, publishedWithin = 15000, initScript = null) => {
     const ctx = await browser.newContext();
+    if (initScript) await ctx.addInitScript(initScript);
     const page = await ctx.newPage();
     page.on('pageerror', (e) => step('pageerror', { who: name, error: String(e) }));
     page.on('console', (m) => { if (m.type() === 'error') step('console', { who: name, text: m.text() }); });
@@ -123,6 +125,21 @@ const step = (name, data) => out.steps.push(Object.assign({ name }, data || {}))
       const c = window.starling.client;
       return { id: c.me.id, subState: c.sub.signalingState, pubState: c.pub.signalingState,
                sentAnswer: (c.sub._starlingLastAnswer || {}).msg };
+    })));
+
+    // No camera (getUserMedia with video fails with NotFoundError, as on a machine without
+    // one): Dave still joins, publishing his microphone only, and the page says so.
+    const dave = await open('Dave', 15000, () => {
+      const orig = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+      navigator.mediaDevices.getUserMedia = (c) => (c && c.video
+        ? Promise.reject(new DOMException('Requested device not found', 'NotFoundError'))
+        : orig(c));
+    });
+    step('no camera', await dave.evaluate(() => ({
+      kinds: window.starling.client.local.map((l) => l.track.kind),
+      notice: document.getElementById('notice').hidden ? null : document.getElementById('notice').textContent,
+      camDisabled: document.getElementById('mute-cam').disabled,
+      micDisabled: document.getElementById('mute-mic').disabled,
     })));
     out.ok = true;
   } catch (e) {
