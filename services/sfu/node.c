@@ -77,6 +77,10 @@ struct sfu_node {
     rtc_time_t drain_started;
     rtc_time_t last_heartbeat; /* when on_heartbeat last ran (0: not yet) */
     int64_t started_at;
+    /* Random per process: a node that restarts under the same node_id (a fixed id, as in
+     * Kubernetes) is a new instance with none of the old one's rooms; signal tells their
+     * participants to reconnect when it sees the instance change (docs/redis.md). */
+    char instance[17];
     int final_pending;
     atomic_uint_fast64_t bus_in, bus_bad, bus_unroutable, events_in;
 };
@@ -115,7 +119,8 @@ static void register_node(sfu_node_t *n) {
     const char *hset[] = {"HSET", n->node_key, "id", n->id, "public_ip", n->cfg->public_ip,
                           "udp_ports", n->udp_ports, "workers", workers, "load", load,
                           "capacity", capacity, "state", n->draining ? "draining" : "up",
-                          "started_at", started, "version", STARLING_SFU_VERSION};
+                          "started_at", started, "version", STARLING_SFU_VERSION,
+                          "instance", n->instance};
     st_redis_command_argv(n->redis, NULL, NULL, (int)(sizeof hset / sizeof hset[0]), hset, NULL);
     const char *pexpire[] = {"PEXPIRE", n->node_key, ttl};
     st_redis_command_argv(n->redis, NULL, NULL, 3, pexpire, NULL);
@@ -447,6 +452,7 @@ sfu_node_t *sfu_node_start(uv_loop_t *loop, const sfu_config_t *cfg,
     snprintf(n->sfu_channel, sizeof n->sfu_channel, "%ssfu:%s", prefix, n->id);
     snprintf(n->events_channel, sizeof n->events_channel, "%sevents", prefix);
     n->started_at = rtc_clock_wall_us() / RTC_US_PER_SEC;
+    snprintf(n->instance, sizeof n->instance, "%016llx", (unsigned long long)rtc_random_u64());
     n->n_workers = cfg->workers > 0 ? (unsigned)cfg->workers : ncpus();
 
     n->metrics = st_metrics_new();

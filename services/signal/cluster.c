@@ -452,14 +452,11 @@ void signal_cluster_claim(signal_session_t *s, const char *resume_token) {
 /* ------------------------------------------------------------------------------------------
  * Failover: rooms leaving a dead node.
  */
-static void room_apply_move(signal_server_t *srv, signal_room_t *r, const char *node,
-                            const char *reason) {
-    if (strcmp(r->node, node) == 0) return;
-    st_log_kv(RTC_LOG_WARN, SIGNAL_LOG,
-              ST_KVS(ST_KV_S("room", r->name), ST_KV_S("from", r->node), ST_KV_S("to", node),
-                     ST_KV_I("participants", r->n_members)),
-              "room moved to another SFU node: participants rejoin there");
-    snprintf(r->node, sizeof r->node, "%s", node);
+/* Our members of r join r->node afresh (with `rejoin`: same participant ids) and are told
+ * to reconnect, i.e. to negotiate both PeerConnections again: the node they were on is
+ * gone (moved away from, or restarted without their state). */
+static void room_rejoin(signal_server_t *srv, signal_room_t *r, const char *reason) {
+    const char *node = r->node;
     for (signal_session_t *s = r->members; s; s = s->room_next) {
         if (!s->wsi || (s->state != SESS_JOINED && s->state != SESS_JOINING)) continue;
         snprintf(s->node, sizeof s->node, "%s", node);
@@ -473,6 +470,18 @@ static void room_apply_move(signal_server_t *srv, signal_room_t *r, const char *
             cJSON_Delete(o);
         }
     }
+}
+
+static void room_apply_move(signal_server_t *srv, signal_room_t *r, const char *node,
+                            const char *reason) {
+    if (strcmp(r->node, node) == 0) return;
+    st_log_kv(RTC_LOG_WARN, SIGNAL_LOG,
+              ST_KVS(ST_KV_S("room", r->name), ST_KV_S("from", r->node), ST_KV_S("to", node),
+                     ST_KV_I("participants", r->n_members)),
+              "room moved to another SFU node: participants rejoin there");
+    snprintf(r->node, sizeof r->node, "%s", node);
+    r->node_instance[0] = 0; /* learnt at the next poll */
+    room_rejoin(srv, r, reason);
 }
 
 typedef struct {
@@ -788,11 +797,44 @@ static bool all_rooms_waiting(signal_server_t *srv, const char *node) {
     return all;
 }
 
+static bool in_list(const redisReply *list, const char *id) {
+    for (size_t j = 0; j < list->elements; j++)
+        if (list->element[j]->type == REDIS_REPLY_STRING && strcmp(list->element[j]->str, id) == 0)
+            return true;
+    return false;
+}
+
+/* A live node's `instance`: the first one seen is remembered per room; a different one means
+ * the node restarted under the same id (a fixed node_id) and has none of our participants:
+ * they join it afresh and renegotiate, as after a move. */
+static void node_instance_seen(signal_server_t *srv, const char *node, const char *instance) {
+    if (!instance[0]) return; /* a node that does not say */
+    size_t n;
+    signal_room_t **rooms = rooms_snapshot(srv, &n);
+    bool said = false;
+    for (size_t i = 0; i < n; i++) {
+        signal_room_t *r = rooms[i];
+        if (strcmp(r->node, node) != 0) continue;
+        if (r->node_instance[0] && strcmp(r->node_instance, instance) != 0) {
+            if (!said)
+                st_log_kv(RTC_LOG_WARN, SIGNAL_LOG, ST_KVS(ST_KV_S("node", node)),
+                          "SFU node restarted (a new instance under the same id): its rooms' "
+                          "participants join it again");
+            said = true;
+            r->no_node_since_ms = 0;
+            room_rejoin(srv, r, "node_failed");
+        }
+        snprintf(r->node_instance, sizeof r->node_instance, "%s", instance);
+    }
+    free(rooms);
+}
+
 static void on_poll(st_redis_t *r, const redisReply *reply, void *user) {
     signal_server_t *srv = user;
     (void)r;
-    if (srv->freeing || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
-        reply->element[0]->type != REDIS_REPLY_INTEGER)
+    if (srv->freeing || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[2]->type != REDIS_REPLY_ARRAY)
         return;
     int live = (int)reply->element[0]->integer;
     if (live != srv->live_nodes) {
@@ -805,8 +847,9 @@ static void on_poll(st_redis_t *r, const redisReply *reply, void *user) {
     /* Right after (re)connecting, a missing node key may only mean that Redis restarted
      * empty and the nodes have not re-registered yet (they do every 2 s): no failover then. */
     if (signal_now_ms() - srv->redis_up_since_ms < NODE_GRACE_MS) return;
-    for (size_t i = 1; i < reply->elements; i++) {
-        const redisReply *e = reply->element[i];
+    const redisReply *dead = reply->element[1], *alive = reply->element[2];
+    for (size_t i = 0; i < dead->elements; i++) {
+        const redisReply *e = dead->element[i];
         if (e->type != REDIS_REPLY_STRING) continue;
         /* Said (and told to the cluster) once per failure: while our rooms wait for a node
          * (failover_wait) the node stays dead at every poll, and the placement is simply
@@ -821,18 +864,17 @@ static void on_poll(st_redis_t *r, const redisReply *reply, void *user) {
         }
         rooms_on_node(srv, e->str, "node_failed");
     }
+    for (size_t i = 0; i + 1 < alive->elements; i += 2)
+        if (alive->element[i]->type == REDIS_REPLY_STRING && alive->element[i + 1]->type == REDIS_REPLY_STRING)
+            node_instance_seen(srv, alive->element[i]->str, alive->element[i + 1]->str);
     /* Rooms waiting for a node whose node key is back (or was not polled this time): one
      * more placement says which (OK on the same node ends the wait, nothing moves). */
     size_t nr;
     signal_room_t **rooms = rooms_snapshot(srv, &nr);
     for (size_t i = 0; i < nr; i++) {
         signal_room_t *lr = rooms[i];
-        if (!lr->no_node_since_ms) continue;
-        bool dead = false;
-        for (size_t j = 1; j < reply->elements && !dead; j++)
-            dead = reply->element[j]->type == REDIS_REPLY_STRING &&
-                   strcmp(reply->element[j]->str, lr->node) == 0;
-        if (!dead) signal_room_failover(srv, lr, lr->node, "node_failed");
+        if (lr->no_node_since_ms && !in_list(dead, lr->node))
+            signal_room_failover(srv, lr, lr->node, "node_failed");
     }
     free(rooms);
 }

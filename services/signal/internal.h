@@ -106,6 +106,7 @@ struct signal_room {
     bool needs_register;        /* re-run placement after a Redis reconnect */
     bool moving;                /* a failover placement is in flight */
     int64_t no_node_since_ms;   /* its node failed with no other to move to (0: it has one) */
+    char node_instance[SIGNAL_ID_MAX + 1]; /* the node's `instance` when last polled ("": not yet) */
     int refs;                   /* in-flight Redis callbacks */
 };
 

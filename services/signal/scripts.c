@@ -57,11 +57,15 @@ signal_script_t signal_script_poll = {
     "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
     "  if redis.call('HGET', ARGV[1] .. id, 'state') == 'up' then n = n + 1 end\n"
     "end\n"
-    "local out = {n}\n"
+    "local dead, live = {}, {}\n"
     "for i = 2, #ARGV do\n"
-    "  if redis.call('EXISTS', ARGV[1] .. ARGV[i]) == 0 then out[#out + 1] = ARGV[i] end\n"
+    "  if redis.call('EXISTS', ARGV[1] .. ARGV[i]) == 0 then dead[#dead + 1] = ARGV[i]\n"
+    "  else\n"
+    "    live[#live + 1] = ARGV[i]\n"
+    "    live[#live + 1] = redis.call('HGET', ARGV[1] .. ARGV[i], 'instance') or ''\n"
+    "  end\n"
     "end\n"
-    "return out\n",
+    "return {n, dead, live}\n",
     ""};
 
 signal_script_t signal_script_register = {

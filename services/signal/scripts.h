@@ -48,7 +48,9 @@ typedef struct {
 extern signal_script_t signal_script_place;
 /*
  * poll: KEYS: nodes zset. ARGV: node key prefix, then node ids to check.
- *   -> {live_up_count, dead ids...} (ids among ARGV whose node key is gone).
+ *   -> {live_up_count, {dead ids...}, {id, instance, id, instance...}}: the ids among ARGV
+ *   whose node key is gone, and for the others their `instance` ("" when the node wrote
+ *   none), which changes when a node restarts under the same id.
  */
 extern signal_script_t signal_script_poll;
 /*

@@ -4,7 +4,8 @@
 # (tests/integration/cluster/aiortc_peer.py). Scenarios (tests/integration/cluster/aiortc_cluster.py):
 #   failover  participants entering through different signal processes meet on one node; kill -9
 #             that node: they are told to reconnect and decode each other again on the other
-#             node within 10 s of the kill;
+#             node within 10 s of the kill; then that node is killed and started again under
+#             the same id (a new instance, no rooms): they rejoin it and decode each other again;
 #   redis     restart redis-server under a live room: media keeps decoding through the outage,
 #             joins work again once it is back;
 #   signal    kill -9 a signal process: its client resumes through the other one without

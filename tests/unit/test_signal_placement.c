@@ -369,12 +369,20 @@ START_TEST(poll_and_rooms_listing) {
     node("b", 0, 0, "draining", true);
     node("c", 0, 0, "up", true);
     node("d", 0, 0, "up", false);
-    const char *args[] = {"starling:nodes", "starling:node:", "a", "d", "zz"};
-    redisReply *x = eval_on(rc, &signal_script_poll, 1, 4, args);
+    do_cmd("HSET starling:node:a instance 0123abcd");
+    const char *args[] = {"starling:nodes", "starling:node:", "a", "d", "zz", "c"};
+    redisReply *x = eval_on(rc, &signal_script_poll, 1, 5, args);
     ck_assert_uint_eq(x->elements, 3);
     ck_assert_int_eq(x->element[0]->integer, 2); /* a and c are up */
-    ck_assert_str_eq(x->element[1]->str, "d");
-    ck_assert_str_eq(x->element[2]->str, "zz");
+    redisReply *dead = x->element[1], *live = x->element[2];
+    ck_assert_uint_eq(dead->elements, 2);
+    ck_assert_str_eq(dead->element[0]->str, "d");
+    ck_assert_str_eq(dead->element[1]->str, "zz");
+    ck_assert_uint_eq(live->elements, 4); /* id, instance pairs */
+    ck_assert_str_eq(live->element[0]->str, "a");
+    ck_assert_str_eq(live->element[1]->str, "0123abcd");
+    ck_assert_str_eq(live->element[2]->str, "c");
+    ck_assert_str_eq(live->element[3]->str, ""); /* a node that writes no instance */
     freeReplyObject(x);
 
     place("r1", "", "");

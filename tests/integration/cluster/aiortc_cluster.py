@@ -243,6 +243,29 @@ async def scenario_failover(procs, ck):
     # Its node key expired; its `starling:nodes` member is removed lazily, by the next
     # placement that looks at it (docs/redis.md), so it is not checked here.
     ck.ok(not cl.r.exists(C.PREFIX + "node:" + node), f"{node}'s node key is gone from Redis")
+
+    # The node now hosting the room is killed and started again under the same id before its
+    # key expires (a fixed node id, as in Kubernetes): a new instance that knows nothing of
+    # the room. Signal sees the node's `instance` change; the participants join it again
+    # and renegotiate (docs/redis.md, Faults).
+    old = cl.sfu(other)
+    C.log(f"kill -9 {other} (pid {old.proc.pid}) and start it again under the same id")
+    t_kill2 = time.time()
+    old.kill()
+    cl.sfus[cl.sfus.index(old)] = C.Sfu(procs, cl.redis.port, other, ttl="3s", heartbeat="500ms")
+    for me, them in ((alice, bob), (bob, alice)):
+        await me.wait(lambda me=me, them=them: [e for e in me.find("first_frame", t_kill2)
+                                                if e["gen"] >= 2 and e["from"] == them.id and
+                                                e["kind"] == "video"], 30,
+                      f"video from {them.name} after {other} restarted")
+    recon2 = {p.name: p.find("reconnect", t_kill2) for p in (alice, bob)}
+    ck.ok(all(r and r[0]["reason"] == "node_failed" for r in recon2.values()),
+          f"{other} restarted under the same id: both clients told to reconnect, and decode each "
+          f"other again on the new instance ({time.time() - t_kill2:.1f} s after the kill)")
+    m = C.wait_for(lambda: (lambda x: x if x.get("sfu_participants") == 2 else None)(cl.sfu(other).metrics()),
+                   10, "participants on the restarted node")
+    ck.ok(cl.room_node(room) == other and m.get("sfu_participants") == 2,
+          f"the room stays on {other}; its new instance hosts both")
     await alice.leave()
     await bob.leave()
     return cl

@@ -122,6 +122,7 @@ class Node:
         self.record = open(args.record, "a", buffering=1) if args.record else None
         self.sids = {}
         self.missing = {}  # pid -> when its participant key was first seen missing
+        self.instance = rand(16)  # per process, as the real node's (a restart is a new one)
 
     # ---- registry -----------------------------------------------------------------------
     def register(self):
@@ -130,7 +131,8 @@ class Node:
         self.r.hset(key, mapping={
             "id": self.id, "public_ip": "127.0.0.1", "udp_ports": "0", "workers": "1",
             "load": str(load), "capacity": str(self.args.capacity), "state": self.args.state,
-            "started_at": str(int(time.time())), "version": "test-double"})
+            "started_at": str(int(time.time())), "version": "test-double",
+            "instance": self.instance})
         self.r.expire(key, self.args.ttl)
         self.r.zadd(f"{self.prefix}nodes", {self.id: load})
 

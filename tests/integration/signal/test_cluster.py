@@ -4,7 +4,8 @@ SFU nodes (test doubles): concurrent joins through two signal processes place ea
 one node (the atomic placement script), relaying crosses processes, resume after a dropped
 socket (on the other process), resume refused, the resume grace period running out, SFU
 node failure (rooms move, clients get `reconnect`), the only node stalling (the room waits
-`failover_wait` for it instead of ending its sessions), SIGTERM drain (close 1012, resume
+`failover_wait` for it instead of ending its sessions), the only node restarting under the same
+id (its participants rejoin the new instance), SIGTERM drain (close 1012, resume
 elsewhere), and `unavailable` when no node is left."""
 import asyncio
 import os
@@ -282,6 +283,42 @@ async def t_only_node_stalls():
     T.wait_for(lambda: R.exists(key), 5, "the node registered again")
 
 
+async def t_only_node_restarts():
+    """The room's node is killed and started again under the same node id (as with a fixed
+    id) before its key expires: a new instance, without the room's participants. Signal sees
+    the instance change and joins them to it afresh (`join` with `rejoin`), and tells them
+    to `reconnect` (negotiate again)."""
+    global node_a, node_b
+    room = "restart-room"
+    old = node_a if node_a.proc.poll() is None else node_b
+    a = await T.Client.connect(s1.ws_url)
+    ja = await a.join(room, tok(room, "rita"))
+    b = await T.Client.connect(s2.ws_url)
+    jb = await b.join(room, tok(room, "rob"))
+    await a.expect("participant_joined")
+    assert R.hget(f"starling:room:{room}", "node") == old.id
+    await asyncio.sleep(1.5)  # a poll or two: the instance is known
+    old.kill()
+    new = T.FakeSfu(redis.port, old.id, load=0, ttl=4, heartbeat=0.5)
+    if old is node_a:
+        node_a = new
+    else:
+        node_b = new
+    ra = await a.expect("reconnect", 8)
+    rb = await b.expect("reconnect", 8)
+    assert ra["reason"] == "node_failed" and rb["reason"] == "node_failed", (ra, rb)
+    for j in (ja, jb):
+        pid = j["participant"]["id"]
+        T.wait_for(lambda: new.seen("join", pid), 5, "join at the restarted node")
+        assert new.seen("join", pid)[0]["payload"].get("rejoin") is True, new.seen("join", pid)
+    assert R.hget(f"starling:room:{room}", "node") == old.id
+    await a.send({"type": "data", "payload": "on the new instance"})
+    d = await b.expect("data")
+    assert d["payload"] == "on the new instance", d
+    await a.close()
+    await b.close()
+
+
 async def t_drain():
     room = "drain-room"
     a = await T.Client.connect(s1.ws_url)
@@ -327,6 +364,7 @@ async def main():
     await checks.run("resume grace runs out: participant_left disconnected, key gone", t_grace_expires())
     await checks.run("SFU node dies: room moves once, clients get reconnect, new node answers", t_node_failure())
     await checks.run("the only node stalls: the room waits failover_wait for it, then unavailable", t_only_node_stalls())
+    await checks.run("the only node restarts under the same id: participants rejoin it and reconnect", t_only_node_restarts())
     await checks.run("SIGTERM: clients closed 1012, resume on another process, exit 0", t_drain())
     await checks.run("no live node: healthz 503, join gets unavailable + 1013", t_no_nodes())
     assert s2.term() == 0
