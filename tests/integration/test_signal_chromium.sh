@@ -4,7 +4,8 @@
 # simulcast, tiles, chat, mute, stats overlay, resume after a dropped WebSocket, leave; a third
 # page whose publisher answer and first subscriber answer the node "loses" (the client offers
 # again; it answers the repeated subscriber offer with the same answer); a fourth without a
-# camera (joins with its microphone only, and says so). The
+# camera (joins with its microphone only, and says so), whose socket drops while the third
+# leaves (the resume's `joined` removes her tile). The
 # SFU node is the scripted test double (it answers offers; no media flows) until the real SFU
 # lands. Per tests/interop/README.md: the servers (redis-server, the node, starling-signal on
 # 10.200.0.1) run in one network namespace this test creates, Chromium in another
@@ -106,6 +107,9 @@ const checks = [
   ["no camera: joined with the microphone only, the page says so, camera button disabled",
       s["no camera"] && s["no camera"].kinds.join() === "audio" && /audio only/.test(s["no camera"].notice || "") &&
       s["no camera"].camDisabled && !s["no camera"].micDisabled],
+  ["someone left while the socket was down: the resume drops the tile (no participant_left seen)",
+      s["missed while away"] && !s["missed while away"].carolTile && !s["missed while away"].carolKnown &&
+      s["missed while away"].others >= 1],
 ];
 if (!(pubOffers.length === 2 && subAnswers.length === 2))
   console.log("Carol at the node: " + JSON.stringify(bus.map((m) => [m.type, (m.payload || {}).pc, (m.payload || {}).offer_id])));

@@ -244,8 +244,10 @@ export class StarlingClient extends EventTarget {
     this._joined = m;
     this._setState('joined');
     this._startPings();
+    const before = new Map(this.participants);
     if (!m.resumed || first) this.participants.clear();
     for (const p of m.participants || []) this.participants.set(p.id, p);
+    if (m.resumed && !first) this._reconcileParticipants(before, m.participants || []);
     if (this._joinWaiters) {
       this._joinWaiters.resolve(m);
       this._joinWaiters = null;
@@ -259,6 +261,19 @@ export class StarlingClient extends EventTarget {
       // A new participant after a failed resume: publish again from scratch.
       await this._rebuildPeers('rejoined');
     }
+  }
+
+  // After a resume (or a move to another node) `joined` lists who is in the room now. Events
+  // missed while the socket was down (someone left or came) are made up for from it, so the
+  // page drops the tiles of those who left and adds those who came.
+  _reconcileParticipants(before, now) {
+    const ids = new Set(now.map((p) => p.id));
+    for (const [id, p] of before) {
+      if (ids.has(id)) continue;
+      this.participants.delete(id);
+      this._emit('participant_left', { id, participant: p, reason: 'left while you were away' });
+    }
+    for (const p of now) if (!before.has(p.id)) this._emit('participant_joined', p);
   }
 
   _onError(m) {

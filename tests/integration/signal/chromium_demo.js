@@ -135,12 +135,37 @@ const step = (name, data) => out.steps.push(Object.assign({ name }, data || {}))
         ? Promise.reject(new DOMException('Requested device not found', 'NotFoundError'))
         : orig(c));
     });
-    step('no camera', await dave.evaluate(() => ({
+    const noCamera = await dave.evaluate(() => ({
       kinds: window.starling.client.local.map((l) => l.track.kind),
       notice: document.getElementById('notice').hidden ? null : document.getElementById('notice').textContent,
       camDisabled: document.getElementById('mute-cam').disabled,
       micDisabled: document.getElementById('mute-mic').disabled,
-    })));
+    }));
+    step('no camera', noCamera);
+
+    // Missed while away: Dave's WebSocket drops and he stays away ~3 s (his reconnect
+    // backoff); meanwhile Carol leaves. Dave resumes, and the `joined` of the resume tells him
+    // who is there now: Carol's tile goes although he never got her participant_left.
+    await carol.waitForFunction(() => window.starling.client.participants.size >= 2, null, { timeout: 10000 });
+    const carolId = await carol.evaluate(() => window.starling.client.me.id);
+    await dave.waitForFunction((id) => !!document.querySelector(`.tile[data-participant="${id}"]`), carolId,
+                               { timeout: 10000 });
+    await dave.evaluate(() => {
+      const c = window.starling.client;
+      window.__resumed = false;
+      c.on('resumed', () => { window.__resumed = true; });
+      c.backoff = 3000;
+      c.ws.close(4000, 'test drop');
+    });
+    await carol.evaluate(() => document.getElementById('leave').click());
+    await dave.waitForFunction(() => window.__resumed && window.starling.client.state === 'joined',
+                               null, { timeout: 20000 });
+    await dave.waitForTimeout(300);
+    step('missed while away', await dave.evaluate((id) => ({
+      carolTile: !!document.querySelector(`.tile[data-participant="${id}"]`),
+      carolKnown: window.starling.client.participants.has(id),
+      others: window.starling.client.participants.size,
+    }), carolId));
     out.ok = true;
   } catch (e) {
     out.ok = false;
