@@ -247,7 +247,10 @@ export class StarlingClient extends EventTarget {
     const before = new Map(this.participants);
     if (!m.resumed || first) this.participants.clear();
     for (const p of m.participants || []) this.participants.set(p.id, p);
-    if (m.resumed && !first) this._reconcileParticipants(before, m.participants || []);
+    // After a move (`reconnect`) the new node's list fills up as the others rejoin it, and
+    // their participant_joined follow: nobody there yet has not left.
+    if (m.resumed && !first && !this._moved) this._reconcileParticipants(before, m.participants || []);
+    this._moved = false;
     if (this._joinWaiters) {
       this._joinWaiters.resolve(m);
       this._joinWaiters = null;
@@ -469,6 +472,7 @@ export class StarlingClient extends EventTarget {
 
   // The room moved to another SFU node: start media over with it.
   async _onReconnect(m) {
+    this._moved = true; /* the next `joined` is the new node's (see _onJoined) */
     this._emit('reconnect', { reason: m.reason });
     await this._rebuildPeers(m.reason);
   }
