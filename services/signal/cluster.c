@@ -915,6 +915,25 @@ static void heartbeat(signal_server_t *srv) {
     free(rooms);
 }
 
+/* Pub/sub keeps nothing: what the nodes sent our participants while our subscription was
+ * down (a Redis restart: participant_joined/left, track events, an offer) is lost. Once it
+ * is back (and the nodes have had time to listen again), each joined participant is sent
+ * `resume` to its node, which answers with `joined {resumed}` — who is in the room now, with
+ * their tracks — and sends again a subscriber offer that is out (docs/redis.md, Faults).
+ * Clients reconcile their list from it (docs/signalling.md). */
+static void resync_sessions(signal_server_t *srv) {
+    int n = 0;
+    for (signal_session_t *s = srv->sessions; s; s = s->next) {
+        if (!s->wsi || s->state != SESS_JOINED || !s->node[0]) continue;
+        if (signal_bus_send(srv, s->node, "resume", s->room, s->pid, join_payload(s, false), NULL,
+                            NULL) == RTC_OK)
+            n++;
+    }
+    if (n)
+        st_log_kv(RTC_LOG_INFO, SIGNAL_LOG, ST_KVS(ST_KV_I("participants", n)),
+                  "pub/sub back: asked the nodes for the room state of our participants");
+}
+
 void signal_cluster_tick(signal_server_t *srv, int64_t now) {
     if (srv->freeing) return;
     orphans_tick(srv, now);
@@ -926,6 +945,10 @@ void signal_cluster_tick(signal_server_t *srv, int64_t now) {
     if (now - srv->last_turn_fetch_ms >= srv->cfg->heartbeat_ms) {
         srv->last_turn_fetch_ms = now;
         fetch_turn_secret(srv);
+    }
+    if (srv->resync_at_ms && now >= srv->resync_at_ms && signal_redis_joinable(srv)) {
+        srv->resync_at_ms = 0;
+        resync_sessions(srv);
     }
 }
 
@@ -947,6 +970,7 @@ static void on_connect(st_redis_t *r, void *user) {
     signal_server_t *srv = user;
     if (srv->freeing) return;
     update_redis_health(srv);
+    if (r == srv->sub && st_redis_connect_count(r) > 1) srv->resync_at_ms = signal_now_ms() + NODE_GRACE_MS;
     if (r != srv->redis) return;
     st_log_kv(RTC_LOG_INFO, SIGNAL_LOG, ST_KVS(ST_KV_I("connects", st_redis_connect_count(r))),
               "Redis connected: registering this process, its rooms and participants");

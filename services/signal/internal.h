@@ -158,6 +158,7 @@ struct signal_server {
     bool turn_secret_from_redis;
     bool turn_checked;          /* logged the secret state once */
     int live_nodes;             /* from the last poll; -1 unknown */
+    int64_t resync_at_ms;       /* ask the nodes for our participants' room state then (0: no) */
     size_t poll_offset;         /* rotates which rooms' nodes are checked first */
     size_t n_joined;            /* sessions in SESS_JOINED */
 

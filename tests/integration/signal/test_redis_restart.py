@@ -3,8 +3,9 @@
 existing WebSockets stay up and keep answering, messages that need Redis get `unavailable`
 without closing the socket, new joins get `unavailable` + 1013, /healthz says 503; when Redis
 is back the process reconnects, resubscribes, writes its participants and room placement
-again, and relaying works for the old sockets and new joins alike. The SFU node is the
-scripted test double."""
+again, and relaying works for the old sockets and new joins alike; after its pub/sub
+connection comes back, its participants get the room state again (`joined`, resumed). The
+SFU node is the scripted test double."""
 import asyncio
 import os
 import sys
@@ -148,9 +149,32 @@ async def t_pubsub_loss():
     await c.join(room, tok(room, "last"))
 
 
+async def t_room_state_after_pubsub_drop():
+    """Signal's pub/sub connection drops as a participant leaves: the participant_left the
+    node publishes for the other one may be lost with it (pub/sub keeps nothing). Once the
+    subscription is back, signal asks the node for its participants' room state (`resume`),
+    and the other one gets a `joined` (resumed) that lists who is there now."""
+    room = "resync"
+    a = await T.Client.connect(sig.ws_url)
+    ja = await a.join(room, tok(room, "ann"))
+    b = await T.Client.connect(sig.ws_url)
+    jb = await b.join(room, tok(room, "ben"))
+    await a.expect("participant_joined")
+    pa, pb = ja["participant"]["id"], jb["participant"]["id"]
+    for cid in signal_pubsub_ids():
+        redis.client.execute_command("CLIENT", "KILL", "ID", cid)
+    await b.send({"type": "leave"})
+    j = await a.expect("joined", 15)
+    assert j["resumed"] is True and j["participant"]["id"] == pa, j
+    assert all(p["id"] != pb for p in j["participants"]), j
+    T.wait_for(lambda: node.seen("resume", pa), 5, "resume for ann at the node")
+    await a.close()
+
+
 async def main():
     await checks.run("Redis killed and restarted empty: sockets survive, state re-registered", t_restart())
     await checks.run("only the pub/sub connection drops: joins are refused, never lost", t_pubsub_loss())
+    await checks.run("pub/sub back after a drop: participants get the room state again", t_room_state_after_pubsub_drop())
     assert sig.term() == 0
     checks.done()
 
