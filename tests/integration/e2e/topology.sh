@@ -10,9 +10,10 @@
 #        is a qdisc on p-NAME (srv side), its uplink one on eth0 inside the client.
 #
 # Functions: e2e_require (exit 77/1 when something is missing), e2e_setup, e2e_client NAME N,
-# e2e_services, e2e_fail MSG (prints the services' last warnings and errors), e2e_cleanup (the EXIT trap set by
-# e2e_setup: stops every process this run started by PID, then anything left inside its
-# namespaces, deletes the namespaces and the work directory).
+# e2e_services (E2E_SFU_ARGS / E2E_SIGNAL_ARGS add flags), e2e_fail MSG (prints the services'
+# last warnings and errors), e2e_cleanup (the EXIT trap set by e2e_setup: stops every process
+# this run started by PID, then anything left inside its namespaces, deletes the namespaces
+# and the work directory).
 # Variables: E2E_SRV (srv namespace), E2E_NS_<NAME>, E2E_BASE (http://10.210.0.1:8080),
 # E2E_TMP (work directory, logs), E2E_NODE_DIR (node_modules parent), E2E_PIDS, E2E_SFU_PID.
 
