@@ -360,8 +360,17 @@ static void check_done(rtc_ice_agent_t *a, const ice_txn_t *t, int result, const
 static void consent_done(rtc_ice_agent_t *a, const ice_txn_t *t, int result, const rtc_stun_msg_t *resp,
                          const rtc_addr_t *from, rtc_time_t rtt) {
     ice_pair_t *p = t->pair;
-    if (result != RTC_OK || !resp || resp->cls != RTC_STUN_SUCCESS) return;
-    if (!from || !rtc_addr_equal(from, &p->remote->c.addr)) return;
+    /* Debug level: what a lost consent looks like from here (no answer, an error answer, an
+     * answer from elsewhere), for a leg that fails some time after a stall. */
+    if (result != RTC_OK || !resp || resp->cls != RTC_STUN_SUCCESS) {
+        RTC_LOGD(LOG, "pair %u: consent check %s", p->id,
+                 result != RTC_OK ? "not answered" : resp && resp->cls == RTC_STUN_ERROR ? "refused" : "failed");
+        return;
+    }
+    if (!from || !rtc_addr_equal(from, &p->remote->c.addr)) {
+        RTC_LOGD(LOG, "pair %u: consent answer from %s ignored", p->id, from ? rtc_addr_str(from) : "?");
+        return;
+    }
     p->responses_received++;
     p->last_fresh = a->now;
     p->rtt = rtt;
