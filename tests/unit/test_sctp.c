@@ -517,14 +517,20 @@ END_TEST
 
 static bool client_closed(tpair_t *p) { return rtc_sctp_state(p->c.a) == RTC_SCTP_STATE_CLOSED; }
 
-START_TEST(test_silent_peer_times_out_and_channels_error) {
-    setup_pair(18);
+/* A connected pair with channel 0 open both ways, then the path dies (every packet lost)
+ * with one message `msg` sent into it. */
+static void send_into_dead_path(uint64_t seed, const char *label, const char *msg) {
+    setup_pair(seed);
     ck_assert(tp_connect(&P));
-    rtc_dc_t *a = open_local(&P.c, "doomed", NULL);
+    rtc_dc_t *a = open_local(&P.c, label, NULL);
     g_want_id = 0;
     ck_assert(tp_run(&P, RTC_SEC(5), remote_has_open));
     P.loss = 1.0;
-    ck_assert_int_eq(rtc_dc_send(a, "lost", 4, true), RTC_OK);
+    ck_assert_int_eq(rtc_dc_send(a, msg, strlen(msg), true), RTC_OK);
+}
+
+START_TEST(test_silent_peer_times_out_and_channels_error) {
+    send_into_dead_path(18, "doomed", "lost");
     ck_assert(tp_run(&P, RTC_SEC(1800), client_closed));
     ck_assert_int_eq(P.c.close_reason, RTC_ERR_TIMEOUT);
     tchan_t *c = tp_find(&P.c, 0);
@@ -546,13 +552,7 @@ static bool remote_got_a_message(tpair_t *p) {
  * of drops in a TURN-over-TCP relay). Like libwebrtc (dcSCTP's max_timer_backoff_duration),
  * the backoff stops at 3 s. Fake clock: the times are exact, not measured. */
 START_TEST(test_retransmission_backoff_capped_so_an_outage_heals_fast) {
-    setup_pair(19);
-    ck_assert(tp_connect(&P));
-    rtc_dc_t *a = open_local(&P.c, "blip", NULL);
-    g_want_id = 0;
-    ck_assert(tp_run(&P, RTC_SEC(5), remote_has_open));
-    P.loss = 1.0;
-    ck_assert_int_eq(rtc_dc_send(a, "after the blip", 14, true), RTC_OK);
+    send_into_dead_path(19, "blip", "after the blip");
     tp_run(&P, RTC_SEC(20), NULL);
     ck_assert(!remote_got_a_message(&P));
     ck_assert_int_eq(rtc_sctp_state(P.c.a), RTC_SCTP_STATE_CONNECTED); /* 20 s: not given up */

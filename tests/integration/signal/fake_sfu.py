@@ -31,6 +31,21 @@ def rand(n=8):
     return "".join(random.choice(string.ascii_letters + string.digits) for _ in range(n))
 
 
+def fresh_session_line(l, ufrag, pwd):
+    """The lines an SDP of ours always rewrites from the client's: a new origin, our own ICE
+    credentials. None for any other line."""
+    if l.startswith("o="):
+        parts = l.split(" ")
+        if len(parts) >= 6:
+            parts[0], parts[1], parts[2] = "o=-", str(random.randint(1, 2**31)), "1"
+        return " ".join(parts)
+    if l.startswith("a=ice-ufrag:"):
+        return "a=ice-ufrag:" + ufrag
+    if l.startswith("a=ice-pwd:"):
+        return "a=ice-pwd:" + pwd
+    return None
+
+
 def answer_from_offer(sdp):
     """An answer a browser will apply to its own offer: same m-lines, codecs and BUNDLE group;
     directions reversed; setup passive; simulcast/rid flipped to recv; no ssrcs, msids or
@@ -43,11 +58,9 @@ def answer_from_offer(sdp):
     for l in lines:
         if l.startswith("m="):
             in_media = True
-        if l.startswith("o="):
-            parts = l.split(" ")
-            if len(parts) >= 6:
-                parts[0], parts[1], parts[2] = "o=-", str(random.randint(1, 2**31)), "1"
-            l = " ".join(parts)
+        fresh = fresh_session_line(l, ufrag, pwd)
+        if fresh is not None:
+            l = fresh
         elif l.startswith("t="):
             out.append(l)
             out.append("a=ice-lite")
@@ -56,10 +69,6 @@ def answer_from_offer(sdp):
             l = flip[l]
         elif l.startswith("a=setup:"):
             l = "a=setup:passive"
-        elif l.startswith("a=ice-ufrag:"):
-            l = "a=ice-ufrag:" + ufrag
-        elif l.startswith("a=ice-pwd:"):
-            l = "a=ice-pwd:" + pwd
         elif l.startswith("a=simulcast:send "):
             l = "a=simulcast:recv " + l[len("a=simulcast:send "):]
         elif l.startswith("a=rid:") and " send" in l:
@@ -80,18 +89,12 @@ def sub_offer_from(sdp):
     out = []
     ufrag, pwd = rand(8), rand(24)
     for l in [l for l in sdp.replace("\r\n", "\n").split("\n") if l]:
-        if l.startswith("o="):
-            parts = l.split(" ")
-            if len(parts) >= 6:
-                parts[0], parts[1], parts[2] = "o=-", str(random.randint(1, 2**31)), "1"
-            l = " ".join(parts)
+        fresh = fresh_session_line(l, ufrag, pwd)
+        if fresh is not None:
+            l = fresh
         elif l.startswith("t="):
             out += [l, "a=ice-lite"]
             continue
-        elif l.startswith("a=ice-ufrag:"):
-            l = "a=ice-ufrag:" + ufrag
-        elif l.startswith("a=ice-pwd:"):
-            l = "a=ice-pwd:" + pwd
         elif l.startswith(("a=simulcast:", "a=rid:", "a=ssrc", "a=candidate", "a=end-of-candidates",
                            "a=ice-options")):
             continue

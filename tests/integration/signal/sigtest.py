@@ -308,6 +308,17 @@ class Client:
         await self.ws.close()
 
 
+async def two_in_room(url_a, url_b, room, token_a, token_b):
+    """Two clients joined in one room (through url_a and url_b), the first told of the
+    second. -> (a, joined_a, b, joined_b)."""
+    a = await Client.connect(url_a)
+    ja = await a.join(room, token_a)
+    b = await Client.connect(url_b)
+    jb = await b.join(room, token_b)
+    await a.expect("participant_joined")
+    return a, ja, b, jb
+
+
 class Checks:
     """Named checks: each prints PASS/FAIL; the script exits non-zero if any failed."""
 

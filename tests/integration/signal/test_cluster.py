@@ -186,11 +186,7 @@ async def t_grace_expires():
 
 async def t_node_failure():
     room = "failover-room"
-    a = await T.Client.connect(s1.ws_url)
-    ja = await a.join(room, tok(room, "ann"))
-    b = await T.Client.connect(s2.ws_url)
-    jb = await b.join(room, tok(room, "ben"))
-    await a.expect("participant_joined")
+    a, ja, b, jb = await T.two_in_room(s1.ws_url, s2.ws_url, room, tok(room, "ann"), tok(room, "ben"))
     first = R.hget(f"starling:room:{room}", "node")
     dead, alive = (node_a, node_b) if first == "node-a" else (node_b, node_a)
     dead.kill()  # SIGKILL: no goodbye, the heartbeat key just expires
@@ -230,11 +226,7 @@ async def t_only_node_stalls():
     live = [n for n in (node_a, node_b) if n.proc.poll() is None]
     assert len(live) == 1, "expected one node left by the failure test"
     node = live[0]
-    a = await T.Client.connect(s1.ws_url)
-    await a.join(room, tok(room, "sam"))
-    b = await T.Client.connect(s2.ws_url)
-    await b.join(room, tok(room, "sue"))
-    await a.expect("participant_joined")
+    a, _, b, _ = await T.two_in_room(s1.ws_url, s2.ws_url, room, tok(room, "sam"), tok(room, "sue"))
     assert R.hget(f"starling:room:{room}", "node") == node.id
     key = f"starling:node:{node.id}"
 
@@ -291,11 +283,7 @@ async def t_only_node_restarts():
     global node_a, node_b
     room = "restart-room"
     old = node_a if node_a.proc.poll() is None else node_b
-    a = await T.Client.connect(s1.ws_url)
-    ja = await a.join(room, tok(room, "rita"))
-    b = await T.Client.connect(s2.ws_url)
-    jb = await b.join(room, tok(room, "rob"))
-    await a.expect("participant_joined")
+    a, ja, b, jb = await T.two_in_room(s1.ws_url, s2.ws_url, room, tok(room, "rita"), tok(room, "rob"))
     assert R.hget(f"starling:room:{room}", "node") == old.id
     await asyncio.sleep(1.5)  # a poll or two: the instance is known
     old.kill()

@@ -29,11 +29,7 @@ def tok(room, ident):
 
 async def t_restart():
     room = "steady"
-    a = await T.Client.connect(sig.ws_url)
-    ja = await a.join(room, tok(room, "amy"))
-    b = await T.Client.connect(sig.ws_url)
-    jb = await b.join(room, tok(room, "bill"))
-    await a.expect("participant_joined")
+    a, ja, b, jb = await T.two_in_room(sig.ws_url, sig.ws_url, room, tok(room, "amy"), tok(room, "bill"))
     pa = ja["participant"]["id"]
 
     redis.kill()
@@ -155,11 +151,7 @@ async def t_room_state_after_pubsub_drop():
     subscription is back, signal asks the node for its participants' room state (`resume`),
     and the other one gets a `joined` (resumed) that lists who is there now."""
     room = "resync"
-    a = await T.Client.connect(sig.ws_url)
-    ja = await a.join(room, tok(room, "ann"))
-    b = await T.Client.connect(sig.ws_url)
-    jb = await b.join(room, tok(room, "ben"))
-    await a.expect("participant_joined")
+    a, ja, b, jb = await T.two_in_room(sig.ws_url, sig.ws_url, room, tok(room, "ann"), tok(room, "ben"))
     pa, pb = ja["participant"]["id"], jb["participant"]["id"]
     for cid in signal_pubsub_ids():
         redis.client.execute_command("CLIENT", "KILL", "ID", cid)
