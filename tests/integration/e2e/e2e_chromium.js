@@ -5,8 +5,9 @@
 //
 //   node e2e_chromium.js BASE_URL NS_A NS_B NS_C SRV_NS
 //
-// Environment: E2E_TMP (where screenshots go when E2E_SCREENSHOTS is set), E2E_AIORTC=1 when
-// an aiortc participant ("aio") joins the room beside the browsers.
+// Environment: E2E_TMP (where screenshots go when E2E_SCREENSHOTS is set), E2E_CHROME_LOG=1
+// for Chromium's WebRTC logs on stderr, E2E_AIORTC=1 when an aiortc participant ("aio") joins
+// the room beside the browsers.
 // Prints one JSON object with what it saw; the shell script judges it. The steps:
 //   media     every browser decodes the other two browsers' video and receives their audio
 //             (and the aiortc participant's video), counters growing between two samples
@@ -16,6 +17,7 @@
 //             switches what C gets of A's and B's video to the lowest simulcast layers;
 //             limit lifted: back up
 //   leave     B leaves: A and C lose B's tile, the SFU's room has one participant less
+if (process.env.E2E_CHROME_LOG) process.env.DEBUG = 'pw:browser';
 const { chromium } = require('playwright-core');
 const { execFileSync } = require('child_process');
 const path = require('path');
@@ -44,7 +46,10 @@ async function launch(name, ns) {
            `--use-fake-device-for-media-stream=fps=${process.env.E2E_FPS || 15}`,
            '--use-fake-ui-for-media-stream',
            '--autoplay-policy=no-user-gesture-required',
-           `--unsafely-treat-insecure-origin-as-secure=${base}`],
+           `--unsafely-treat-insecure-origin-as-secure=${base}`,
+           // E2E_CHROME_LOG=1: the browsers' WebRTC logs (ICE, DTLS), through playwright's
+           // pw:browser debug log, on the driver's stderr ($E2E_TMP/node.err).
+           ...(process.env.E2E_CHROME_LOG ? ['--enable-logging=stderr', '--v=0', '--vmodule=*/webrtc/p2p/*=1,*/webrtc/pc/*=1'] : [])],
   });
   const ctx = await browser.newContext();
   if (name === 'C') {
@@ -174,6 +179,37 @@ async function waitMedia(b, wantNames, timeoutMs) {
 
 const area = (l) => (l.width || 0) * (l.height || 0);
 
+// The publisher and subscriber PeerConnections of page b: states, and the selected ICE
+// pair's STUN counters and last packet times (ms ago), from getStats.
+async function legStates(b) {
+  return b.page.evaluate(async () => {
+    const c = window.starling.client;
+    const one = async (pc) => {
+      if (!pc) return null;
+      const r = { conn: pc.connectionState, ice: pc.iceConnectionState };
+      const st = await pc.getStats();
+      const now = performance.timeOrigin + performance.now();
+      st.forEach((s) => {
+        if (s.type === 'transport') {
+          r.dtls = s.dtlsState;
+          const p = st.get(s.selectedCandidatePairId);
+          if (p) {
+            const remote = st.get(p.remoteCandidateId) || {};
+            r.pair = { state: p.state, remote: `${remote.address}:${remote.port}`,
+                       reqSent: p.requestsSent, respRecv: p.responsesReceived,
+                       reqRecv: p.requestsReceived, respSent: p.responsesSent,
+                       consentSent: p.consentRequestsSent,
+                       lastRecvAgo: p.lastPacketReceivedTimestamp ? Math.round(now - p.lastPacketReceivedTimestamp) : null,
+                       lastSentAgo: p.lastPacketSentTimestamp ? Math.round(now - p.lastPacketSentTimestamp) : null };
+          }
+        }
+      });
+      return r;
+    };
+    return { pub: await one(c.pub), sub: await one(c.sub) };
+  });
+}
+
 (async () => {
   const browsers = [];
   try {
@@ -208,19 +244,44 @@ const area = (l) => (l.width || 0) * (l.height || 0);
     const a = await sample(A);
     step('simulcast', { sendRids: a.sendRids });
 
-    // 2: chat over the data channel, typed into A's page.
-    await A.page.fill('#chat-input', 'hello from A');
-    await A.page.click('#chat-form button');
+    // 2: chat over the data channel, typed into A's page. A message that does not arrive is
+    // recorded with the state of every channel on its way (and a second message tells a lost
+    // message from a dead path); the steps after it still run.
+    const typed = async (text) => {
+      await A.page.fill('#chat-input', text);
+      await A.page.click('#chat-form button');
+    };
+    const arrives = (b, text, ms) => b.page.waitForFunction((t) => document.getElementById('chat-log').textContent.includes(t),
+                                                          text, { timeout: ms }).then(() => true, () => false);
+    const channels = (b) => b.page.evaluate(() => {
+      const c = window.starling.client;
+      const pcState = (pc) => pc ? { ice: pc.iceConnectionState, sctp: pc.sctp ? pc.sctp.state : null } : null;
+      return { pubData: c.pubData ? c.pubData.readyState : null, subData: c.subData ? c.subData.readyState : null,
+               pub: pcState(c.pub), sub: pcState(c.sub), state: c.state, data: window.__data.slice(-3) };
+    });
+    await typed('hello from A');
     const via = await A.page.evaluate(() => (window.starling.client.pubData || {}).readyState);
     const got = {};
+    const lost = {};
     for (const b of [B, C]) {
-      await b.page.waitForFunction(() => document.getElementById('chat-log').textContent.includes('hello from A'),
-                                   null, { timeout: 15000 });
+      const ok = await arrives(b, 'hello from A', 15000);
       // The client's `data` event says how it came: 'dc' (subscriber data channel) or 'ws'.
       got[b.name] = await b.page.evaluate((aId) => window.__data.filter((d) => d.payload === 'hello from A')
         .map((d) => ({ via: d.via, fromA: d.from === aId })), pubs.A.id);
+      if (!ok) lost[b.name] = await channels(b);
     }
-    step('chat', { senderChannel: via, receivers: got });
+    if (Object.keys(lost).length) {
+      lost.A = await channels(A);
+      lost.sfu = inSrv('curl', '-sf', 'http://127.0.0.1:9642/metrics').split('\n')
+        .filter((l) => /^sfu_(data|bus|participants)/.test(l));
+      await typed('second message from A');
+      for (const n of Object.keys(lost)) {
+        const b = { A, B, C }[n];
+        if (b && n !== 'A') lost[n].secondArrived = await arrives(b, 'second message from A', 10000);
+      }
+      note(`chat lost: ${JSON.stringify(lost)}`);
+    }
+    step('chat', { senderChannel: via, receivers: got, lost });
 
     // 7: the SFU stalls (SIGSTOP, 6 s: longer than its node key's 4 s TTL, so signal takes
     // it for dead, and there is no other node). Signal waits `failover_wait` for it instead
@@ -245,7 +306,11 @@ const area = (l) => (l.width || 0) * (l.height || 0);
       for (const b of browsers) {
         seen[b.name] = await b.page.evaluate(() => ({ events: window.__stallEvents, state: window.starling.client.state }));
       }
-      step('stall', { after, seen });
+      // A leg that did not come back: what each of the page's PeerConnections says of its
+      // ICE pair and DTLS (who stopped answering whom).
+      const legs = {};
+      for (const b of browsers) if (!after[b.name].ok) legs[b.name] = await legStates(b);
+      step('stall', { after, seen, legs });
     }
 
     // 4a: bandwidth. The simulcast layers C gets of A's and B's video (the SFU's latest

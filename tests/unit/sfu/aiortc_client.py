@@ -226,7 +226,12 @@ async def main():
                 out["sfu_candidates"] = sorted(set(out.get("sfu_candidates", []) + candidate_addresses(m["sdp"])))
                 await sub.setRemoteDescription(RTCSessionDescription(m["sdp"], "offer"))
                 await sub.setLocalDescription(await sub.createAnswer())
-                await send({"type": "answer", "pc": "subscriber", "sdp": sub.localDescription.sdp})
+                # offer_id echoed (docs/signalling.md): a repeated offer's second answer is then
+                # known as stale, not taken for the answer to a newer offer.
+                answer = {"type": "answer", "pc": "subscriber", "sdp": sub.localDescription.sdp}
+                if "offer_id" in m:
+                    answer["offer_id"] = m["offer_id"]
+                await send(answer)
             elif t == "data":
                 out["data"].append({"from": m["from"], "payload": m["payload"], "via": "signal"})
             elif t == "layer":
