@@ -804,6 +804,103 @@ START_TEST(probes_lift_the_estimate_without_loss_at_the_receiver) {
 }
 END_TEST
 
+/* Runs A's loop (`loop`) and B's own loop lb, turn about, until cond holds or ms pass. */
+#define RUN_BOTH(lb, cond, ms)                                                     \
+    do {                                                                           \
+        uint64_t end_ = uv_now(&loop) + (ms);                                      \
+        while (!(cond) && uv_now(&loop) < end_) {                                  \
+            uv_run(&loop, UV_RUN_NOWAIT);                                          \
+            uv_run((lb), UV_RUN_NOWAIT);                                           \
+            uv_sleep(1);                                                           \
+            uv_update_time(&loop);                                                 \
+        }                                                                          \
+    } while (0)
+
+static void count_tick(uv_timer_t *t) { (*(int *)t->data)++; }
+
+/* B stalls (its loop does not run, as when its process is stopped) while A keeps sending:
+ * B's socket fills up and the kernel drops the rest, thousands of transport-wide sequence
+ * numbers in a row, more than one TWCC feedback has room for. Once B runs again its loop must
+ * keep turning (feedback used to stop at the gap, its deadline stayed due, and the timer
+ * re-armed for 0 ms held the loop: libuv before 1.45 runs it again in the same pass) and A
+ * must hear about the loss and about what B received after it. Seen in the SFU as a worker
+ * frozen ~30 s after the process was stopped for 6 s. */
+START_TEST(receiver_stall_long_loss_run_feedback_goes_on) {
+    uv_loop_t lb;
+    ck_assert_int_eq(uv_loop_init(&lb), 0);
+    rtc_pc_runtime_t *rtb = rtc_pc_runtime_create(&lb, NULL);
+    ck_assert_ptr_nonnull(rtb);
+    peer_t a, b;
+    peer_init(&a, "A", rt_plain, false);
+    peer_init(&b, "B", rtb, false);
+    rtc_pc_transceiver_t *ta = rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_VIDEO, NULL);
+    ck_assert_ptr_nonnull(ta);
+    ck_assert_int_eq(rtc_pc_transceiver_set_direction(ta, RTC_SDP_DIR_SENDONLY), RTC_OK);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, rtc_clock_now()), RTC_OK);
+    RUN_BOTH(&lb, rtc_peer_connection_ice_gathering_state(a.pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
+    char *offer = local_desc(&a);
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(b.pc, RTC_PC_SDP_OFFER, offer, rtc_clock_now()), RTC_OK);
+    free(offer);
+    ck_assert_int_eq(rtc_peer_connection_set_local_description(b.pc, RTC_PC_SDP_ANSWER, NULL, rtc_clock_now()), RTC_OK);
+    RUN_BOTH(&lb, rtc_peer_connection_ice_gathering_state(b.pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
+    char *answer = local_desc(&b);
+    ck_assert_int_eq(rtc_peer_connection_set_remote_description(a.pc, RTC_PC_SDP_ANSWER, answer, rtc_clock_now()), RTC_OK);
+    free(answer);
+    RUN_BOTH(&lb, a.state == RTC_PC_STATE_CONNECTED && b.state == RTC_PC_STATE_CONNECTED, 10000);
+    ck_assert_int_eq(b.state, RTC_PC_STATE_CONNECTED);
+
+    uint8_t frame[800];
+    for (size_t i = 0; i < sizeof frame; i++) frame[i] = (uint8_t)(i * 13);
+    uint32_t ts = 0;
+    /* One second of media at ~30 packets a second, both running. */
+    for (int i = 0; i < 30; i++) {
+        ck_assert_int_eq(rtc_pc_transceiver_send_frame(ta, "VP8", frame, sizeof frame, ts += 3000, rtc_clock_now()), RTC_OK);
+        RUN_BOTH(&lb, false, 33);
+    }
+    /* B stalls; A sends 6000 packets (B's 2 MiB socket buffer holds well under 2000 of them). */
+    for (int i = 0; i < 6000; i++) {
+        ck_assert_int_eq(rtc_pc_transceiver_send_frame(ta, "VP8", frame, sizeof frame, ts += 3000, rtc_clock_now()), RTC_OK);
+        if (i % 100 == 0) uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    /* B runs again: its loop keeps turning, A hears about the loss and what came after. */
+    int ticks = 0;
+    uv_timer_t tick;
+    uv_timer_init(&lb, &tick);
+    tick.data = &ticks;
+    uv_timer_start(&tick, count_tick, 10, 10);
+    rtc_pc_bandwidth_t bw;
+    double max_loss = 0;
+    uint64_t acked_late = 0;
+    for (int i = 0; i < 60; i++) {
+        ck_assert_int_eq(rtc_pc_transceiver_send_frame(ta, "VP8", frame, sizeof frame, ts += 3000, rtc_clock_now()), RTC_OK);
+        RUN_BOTH(&lb, false, 33);
+        ck_assert_int_eq(rtc_peer_connection_bandwidth(a.pc, &bw), RTC_OK);
+        if (bw.loss > max_loss) max_loss = bw.loss;
+        if (i >= 40) acked_late = bw.acked_bps > acked_late ? bw.acked_bps : acked_late;
+    }
+    rtc_buf_t st;
+    rtc_buf_init(&st);
+    ck_assert_int_eq(rtc_peer_connection_get_stats(b.pc, rtc_clock_now(), &st), RTC_OK);
+    /* Lost in the stall: what A sent less what B got (a jump that long is a sequence restart
+     * for RFC 3550's packetsLost, which does not count it). */
+    long long lost = 30 + 6000 + 60 - stat_of((const char *)st.data, "inbound-rtp", "packetsReceived");
+    rtc_buf_free(&st);
+    printf("receiver stall: %lld packets lost at B; B's loop ticked %d times in ~2 s; A's estimator "
+           "saw loss up to %.2f, acked %llu bit/s at the end\n", lost, ticks, max_loss, (unsigned long long)acked_late);
+    fflush(stdout);
+    /* The stall lost a run longer than one feedback's room (392 received packets of 1200 bytes). */
+    ck_assert_int_ge(lost, 1000);
+    ck_assert_int_ge(ticks, 50);
+    ck_assert_double_ge(max_loss, 0.1);
+    ck_assert_uint_gt(acked_late, 0);
+    uv_timer_stop(&tick);
+    uv_close((uv_handle_t *)&tick, NULL);
+    rtc_pc_runtime_destroy(rtb);
+    for (int i = 0; i < 5; i++) uv_run(&lb, UV_RUN_NOWAIT);
+    ck_assert_int_eq(uv_loop_close(&lb), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("pc");
     TCase *tc = tcase_create("loopback");
@@ -822,6 +919,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, shared_port_lite_server_many_clients);
     tcase_add_test(tc, bad_input_is_refused_without_effect);
     tcase_add_test(tc, probes_lift_the_estimate_without_loss_at_the_receiver);
+    tcase_add_test(tc, receiver_stall_long_loss_run_feedback_goes_on);
     suite_add_tcase(s, tc);
     return s;
 }

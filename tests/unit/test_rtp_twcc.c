@@ -157,6 +157,42 @@ START_TEST(reference_time_wraps_and_long_gaps_split) {
 }
 END_TEST
 
+/* A run of losses longer than a feedback has room for (a receiver that stalled, an outage):
+ * reported as lost in one feedback, with what came after it; the receiver's deadline moves
+ * on. It used to stop at the run for good, its deadline due for ever (a PeerConnection timer
+ * re-armed for 0 ms without end). Then losses scattered between widely spaced packets, whose
+ * chunks and 2-byte deltas do not fit the first guess: split, never an error. */
+START_TEST(long_loss_runs_do_not_stall_feedback) {
+    pair_t *p = pair_new(RTC_MS(100));
+    rtc_time_t t = RTC_SEC(3);
+    for (int i = 0; i < 2020; i++) {
+        uint16_t seq = rtc_rtp_twcc_sender_next_seq(p->snd);
+        rtc_rtp_twcc_sender_on_sent(p->snd, seq, 1000, t + i * RTC_MS(1));
+        if (i < 10 || i >= 2010) rtc_rtp_twcc_receiver_on_packet(p->rcv, seq, 1, t + i * RTC_MS(1) + RTC_MS(20));
+    }
+    rtc_time_t now = t + RTC_SEC(3);
+    ck_assert_int_eq(pump(p, now, false, 1200), 2020);
+    for (size_t k = 0; k < p->nres; k++) ck_assert(p->res[k].received == (k < 10 || k >= 2010));
+    ck_assert_int_eq(p->feedbacks, 1);
+    ck_assert_int_gt(rtc_rtp_twcc_receiver_next_timeout(p->rcv), now);
+
+    /* One received in four, 100 ms apart: 2-byte deltas. */
+    size_t before = p->nres;
+    t = now + RTC_SEC(1);
+    for (int i = 0; i < 2400; i++) {
+        uint16_t seq = rtc_rtp_twcc_sender_next_seq(p->snd);
+        rtc_rtp_twcc_sender_on_sent(p->snd, seq, 1000, t + i * RTC_MS(25));
+        if (i % 4 == 0) rtc_rtp_twcc_receiver_on_packet(p->rcv, seq, 1, t + i * RTC_MS(25) + RTC_MS(20));
+    }
+    now = t + RTC_SEC(70);
+    int fb = p->feedbacks;
+    ck_assert_int_eq(pump(p, now, false, 1200), 2397); /* the last three: lost, maybe late */
+    ck_assert_int_ge(p->feedbacks - fb, 3);
+    for (size_t k = before; k < p->nres; k++) ck_assert(p->res[k].received == ((k - before) % 4 == 0));
+    pair_free(p);
+}
+END_TEST
+
 int main(void) {
     rtc_log_set_level(RTC_LOG_OFF);
     Suite *s = suite_create("rtp_twcc");
@@ -164,6 +200,7 @@ int main(void) {
     tcase_add_test(tc, feedback_matches_send_and_arrival_times);
     tcase_add_test(tc, feedback_interval_wrap_split_and_late_packets);
     tcase_add_test(tc, reference_time_wraps_and_long_gaps_split);
+    tcase_add_test(tc, long_loss_runs_do_not_stall_feedback);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

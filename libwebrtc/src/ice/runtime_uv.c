@@ -151,13 +151,17 @@ static void cb_data(void *user, const uint8_t *p, size_t n, const rtc_ice_pair_i
 }
 
 /* ---- timer and sockets ---------------------------------------------------------------- */
+static void rearm_min(rtc_ice_uv_t *u, uint64_t min_ms);
+
 static void on_timer(uv_timer_t *t) {
     rtc_ice_uv_t *u = t->data;
     rtc_ice_agent_handle_timeout(u->agent, rtc_clock_now());
-    rearm(u);
+    /* At least 1 ms: an agent still due right after its timeout would otherwise run again in
+     * the same libuv pass (before 1.45) and hold the loop (see pc/pc_runtime_uv.c). */
+    rearm_min(u, 1);
 }
 
-static void rearm(rtc_ice_uv_t *u) {
+static void rearm_min(rtc_ice_uv_t *u, uint64_t min_ms) {
     if (u->destroying || !u->timer_init) return;
     rtc_time_t next = rtc_ice_agent_next_timeout(u->agent);
     if (next == RTC_TIME_NEVER) {
@@ -166,8 +170,10 @@ static void rearm(rtc_ice_uv_t *u) {
     }
     rtc_time_t now = rtc_clock_now();
     uint64_t ms = next <= now ? 0 : (uint64_t)((next - now + RTC_US_PER_MS - 1) / RTC_US_PER_MS);
-    uv_timer_start(&u->timer, on_timer, ms, 0);
+    uv_timer_start(&u->timer, on_timer, ms < min_ms ? min_ms : ms, 0);
 }
+
+static void rearm(rtc_ice_uv_t *u) { rearm_min(u, 0); }
 
 static void on_readable(uv_poll_t *h, int status, int events) {
     uv_sock_t *s = h->data;

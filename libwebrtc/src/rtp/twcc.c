@@ -91,12 +91,14 @@ int rtc_rtp_twcc_receiver_build(rtc_rtp_twcc_receiver_t *r, rtc_time_t now, bool
     if (!r->started || r->u.last < r->next_report) return 0;
     if (!force && now < r->last_feedback + r->interval) return 0;
     if (cap < 32) return RTC_ERR_OVERFLOW;
-    /* Worst case ~3 bytes per packet (2-byte delta + share of a chunk). */
-    size_t max_pkts = (cap - 24) / 3;
-    if (max_pkts > 0xffff) max_pkts = 0xffff;
+    /* A received packet costs up to ~3 bytes (a 2-byte delta and its share of a status
+     * chunk). Lost ones in a row cost nothing much: one run-length chunk holds 8191 of them.
+     * So only received packets count against the room; a run of losses longer than that
+     * room (an outage, a peer that stalled) fits in one feedback instead of blocking every
+     * later one. */
+    size_t max_received = (cap - 24) / 3;
     int64_t first = r->next_report;
-    /* Skip leading packets that were never received: feedback starts at a received one only
-     * if none before it in range was received, which keeps the reference time meaningful. */
+    /* The reference time comes from the first received packet in range. */
     rtc_time_t t0 = 0;
     int64_t s = first;
     while (s <= r->u.last && !recv_get(r, s, &t0)) s++;
@@ -106,10 +108,9 @@ int rtc_rtp_twcc_receiver_build(rtc_rtp_twcc_receiver_t *r, rtc_time_t now, bool
     int32_t ref24 = (int32_t)(ref >= 0x800000 ? ref - 0x1000000 : ref);
     /* Times are written relative to ref24*64ms; shift arrivals so they sit on that base. */
     int64_t shift = ref24 * (int64_t)RTC_RTCP_TWCC_REF_TIME_US - floor_div(t0, RTC_RTCP_TWCC_REF_TIME_US) * RTC_RTCP_TWCC_REF_TIME_US;
-    size_t n = 0;
+    size_t n = 0, received = 0;
     int64_t last_recv = ref24 * (int64_t)RTC_RTCP_TWCC_REF_TIME_US;
-    int64_t last_included = first - 1;
-    for (int64_t q = first; q <= r->u.last && n < max_pkts; q++) {
+    for (int64_t q = first; q <= r->u.last && n < RECV_WINDOW && received < max_received; q++) {
         rtc_time_t t;
         rtc_rtcp_twcc_packet_t *p = &r->scratch[n];
         p->seq = (uint16_t)q;
@@ -120,27 +121,35 @@ int rtc_rtp_twcc_receiver_build(rtc_rtp_twcc_receiver_t *r, rtc_time_t now, bool
             p->status = RTC_RTCP_TWCC_SMALL_DELTA; /* the writer picks small or large */
             p->arrival_us = at;
             last_recv = at;
+            received++;
         } else {
             p->status = RTC_RTCP_TWCC_NOT_RECEIVED;
             p->arrival_us = -1;
         }
         n++;
-        last_included = q;
     }
-    /* Do not end a feedback on lost packets: they may still arrive (reordering). */
-    while (n > 0 && r->scratch[n - 1].status == RTC_RTCP_TWCC_NOT_RECEIVED) {
-        n--;
-        last_included--;
-    }
+    /* Do not end a feedback on lost packets: they may still arrive (reordering). The packet
+     * at s is received, so n stays above s - first. */
+    while (n > 0 && r->scratch[n - 1].status == RTC_RTCP_TWCC_NOT_RECEIVED) n--;
     if (n == 0) return 0;
+    /* Losses scattered between received packets cost chunk bytes the estimate above does not
+     * count: if it does not fit, send fewer (never fewer than up to the first received one). */
+    size_t at_least = (size_t)(s - first) + 1;
     rtc_writer_t w;
-    rtc_writer_init(&w, out, cap);
-    int e = rtc_rtcp_write_twcc(&w, r->sender_ssrc, r->media_ssrc, (uint16_t)first, ref24, r->fb_count,
+    int e;
+    for (;;) {
+        rtc_writer_init(&w, out, cap);
+        e = rtc_rtcp_write_twcc(&w, r->sender_ssrc, r->media_ssrc, (uint16_t)first, ref24, r->fb_count,
                                 r->scratch, n);
+        if (e != RTC_ERR_OVERFLOW || n <= at_least) break;
+        n = n / 2 > at_least ? n / 2 : at_least;
+        while (n > at_least && r->scratch[n - 1].status == RTC_RTCP_TWCC_NOT_RECEIVED) n--;
+    }
     if (e < 0) {
         RTC_LOGW(MOD, "could not write feedback for %zu packets: %s", n, rtc_strerror(e));
         return e;
     }
+    int64_t last_included = first + (int64_t)n - 1;
     r->fb_count++;
     r->next_report = last_included + 1;
     r->last_feedback = now;
