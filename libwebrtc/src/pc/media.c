@@ -886,7 +886,9 @@ int rtc_peer_connection_bandwidth(const rtc_peer_connection_t *pc, rtc_pc_bandwi
  * Timers.
  */
 rtc_time_t pc_media_next_timeout(const rtc_peer_connection_t *pc) {
-    if (!pc->srtp) return RTC_TIME_NEVER;
+    /* The same condition pc_media_timeout acts on: a deadline it would not act on (ICE failed,
+     * closed) would stay due and keep the timer firing. */
+    if (!pc_media_ready(pc)) return RTC_TIME_NEVER;
     rtc_time_t t = pc->next_rtcp, x;
     for (size_t i = 0; i < pc->n_tr; i++) {
         const rtc_pc_transceiver_t *tr = pc->tr[i];
