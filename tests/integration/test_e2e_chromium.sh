@@ -146,4 +146,10 @@ if (failed || !r.ok) console.log(`timeline:\n  ${r.log.slice(-40).join('\n  ')}`
 console.log(`${checks.length - failed} passed, ${failed} failed, browsers ${r.seconds} s`);
 process.exit(failed ? 1 : 0);
 EOF
+# The stall leaves long runs of lost packets behind; no PeerConnection timer of the SFU may
+# get stuck on them (libwebrtc/src/pc/README.md, "Timers").
+if grep -q 'timer due again' "$E2E_TMP/sfu.log"; then
+  grep 'timer due again' "$E2E_TMP/sfu.log" | head -3
+  e2e_fail "an SFU PeerConnection's deadline stayed due"
+fi
 echo PASS
