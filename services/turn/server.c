@@ -445,6 +445,19 @@ static bool authenticate(turn_server_t *s, const turn_endpoint_t *ep, const rtc_
     }
     int nrc = rtc_stun_nonce_check(s->nonce_secret, sizeof s->nonce_secret, &ep->remote, nonce, strlen(nonce),
                                    wall_seconds(s, now));
+    if (nrc != RTC_OK && alloc && req->method == RTC_STUN_ALLOCATE &&
+        memcmp(alloc->tid, req->tid, RTC_STUN_TID_LEN) == 0 && strcmp(alloc->username, out->username) == 0 &&
+        rtc_stun_msg_check_integrity(req, alloc->key, sizeof alloc->key) == RTC_OK) {
+        /* The request that created this allocation, again, with the nonce it had then: its
+         * answer was lost or late and the client retransmits (RFC 8489 §6.2.1). It gets the same
+         * answer (handle_allocate), not a 438: that would make the client sign a new
+         * transaction, which can only meet 437 Allocation Mismatch. Seen with coTURN's
+         * uclient on a loaded machine and 1 s nonces. */
+        memcpy(out->key, alloc->key, sizeof out->key);
+        out->sha256 = req->integrity_sha256 >= 0;
+        out->rest_expiry = alloc->rest_expiry;
+        return true;
+    }
     if (nrc != RTC_OK) {
         /* Expired, or not one of ours (another instance's, or made up): either way the client
          * should retry with the fresh nonce in the 438. */

@@ -72,15 +72,21 @@ attempt() {
   sent=$(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\)$/\1/p' "$out" | tail -1)
   recv=$(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\)$/\2/p' "$out" | tail -1)
   # TLS clients first try TLS 1.0/1.1, which we refuse ("alert protocol version"), then 1.2/1.3.
+  # On a loaded machine uclient sometimes sends a second Allocate, a new transaction, on a
+  # socket whose first one already made an allocation (seen with -v: "allocate sent",
+  # "allocate response received", "allocate sent", "error 437"); RFC 8656 §7.2 answers that
+  # with 437 Allocation Mismatch, and uclient carries on. The run must still deliver every
+  # message.
   [ $rc -eq 0 ] && grep -q "Total lost packets 0 (0.000000%)" "$out" \
-     && ! grep -v "protocol version\|cannot connect" "$out" | grep -qi "error" \
+     && ! grep -v "protocol version\|cannot connect\|error 437 (Allocation Mismatch)" "$out" | grep -qi "error" \
      && [ "${sent:-0}" = "$expect" ] && [ "${recv:-0}" = "$expect" ]
 }
 run() {
   name=$1; expect=$2; shift 2
   out="$TMP/$name.out"
   if attempt "$out" "$expect" "$@"; then
-    echo "ok   $name: $recv/$sent messages, 0 lost"
+    m=$(grep -c "error 437" "$out")
+    echo "ok   $name: $recv/$sent messages, 0 lost$([ "$m" -gt 0 ] && echo " ($m late Allocate answers met 437 on uclient's new try)")"
     return
   fi
   echo "retry $name (first attempt: rc=$rc, sent=${sent:-?} recv=${recv:-?}, want $expect):"

@@ -335,6 +335,37 @@ START_TEST(allocate_same_5tuple_437_but_retransmission_answered) {
 }
 END_TEST
 
+/* The Allocate that created an allocation, retransmitted after its nonce went stale (its
+ * answer lost or late on a loaded path): the same answer again, not 438 — a 438 makes the
+ * client sign a new transaction, which can only get 437 (coTURN's uclient did that here). */
+START_TEST(allocate_retransmitted_with_stale_nonce_answered) {
+    harness_t h;
+    turn_policy_t *p = h_policy();
+    p->nonce_lifetime = 1;
+    h_init_with(&h, p, 50000, 50999);
+    h_client_t c;
+    h_client(&c, "127.0.0.1:40000", "alice", "secret");
+    ck_assert_int_eq(h_do(&h, &c, RTC_STUN_ALLOCATE, h_attr_udp, NULL), 401);
+    rtc_stun_credentials_handle_error(&c.cred, &h.resp);
+    const uint8_t tid[12] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2};
+    ck_assert_int_eq(h_do_tid(&h, &c, RTC_STUN_ALLOCATE, h_attr_udp, NULL, tid), 0);
+    rtc_addr_t r1, r2;
+    rtc_stun_msg_get_xor_address(&h.resp, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, &r1);
+    h_advance(&h, RTC_SEC(3));
+    /* Another request with that nonce is stale now... */
+    ck_assert_int_eq(h_do(&h, &c, RTC_STUN_REFRESH, NULL, NULL), 438);
+    /* ...but the creating Allocate again gets its answer, signed, same relayed address. */
+    ck_assert_int_eq(h_do_tid(&h, &c, RTC_STUN_ALLOCATE, h_attr_udp, NULL, tid), 0);
+    rtc_stun_msg_get_xor_address(&h.resp, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, &r2);
+    ck_assert(rtc_addr_equal(&r1, &r2));
+    ck_assert_int_eq(rtc_stun_msg_check_integrity(&h.resp, h_lt_key("alice", "secret"), 16), RTC_OK);
+    /* A different transaction with the stale nonce: 438 as before, and no second allocation. */
+    ck_assert_int_eq(h_do(&h, &c, RTC_STUN_ALLOCATE, h_attr_udp, NULL), 438);
+    ck_assert_uint_eq(turn_server_stats(h.s)->allocations, 1);
+    h_free(&h);
+}
+END_TEST
+
 START_TEST(requests_without_allocation_437_and_other_user_441) {
     harness_t h;
     h_init(&h);
@@ -1208,6 +1239,7 @@ int main(void) {
     tc = tcase_create("allocate");
     tcase_add_test(tc, allocate_errors_400_442_420);
     tcase_add_test(tc, allocate_same_5tuple_437_but_retransmission_answered);
+    tcase_add_test(tc, allocate_retransmitted_with_stale_nonce_answered);
     tcase_add_test(tc, requests_without_allocation_437_and_other_user_441);
     tcase_add_test(tc, allocation_quota_per_user_and_total_486);
     tcase_add_test(tc, port_range_exhausted_508);
