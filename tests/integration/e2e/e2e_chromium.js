@@ -268,12 +268,16 @@ async function legStates(b) {
       // The client's `data` event says how it came: 'dc' (subscriber data channel) or 'ws'.
       got[b.name] = await b.page.evaluate((aId) => window.__data.filter((d) => d.payload === 'hello from A')
         .map((d) => ({ via: d.via, fromA: d.from === aId })), pubs.A.id);
-      if (!ok) lost[b.name] = await channels(b);
+      if (!ok) lost[b.name] = await channels(b).catch((e) => ({ error: String(e) }));
     }
     if (Object.keys(lost).length) {
-      lost.A = await channels(A);
-      lost.sfu = inSrv('curl', '-sf', 'http://127.0.0.1:9642/metrics').split('\n')
-        .filter((l) => /^sfu_(data|bus|participants)/.test(l));
+      lost.A = await channels(A).catch((e) => ({ error: String(e) }));
+      try {
+        lost.sfu = inSrv('curl', '-sf', 'http://127.0.0.1:9642/metrics').split('\n')
+          .filter((l) => /^sfu_(data|bus|participants)/.test(l));
+      } catch (e) {
+        lost.sfu = `metrics: ${e.message}`;
+      }
       await typed('second message from A');
       for (const n of Object.keys(lost)) {
         const b = { A, B, C }[n];
@@ -309,7 +313,7 @@ async function legStates(b) {
       // A leg that did not come back: what each of the page's PeerConnections says of its
       // ICE pair and DTLS (who stopped answering whom).
       const legs = {};
-      for (const b of browsers) if (!after[b.name].ok) legs[b.name] = await legStates(b);
+      for (const b of browsers) if (!after[b.name].ok) legs[b.name] = await legStates(b).catch((e) => ({ error: String(e) }));
       step('stall', { after, seen, legs });
     }
 
