@@ -12,10 +12,10 @@
 //   media     every browser decodes the other two browsers' video and receives their audio
 //             (and the aiortc participant's video), counters growing between two samples
 //   chat      a message typed into A's page reaches B and C
-//   stall     the SFU stopped for 6 s (E2E_SFU_PID): nobody disconnected, media back after
 //   bandwidth C's downlink limited (tbf on p-C, the bridge side of its veth): the SFU
 //             switches what C gets of A's and B's video to the lowest simulcast layers;
 //             limit lifted: back up
+//   stall     the SFU stopped for 6 s (E2E_SFU_PID): nobody disconnected, media back after
 //   leave     B leaves: A and C lose B's tile, the SFU's room has one participant less
 if (process.env.E2E_CHROME_LOG) process.env.DEBUG = 'pw:browser';
 const { chromium } = require('playwright-core');
@@ -287,36 +287,6 @@ async function legStates(b) {
     }
     step('chat', { senderChannel: via, receivers: got, lost });
 
-    // 7: the SFU stalls (SIGSTOP, 6 s: longer than its node key's 4 s TTL, so signal takes
-    // it for dead, and there is no other node). Signal waits `failover_wait` for it instead
-    // of ending the sessions: nobody is disconnected or told to reconnect, and everyone
-    // decodes everyone again once it runs.
-    if (process.env.E2E_SFU_PID) {
-      const events = ['reconnect', 'failed', 'disconnected', 'reconnecting'];
-      for (const b of browsers) {
-        await b.page.evaluate((evs) => {
-          window.__stallEvents = [];
-          for (const e of evs) window.starling.client.on(e, () => window.__stallEvents.push(e));
-        }, events);
-      }
-      const pid = Number(process.env.E2E_SFU_PID);
-      process.kill(pid, 'SIGSTOP');
-      note('SFU stopped');
-      try { await sleep(6000); } finally { process.kill(pid, 'SIGCONT'); }
-      note('SFU running again');
-      const after = {};
-      for (const b of browsers) after[b.name] = await waitMedia(b, others(b.name).filter((n) => n !== 'aio'), 30000);
-      const seen = {};
-      for (const b of browsers) {
-        seen[b.name] = await b.page.evaluate(() => ({ events: window.__stallEvents, state: window.starling.client.state }));
-      }
-      // A leg that did not come back: what each of the page's PeerConnections says of its
-      // ICE pair and DTLS (who stopped answering whom).
-      const legs = {};
-      for (const b of browsers) if (!after[b.name].ok) legs[b.name] = await legStates(b).catch((e) => ({ error: String(e) }));
-      step('stall', { after, seen, legs });
-    }
-
     // 4a: bandwidth. The simulcast layers C gets of A's and B's video (the SFU's latest
     // `layer` message for each; "score" = the sum of their areas), then with C's downlink
     // limited by tbf on p-C (the bridge side of C's veth), then with the limit lifted.
@@ -386,6 +356,39 @@ async function legStates(b) {
     step('bandwidth', { start, before, limited, climbed, cycles });
 
     if (process.env.E2E_SCREENSHOTS) await C.page.screenshot({ path: `${process.env.E2E_TMP}/C.png` });
+
+    // 7: the SFU stalls (SIGSTOP, 6 s: longer than its node key's 4 s TTL, so signal takes
+    // it for dead, and there is no other node). Signal waits `failover_wait` for it instead
+    // of ending the sessions: nobody is disconnected or told to reconnect, and everyone
+    // decodes everyone again once it runs. After the bandwidth step: the stall drops
+    // thousands of packets, which TWCC reports to the publishers, whose estimates (and so
+    // their upper layers) take a while to come back.
+    if (process.env.E2E_SFU_PID) {
+      const events = ['reconnect', 'failed', 'disconnected', 'reconnecting'];
+      for (const b of browsers) {
+        await b.page.evaluate((evs) => {
+          window.__stallEvents = [];
+          for (const e of evs) window.starling.client.on(e, () => window.__stallEvents.push(e));
+        }, events);
+      }
+      const pid = Number(process.env.E2E_SFU_PID);
+      process.kill(pid, 'SIGSTOP');
+      note('SFU stopped');
+      try { await sleep(6000); } finally { process.kill(pid, 'SIGCONT'); }
+      note('SFU running again');
+      const after = {};
+      for (const b of browsers) after[b.name] = await waitMedia(b, others(b.name).filter((n) => n !== 'aio'), 30000);
+      const seen = {};
+      for (const b of browsers) {
+        seen[b.name] = await b.page.evaluate(() => ({ events: window.__stallEvents, state: window.starling.client.state }));
+      }
+      // A leg that did not come back: what each of the page's PeerConnections says of its
+      // ICE pair and DTLS (who stopped answering whom).
+      const legs = {};
+      for (const b of browsers) if (!after[b.name].ok) legs[b.name] = await legStates(b).catch((e) => ({ error: String(e) }));
+      step('stall', { after, seen, legs });
+    }
+
 
     // 3: B leaves through its Leave button; A and C lose its tile; the SFU drops it.
     const bId = pubs.B.id;
