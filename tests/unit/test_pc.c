@@ -129,23 +129,52 @@ static char *local_desc(peer_t *p) {
     return (char *)b.data;
 }
 
-/* Full (non-trickle) exchange: offer from a, answer from b. `tamper` may edit either text. */
-static void exchange(peer_t *a, peer_t *b, void (*tamper_offer)(char *), void (*tamper_answer)(char *)) {
+/* Runs `loop` and a second loop lb (a peer on its own loop), turn about, until cond holds or
+ * ms pass. */
+#define RUN_BOTH(lb, cond, ms)                                                     \
+    do {                                                                           \
+        uint64_t end_ = uv_now(&loop) + (ms);                                      \
+        while (!(cond) && uv_now(&loop) < end_) {                                  \
+            uv_run(&loop, UV_RUN_NOWAIT);                                          \
+            uv_run((lb), UV_RUN_NOWAIT);                                           \
+            uv_sleep(1);                                                           \
+            uv_update_time(&loop);                                                 \
+        }                                                                          \
+    } while (0)
+
+/* Full (non-trickle) exchange: offer from a, answer from b. `tamper` may edit either text.
+ * lb: b's own loop when it has one (turned alongside `loop`), else NULL. */
+static void exchange_on(peer_t *a, peer_t *b, uv_loop_t *lb, void (*tamper_offer)(char *),
+                        void (*tamper_answer)(char *)) {
     rtc_time_t now = rtc_clock_now();
     ck_assert_int_eq(rtc_peer_connection_set_local_description(a->pc, RTC_PC_SDP_OFFER, NULL, now), RTC_OK);
-    RUN_UNTIL(rtc_peer_connection_ice_gathering_state(a->pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
+    if (lb) RUN_BOTH(lb, rtc_peer_connection_ice_gathering_state(a->pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
+    else RUN_UNTIL(rtc_peer_connection_ice_gathering_state(a->pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
     char *offer = local_desc(a);
     if (tamper_offer) tamper_offer(offer);
     ck_assert_int_eq(rtc_peer_connection_set_remote_description(b->pc, RTC_PC_SDP_OFFER, offer, rtc_clock_now()), RTC_OK);
     free(offer);
     ck_assert_int_eq(rtc_peer_connection_set_local_description(b->pc, RTC_PC_SDP_ANSWER, NULL, rtc_clock_now()), RTC_OK);
-    RUN_UNTIL(rtc_peer_connection_ice_gathering_state(b->pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
+    if (lb) RUN_BOTH(lb, rtc_peer_connection_ice_gathering_state(b->pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
+    else RUN_UNTIL(rtc_peer_connection_ice_gathering_state(b->pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
     char *answer = local_desc(b);
     if (tamper_answer) tamper_answer(answer);
     ck_assert_int_eq(rtc_peer_connection_set_remote_description(a->pc, RTC_PC_SDP_ANSWER, answer, rtc_clock_now()), RTC_OK);
     free(answer);
     ck_assert_int_eq(rtc_peer_connection_signaling_state(a->pc), RTC_PC_SIGNALING_STABLE);
     ck_assert_int_eq(rtc_peer_connection_signaling_state(b->pc), RTC_PC_SIGNALING_STABLE);
+}
+
+static void exchange(peer_t *a, peer_t *b, void (*tamper_offer)(char *), void (*tamper_answer)(char *)) {
+    exchange_on(a, b, NULL, tamper_offer, tamper_answer);
+}
+
+/* A sendonly video transceiver on p. */
+static rtc_pc_transceiver_t *video_sender(peer_t *p) {
+    rtc_pc_transceiver_t *t = rtc_peer_connection_add_transceiver(p->pc, RTC_PC_MEDIA_VIDEO, NULL);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(rtc_pc_transceiver_set_direction(t, RTC_SDP_DIR_SENDONLY), RTC_OK);
+    return t;
 }
 
 static void setup(void) {
@@ -727,9 +756,7 @@ START_TEST(probes_lift_the_estimate_without_loss_at_the_receiver) {
     peer_t a, b;
     peer_init(&a, "A", rt_plain, false);
     peer_init(&b, "B", rt_plain, false);
-    rtc_pc_transceiver_t *ta = rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_VIDEO, NULL);
-    ck_assert_ptr_nonnull(ta);
-    ck_assert_int_eq(rtc_pc_transceiver_set_direction(ta, RTC_SDP_DIR_SENDONLY), RTC_OK);
+    rtc_pc_transceiver_t *ta = video_sender(&a);
     exchange(&a, &b, NULL, NULL);
     RUN_UNTIL(a.state == RTC_PC_STATE_CONNECTED && b.state == RTC_PC_STATE_CONNECTED, 10000);
     ck_assert_int_eq(a.state, RTC_PC_STATE_CONNECTED);
@@ -804,18 +831,6 @@ START_TEST(probes_lift_the_estimate_without_loss_at_the_receiver) {
 }
 END_TEST
 
-/* Runs A's loop (`loop`) and B's own loop lb, turn about, until cond holds or ms pass. */
-#define RUN_BOTH(lb, cond, ms)                                                     \
-    do {                                                                           \
-        uint64_t end_ = uv_now(&loop) + (ms);                                      \
-        while (!(cond) && uv_now(&loop) < end_) {                                  \
-            uv_run(&loop, UV_RUN_NOWAIT);                                          \
-            uv_run((lb), UV_RUN_NOWAIT);                                           \
-            uv_sleep(1);                                                           \
-            uv_update_time(&loop);                                                 \
-        }                                                                          \
-    } while (0)
-
 static void count_tick(uv_timer_t *t) { (*(int *)t->data)++; }
 
 /* B stalls (its loop does not run, as when its process is stopped) while A keeps sending:
@@ -833,19 +848,8 @@ START_TEST(receiver_stall_long_loss_run_feedback_goes_on) {
     peer_t a, b;
     peer_init(&a, "A", rt_plain, false);
     peer_init(&b, "B", rtb, false);
-    rtc_pc_transceiver_t *ta = rtc_peer_connection_add_transceiver(a.pc, RTC_PC_MEDIA_VIDEO, NULL);
-    ck_assert_ptr_nonnull(ta);
-    ck_assert_int_eq(rtc_pc_transceiver_set_direction(ta, RTC_SDP_DIR_SENDONLY), RTC_OK);
-    ck_assert_int_eq(rtc_peer_connection_set_local_description(a.pc, RTC_PC_SDP_OFFER, NULL, rtc_clock_now()), RTC_OK);
-    RUN_BOTH(&lb, rtc_peer_connection_ice_gathering_state(a.pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
-    char *offer = local_desc(&a);
-    ck_assert_int_eq(rtc_peer_connection_set_remote_description(b.pc, RTC_PC_SDP_OFFER, offer, rtc_clock_now()), RTC_OK);
-    free(offer);
-    ck_assert_int_eq(rtc_peer_connection_set_local_description(b.pc, RTC_PC_SDP_ANSWER, NULL, rtc_clock_now()), RTC_OK);
-    RUN_BOTH(&lb, rtc_peer_connection_ice_gathering_state(b.pc) == RTC_ICE_GATHERING_COMPLETE, 3000);
-    char *answer = local_desc(&b);
-    ck_assert_int_eq(rtc_peer_connection_set_remote_description(a.pc, RTC_PC_SDP_ANSWER, answer, rtc_clock_now()), RTC_OK);
-    free(answer);
+    rtc_pc_transceiver_t *ta = video_sender(&a);
+    exchange_on(&a, &b, &lb, NULL, NULL);
     RUN_BOTH(&lb, a.state == RTC_PC_STATE_CONNECTED && b.state == RTC_PC_STATE_CONNECTED, 10000);
     ck_assert_int_eq(b.state, RTC_PC_STATE_CONNECTED);
 

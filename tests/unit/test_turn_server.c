@@ -313,20 +313,30 @@ START_TEST(allocate_errors_400_442_420) {
 }
 END_TEST
 
+/* alice at 127.0.0.1:40000, after the 401 that gives her client the realm and a nonce. */
+static void challenged_alice(harness_t *h, h_client_t *c) {
+    h_client(c, "127.0.0.1:40000", "alice", "secret");
+    ck_assert_int_eq(h_do(h, c, RTC_STUN_ALLOCATE, h_attr_udp, NULL), 401);
+    rtc_stun_credentials_handle_error(&c->cred, &h->resp);
+}
+
+/* An Allocate with transaction id tid that must succeed; its relayed address. */
+static rtc_addr_t allocate_tid(harness_t *h, h_client_t *c, const uint8_t *tid) {
+    ck_assert_int_eq(h_do_tid(h, c, RTC_STUN_ALLOCATE, h_attr_udp, NULL, tid), 0);
+    rtc_addr_t r;
+    ck_assert_int_eq(rtc_stun_msg_get_xor_address(&h->resp, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, &r), RTC_OK);
+    return r;
+}
+
 START_TEST(allocate_same_5tuple_437_but_retransmission_answered) {
     harness_t h;
     h_init(&h);
     h_client_t c;
-    h_client(&c, "127.0.0.1:40000", "alice", "secret");
-    ck_assert_int_eq(h_do(&h, &c, RTC_STUN_ALLOCATE, h_attr_udp, NULL), 401);
-    rtc_stun_credentials_handle_error(&c.cred, &h.resp);
+    challenged_alice(&h, &c);
     const uint8_t tid[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-    ck_assert_int_eq(h_do_tid(&h, &c, RTC_STUN_ALLOCATE, h_attr_udp, NULL, tid), 0);
-    rtc_addr_t r1, r2;
-    rtc_stun_msg_get_xor_address(&h.resp, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, &r1);
+    rtc_addr_t r1 = allocate_tid(&h, &c, tid);
     /* Same transaction again (lost response): same answer. */
-    ck_assert_int_eq(h_do_tid(&h, &c, RTC_STUN_ALLOCATE, h_attr_udp, NULL, tid), 0);
-    rtc_stun_msg_get_xor_address(&h.resp, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, &r2);
+    rtc_addr_t r2 = allocate_tid(&h, &c, tid);
     ck_assert(rtc_addr_equal(&r1, &r2));
     /* A new Allocate on the same 5-tuple: 437. */
     ck_assert_int_eq(h_do(&h, &c, RTC_STUN_ALLOCATE, h_attr_udp, NULL), 437);
@@ -344,19 +354,14 @@ START_TEST(allocate_retransmitted_with_stale_nonce_answered) {
     p->nonce_lifetime = 1;
     h_init_with(&h, p, 50000, 50999);
     h_client_t c;
-    h_client(&c, "127.0.0.1:40000", "alice", "secret");
-    ck_assert_int_eq(h_do(&h, &c, RTC_STUN_ALLOCATE, h_attr_udp, NULL), 401);
-    rtc_stun_credentials_handle_error(&c.cred, &h.resp);
+    challenged_alice(&h, &c);
     const uint8_t tid[12] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2};
-    ck_assert_int_eq(h_do_tid(&h, &c, RTC_STUN_ALLOCATE, h_attr_udp, NULL, tid), 0);
-    rtc_addr_t r1, r2;
-    rtc_stun_msg_get_xor_address(&h.resp, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, &r1);
+    rtc_addr_t r1 = allocate_tid(&h, &c, tid);
     h_advance(&h, RTC_SEC(3));
     /* Another request with that nonce is stale now... */
     ck_assert_int_eq(h_do(&h, &c, RTC_STUN_REFRESH, NULL, NULL), 438);
     /* ...but the creating Allocate again gets its answer, signed, same relayed address. */
-    ck_assert_int_eq(h_do_tid(&h, &c, RTC_STUN_ALLOCATE, h_attr_udp, NULL, tid), 0);
-    rtc_stun_msg_get_xor_address(&h.resp, RTC_STUN_ATTR_XOR_RELAYED_ADDRESS, &r2);
+    rtc_addr_t r2 = allocate_tid(&h, &c, tid);
     ck_assert(rtc_addr_equal(&r1, &r2));
     ck_assert_int_eq(rtc_stun_msg_check_integrity(&h.resp, h_lt_key("alice", "secret"), 16), RTC_OK);
     /* A different transaction with the stale nonce: 438 as before, and no second allocation. */

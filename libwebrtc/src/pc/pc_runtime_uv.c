@@ -129,43 +129,38 @@ static uint64_t timer_ms(rtc_time_t next, rtc_time_t now) {
     return next <= now ? 0 : (uint64_t)((next - now + RTC_US_PER_MS - 1) / RTC_US_PER_MS);
 }
 
-static void rearm(rt_pc_t *p) {
+/* Arms p's timer for its next deadline. After its own timeout (after_timeout) a deadline
+ * that is still due means a part that cannot make progress: libuv before 1.45 runs a timer
+ * re-armed for 0 ms again in the same pass, before any I/O, so that would hold the whole loop
+ * (every PeerConnection of the worker). It gets 1 ms, so the loop reads its sockets in
+ * between, and a warning after 1000 in a row names the stuck part. */
+static void rearm_timer(rt_pc_t *p, bool after_timeout) {
     if (p->destroying || p->destroy_later) return;
     rtc_time_t next = rtc_peer_connection_next_timeout(p->pc);
     if (next == RTC_TIME_NEVER) {
         uv_timer_stop(&p->timer);
         return;
     }
-    uv_timer_start(&p->timer, on_pc_timer, timer_ms(next, rtc_clock_now()), 0);
+    rtc_time_t now = rtc_clock_now();
+    uint64_t ms = timer_ms(next, now);
+    if (after_timeout && ms == 0) {
+        ms = 1;
+        if (++p->due_again == 1000)
+            RTC_LOGW(LOG, "%s: timer due again right after each timeout, 1000 times in a row (%s part)",
+                     p->pc->log_id, pc_transport_next_timeout(p->pc) <= now ? "transport" : "media");
+    } else if (after_timeout) {
+        p->due_again = 0;
+    }
+    uv_timer_start(&p->timer, on_pc_timer, ms, 0);
 }
+
+static void rearm(rt_pc_t *p) { rearm_timer(p, false); }
 
 static void on_pc_timer(uv_timer_t *t) {
     rt_pc_t *p = t->data;
     if (p->destroying) return;
-    rtc_time_t now = rtc_clock_now();
-    rtc_peer_connection_handle_timeout(p->pc, now);
-    if (p->destroying || p->destroy_later) return;
-    rtc_time_t next = rtc_peer_connection_next_timeout(p->pc);
-    if (next == RTC_TIME_NEVER) {
-        uv_timer_stop(&p->timer);
-        return;
-    }
-    uint64_t ms = timer_ms(next, rtc_clock_now());
-    if (ms == 0) {
-        /* Still due right after its timeout was handled: a part that cannot make progress.
-         * libuv before 1.45 runs a timer re-armed for 0 ms again in the same pass, before any
-         * I/O, so that would hold the whole loop (every PeerConnection of the worker). 1 ms
-         * lets the loop read its sockets in between; the warning names the stuck part. */
-        ms = 1;
-        if (++p->due_again == 1000) {
-            bool transport = pc_transport_next_timeout(p->pc) <= now;
-            RTC_LOGW(LOG, "%s: timer due again right after each timeout, 1000 times in a row (%s part)",
-                     p->pc->log_id, transport ? "transport" : "media");
-        }
-    } else {
-        p->due_again = 0;
-    }
-    uv_timer_start(&p->timer, on_pc_timer, ms, 0);
+    rtc_peer_connection_handle_timeout(p->pc, rtc_clock_now());
+    rearm_timer(p, true);
 }
 
 /* ---- PeerConnection callbacks: runtime-supplied send/wakeup, the rest forwarded --------- */
