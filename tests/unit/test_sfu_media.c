@@ -643,14 +643,16 @@ START_TEST(test_subscriber_leg_is_probed_up_to_what_it_wants) {
         if ((double)est / bound > max_ratio) {
             max_ratio = (double)est / bound;
             elapsed_at_max = t;
-            max_est = est;
         }
+        /* The highest estimate, not the one at the best ratio (on a loaded machine the best
+         * ratio can come early, below what the probes reach later). */
+        if (est > max_est) max_est = est;
     }
     RUN_UNTIL(false, 300);
     uint64_t wanted = sfu_participant_wanted_bandwidth(pb);
     rx_t *bv = rx_for(b, "PA_a", true);
     ck_assert_ptr_nonnull(bv);
-    printf("probing: bob wants %llu bit/s; his estimate reached %llu bit/s at %.1f s, %.2fx what GCC "
+    printf("probing: bob wants %llu bit/s; his estimate reached %llu bit/s; at %.1f s it was %.2fx what GCC "
            "reaches alone by then; %u video packets, %u gaps\n",
            (unsigned long long)wanted, (unsigned long long)max_est, elapsed_at_max, max_ratio, bv->got.packets, bv->got.gaps);
     ck_assert_uint_gt(wanted, 700000);
