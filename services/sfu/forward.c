@@ -1,9 +1,11 @@
 /* The forwarding path: publisher packets to rewritten subscriber streams (see forward.h). */
 #include "sfu/forward.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rtc/base.h"
 #include "rtc/rtp.h"
 
 struct sfu_downtrack {
@@ -105,10 +107,19 @@ int sfu_fwd_track_on_rtp(sfu_fwd_track_t *t, int layer, sfu_codec_t codec, const
     if (rc < 0) return rc;
     if (n > sizeof t->scratch) return RTC_ERR_OVERFLOW;
     sfu_fwd_layer_t *L = &t->layers[layer];
+    /* The layer's rate is what its encoder produces. A packet not newer than the newest seen
+     * is a retransmission, or a browser's bandwidth probe sent as RTX copies of old packets
+     * (Chromium pads that way, on one layer: it made a 150 kbit/s layer measure 400): the
+     * allocator must not take that for the layer's cost. A new SSRC starts afresh. */
+    bool repeat = L->packets && L->ssrc == h.ssrc && (int16_t)(uint16_t)(h.seq - L->max_seq) <= 0;
+    if (repeat) L->repeats++;
+    else L->max_seq = h.seq;
     L->ssrc = h.ssrc;
     L->packets++;
-    L->last_packet = now;
-    sfu_rate_add(&L->rate, n, now);
+    if (!repeat) {
+        L->last_packet = now;
+        sfu_rate_add(&L->rate, n, now);
+    }
 
     sfu_video_info_t vi = {0};
     if (t->cfg.video) {
@@ -307,6 +318,28 @@ void sfu_downtrack_stats(sfu_downtrack_t *dt, rtc_time_t now, sfu_downtrack_stat
  */
 #define ALLOC_MAX 64
 
+/* Debug level: one line per allocation, what it had to work with and what it chose (the
+ * measured rate of every layer, in kbit/s), so a test log tells why a layer was kept. */
+static void log_allocation(const sfu_alloc_track_t *tr, size_t m, uint64_t budget, uint64_t audio,
+                           uint64_t wanted) {
+    char buf[512] = "";
+    for (size_t i = 0; i < m; i++) {
+        char one[96];
+        int len = snprintf(one, sizeof one, "%s[", i ? " " : "");
+        for (size_t k = 0; k < tr[i].n_layers && len > 0 && (size_t)len < sizeof one; k++)
+            len += snprintf(one + len, sizeof one - (size_t)len, "%s%llu%s", k ? "/" : "",
+                            (unsigned long long)(tr[i].layers[k].bitrate_bps / 1000),
+                            tr[i].layers[k].active ? "" : "-");
+        if (len > 0 && (size_t)len < sizeof one)
+            snprintf(one + len, sizeof one - (size_t)len, " cap %d: %d->%d]", tr[i].max_layer,
+                     tr[i].current, tr[i].target);
+        strncat(buf, one, sizeof buf - strlen(buf) - 1);
+    }
+    RTC_LOGD("sfu", "allocation: budget %llu kbit/s (audio %llu, wanted %llu): %s",
+             (unsigned long long)(budget / 1000), (unsigned long long)(audio / 1000),
+             (unsigned long long)(wanted / 1000), buf);
+}
+
 uint64_t sfu_fwd_allocate(sfu_downtrack_t *const *dts, const uint32_t *priority, size_t n,
                           uint64_t budget_bps, rtc_time_t upgrade_hold, rtc_time_t now) {
     uint64_t audio = 0;
@@ -347,6 +380,7 @@ uint64_t sfu_fwd_allocate(sfu_downtrack_t *const *dts, const uint32_t *priority,
     uint64_t top_bps = sfu_alloc(want, m, UINT64_MAX / 4);
     uint64_t wanted = audio + top_bps + (top_bps - floor_bps) * 15 / 100;
     sfu_alloc(tr, m, budget);
+    if (RTC_LOG_ENABLED(RTC_LOG_DEBUG)) log_allocation(tr, m, budget_bps, audio, wanted);
     for (size_t i = 0; i < m; i++) {
         sfu_downtrack_t *dt = which[i];
         dt->hyst.upgrade_hold = upgrade_hold;

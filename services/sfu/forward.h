@@ -75,8 +75,10 @@ typedef struct {
 
 typedef struct {
     uint32_t ssrc;                /* last SSRC seen on the layer, 0 none */
-    sfu_rate_t rate;
+    sfu_rate_t rate;              /* new packets only: see max_seq */
     rtc_time_t last_packet;       /* RTC_TIME_NEVER before the first */
+    uint16_t max_seq;             /* highest sequence number seen (valid once packets > 0) */
+    uint64_t repeats;             /* packets at or below max_seq: retransmissions, RTX padding */
     uint16_t width, height;       /* from its last keyframe */
     sfu_keyreq_t keyreq;
     uint64_t packets, keyframes;

@@ -65,8 +65,16 @@ int sfu_layer_cap(const sfu_layer_state_t *layers, size_t n, uint16_t max_width,
     return (int)n - 1;
 }
 
+/* What forwarding `layer` costs: its measured rate, but never less than an active layer below
+ * it. A one-second meter is noisy (a keyframe, a publisher dropping frames under CPU load): an
+ * upper layer measured cheaper than the lowest is not really cheaper, and taking it as such
+ * moved a subscriber whose link could not carry even the lowest layers up to the top one. */
 static uint64_t cost(const sfu_alloc_track_t *t, int layer) {
-    return layer < 0 ? 0 : t->layers[layer].bitrate_bps;
+    uint64_t c = 0;
+    for (int l = 0; l <= layer; l++)
+        if (l == layer || t->layers[l].active)
+            if (t->layers[l].bitrate_bps > c) c = t->layers[l].bitrate_bps;
+    return c;
 }
 
 uint64_t sfu_alloc(sfu_alloc_track_t *tracks, size_t n, uint64_t budget_bps) {
@@ -90,6 +98,8 @@ uint64_t sfu_alloc(sfu_alloc_track_t *tracks, size_t n, uint64_t budget_bps) {
         used += cost(t, pick);
     }
     uint64_t left = budget_bps > used ? budget_bps - used : 0;
+    /* The floor alone fills the budget: nobody climbs, even where a step measures free. */
+    if (!left) return used;
 
     /* Upgrade in priority order (stable: earlier tracks first among equals). */
     bool done[64] = {false};

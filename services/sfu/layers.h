@@ -87,7 +87,9 @@ typedef struct {
  * budget_bps first. A track whose every layer is inactive keeps its current layer (nothing
  * to switch to), or, when it has none yet, aims at its cap; one with no affordable layer
  * still gets its lowest active layer (degrading to the lowest layer, never to nothing, is
- * the policy). Returns the bits per second the targets are expected to use. */
+ * the policy). A layer costs at least as much as any active layer below it (the meter is
+ * noisy), and when the lowest layers already fill the budget no track climbs. Returns the
+ * bits per second the targets are expected to use. */
 uint64_t sfu_alloc(sfu_alloc_track_t *tracks, size_t n, uint64_t budget_bps);
 
 /* ---- upgrade hysteresis ----------------------------------------------------------------- */

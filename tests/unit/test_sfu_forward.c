@@ -352,6 +352,59 @@ START_TEST(test_allocate_reports_what_it_would_want) {
 }
 END_TEST
 
+/* A layer's rate is what its encoder sends. Chromium pads (bandwidth probes) with RTX copies
+ * of old packets, which arrive here unwrapped as old sequence numbers: the same stream with
+ * three such copies per packet must measure what it measures without them, stay active only
+ * on new packets, and still be forwarded as a clean stream. */
+START_TEST(test_layer_rate_ignores_repeated_packets) {
+    memset(&env, 0, sizeof env);
+    pub_t p, q;
+    pub_open(&p, "vp8", 1);
+    pub_open(&q, "vp8", 1);
+    sfu_fwd_track_t *plain = video_track(), *padded = video_track();
+    static sink_t a;
+    sfu_downtrack_t *da = sfu_downtrack_new(padded, &a);
+    uint8_t buf[1500], old[1500];
+    size_t n, n_old = 0;
+    rtc_time_t now = 0, last_new = 0;
+    int layer;
+    while ((layer = pub_next(&p, buf, &n, &now)) >= 0) sfu_fwd_track_on_rtp(plain, layer, SFU_CODEC_VP8, buf, n, now);
+    while ((layer = pub_next(&q, buf, &n, &now)) >= 0) {
+        if (now >= RTC_MS(100)) sfu_fwd_allocate(&da, NULL, 1, 50000000, RTC_MS(500), now);
+        sfu_fwd_track_on_rtp(padded, layer, SFU_CODEC_VP8, buf, n, now);
+        if (layer == 0) {
+            last_new = now;
+            if (n_old) /* Three RTX copies of an earlier q packet. */
+                for (int k = 0; k < 3; k++) sfu_fwd_track_on_rtp(padded, 0, SFU_CODEC_VP8, old, n_old, now);
+            if (!n_old || rtc_random_u32() % 8 == 0) {
+                memcpy(old, buf, n);
+                n_old = n;
+            }
+        }
+    }
+    sfu_layer_state_t sp[SFU_MAX_LAYERS], sq[SFU_MAX_LAYERS];
+    int op[SFU_MAX_LAYERS], oq[SFU_MAX_LAYERS];
+    sfu_fwd_track_layer_states(plain, now, sp, op);
+    sfu_fwd_track_layer_states(padded, now, sq, oq);
+    int lp = -1, lq = -1;
+    for (int i = 0; i < SFU_MAX_LAYERS; i++) {
+        if (op[i] == 0) lp = i;
+        if (oq[i] == 0) lq = i;
+    }
+    ck_assert_uint_gt(sp[lp].bitrate_bps, 0);
+    ck_assert_uint_eq(sq[lq].bitrate_bps, sp[lp].bitrate_bps);
+    ck_assert_uint_gt(sfu_fwd_track_layer(padded, 0)->repeats, sfu_fwd_track_layer(padded, 0)->packets / 2);
+    ck_assert_uint_eq(sfu_fwd_track_layer(plain, 0)->repeats, 0);
+    ck_assert_int_eq(sfu_fwd_track_layer(padded, 0)->last_packet, last_new);
+    check_clean(&a);
+    sink_free(&a);
+    sfu_fwd_track_free(plain);
+    sfu_fwd_track_free(padded);
+    pub_close(&p);
+    pub_close(&q);
+}
+END_TEST
+
 START_TEST(test_mute_pause_and_resume_at_keyframes) {
     memset(&env, 0, sizeof env);
     pub_t p;
@@ -551,6 +604,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_three_subscribers_h264);
     tcase_add_test(tc, test_bandwidth_drop_and_recovery);
     tcase_add_test(tc, test_allocate_reports_what_it_would_want);
+    tcase_add_test(tc, test_layer_rate_ignores_repeated_packets);
     tcase_add_test(tc, test_mute_pause_and_resume_at_keyframes);
     tcase_add_test(tc, test_restart_waits_for_the_next_keyframe);
     tcase_add_test(tc, test_audio_levels_padding_and_malformed);

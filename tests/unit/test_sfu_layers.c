@@ -118,6 +118,32 @@ START_TEST(test_alloc_skips_inactive_layers) {
 }
 END_TEST
 
+/* Seen in the end-to-end test under a 500 kbit/s limit: a one-second meter said the top layer
+ * (a publisher dropping frames under CPU load) cost less than the lowest (a keyframe), and the
+ * subscriber whose link could not carry even the lowest layers was moved up to the top. */
+START_TEST(test_alloc_noisy_meter_no_free_climb_over_budget) {
+    sfu_layer_state_t l[3] = {{true, 466000, 320, 180}, {true, 36000, 640, 360}, {true, 53000, 1280, 720}};
+    sfu_alloc_track_t t = track(l, 2, 0, 0);
+    sfu_alloc(&t, 1, 33000);
+    ck_assert_int_eq(t.target, 0);
+    /* Already on the top: still down to the lowest, the budget carries nothing more. */
+    t.current = 2;
+    sfu_alloc(&t, 1, 33000);
+    ck_assert_int_eq(t.target, 0);
+    /* Two tracks, the first one's lowest fills the budget: the second does not climb either. */
+    sfu_layer_state_t k[3] = {{true, 150000, 320, 180}, {true, 100000, 640, 360}, {true, 90000, 1280, 720}};
+    sfu_alloc_track_t two[2] = {track(l, 2, 0, 0), track(k, 2, 0, 0)};
+    sfu_alloc(two, 2, 500000);
+    ck_assert_int_eq(two[0].target, 0);
+    ck_assert_int_eq(two[1].target, 0);
+    /* With room, a step that measures free (150 -> 90) is taken as costing what the layer below
+     * does: with 200 kbit/s left after the floor both climb. */
+    sfu_alloc(two, 2, 816000);
+    ck_assert_int_eq(two[0].target, 2);
+    ck_assert_int_eq(two[1].target, 2);
+}
+END_TEST
+
 START_TEST(test_alloc_priority_across_tracks) {
     /* Two cameras and a screen share (priority): 2.1 Mbps. The share climbs to f first
      * (0.45 for three q, then 1.35 more with 15 % headroom: 1.55 <= 1.65). */
@@ -234,6 +260,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_cap_by_requested_size);
     tcase_add_test(tc, test_alloc_single_track_follows_budget);
     tcase_add_test(tc, test_alloc_skips_inactive_layers);
+    tcase_add_test(tc, test_alloc_noisy_meter_no_free_climb_over_budget);
     tcase_add_test(tc, test_alloc_priority_across_tracks);
     tcase_add_test(tc, test_hysteresis_down_at_once_up_after_hold);
     tcase_add_test(tc, test_real_layers_under_changing_bandwidth);
