@@ -362,7 +362,8 @@ typedef enum { RTC_BWE_NORMAL = 0, RTC_BWE_OVERUSE, RTC_BWE_UNDERUSE } rtc_bwe_u
 rtc_bwe_t *rtc_bwe_new(const rtc_bwe_config_t *cfg);
 void rtc_bwe_free(rtc_bwe_t *b);
 /* Feeds packet results from one feedback (as rtc_rtp_twcc_sender_on_feedback makes), at now
- * on the sender's clock. Runs the trendline overuse detector over 5 ms send-time groups,
+ * on the sender's clock. Runs the trendline overuse detector over 5 ms send-time groups (a
+ * packet read in a burst right behind a group joins it: a receiver's read stall is no queue),
  * the AIMD rate controller against the acknowledged bitrate, and the loss-based controller;
  * the target is the smaller of the two. */
 void rtc_bwe_on_feedback(rtc_bwe_t *b, const rtc_bwe_packet_t *pkts, size_t n, rtc_time_t now);

@@ -29,7 +29,7 @@
 typedef enum { RC_HOLD, RC_INCREASE, RC_DECREASE } rc_state_t;
 
 typedef struct {
-    rtc_time_t first_send, last_send, last_arrival;
+    rtc_time_t first_send, last_send, first_arrival, last_arrival;
     size_t size;
 } group_t;
 
@@ -182,6 +182,9 @@ static void detect(rtc_bwe_t *b, double trend, double send_delta_ms, double now_
             b->time_over_using = 0;
             b->overuse_counter = 0;
             b->usage = RTC_BWE_OVERUSE;
+            RTC_LOGD(MOD, "overuse: trend %.4f (x%.0f = %.1f) over threshold %.1f; estimate %.0f, acked %llu bit/s",
+                     trend, n * TREND_GAIN, modified, b->threshold, b->delay_bps,
+                     (unsigned long long)b->acked_bps);
         }
     } else if (modified < -b->threshold) {
         b->time_over_using = -1;
@@ -228,14 +231,31 @@ static void trend_update(rtc_bwe_t *b, double recv_delta_ms, double send_delta_m
     detect(b, trend, send_delta_ms, arrival_ms);
 }
 
+/* A packet that arrives right behind the current group (within BURST_DELTA_US of its last
+ * packet) although it was sent later than that gap: the receiver read a backlog in one go
+ * (its reading thread was not scheduled, or the network delivered a burst). That is no queue
+ * growing on the path, so the packet joins the group (for up to BURST_MAX_US) instead of
+ * starting groups whose delays first jump and then fall back: a busy receiver's read stalls
+ * of 50-150 ms otherwise read as overuse, again and again. libwebrtc's inter-arrival
+ * grouping does the same. */
+#define BURST_DELTA_US RTC_MS(5)
+#define BURST_MAX_US RTC_MS(100)
+static bool in_burst(const group_t *g, const rtc_bwe_packet_t *p) {
+    rtc_time_t arrival_delta = p->arrival - g->last_arrival;
+    rtc_time_t send_delta = p->send_time - g->last_send;
+    if (send_delta == 0) return true;
+    return arrival_delta - send_delta < 0 && arrival_delta <= BURST_DELTA_US &&
+           p->arrival - g->first_arrival < BURST_MAX_US;
+}
+
 static void group_packet(rtc_bwe_t *b, const rtc_bwe_packet_t *p) {
     if (!b->have_cur) {
-        b->cur = (group_t){p->send_time, p->send_time, p->arrival, p->size};
+        b->cur = (group_t){p->send_time, p->send_time, p->arrival, p->arrival, p->size};
         b->have_cur = true;
         return;
     }
     if (p->send_time < b->cur.first_send) return; /* reordered in send time: not useful */
-    if (p->send_time - b->cur.first_send <= GROUP_SPAN_US) {
+    if (p->send_time - b->cur.first_send <= GROUP_SPAN_US || in_burst(&b->cur, p)) {
         if (p->send_time > b->cur.last_send) b->cur.last_send = p->send_time;
         if (p->arrival > b->cur.last_arrival) b->cur.last_arrival = p->arrival;
         b->cur.size += p->size;
@@ -249,7 +269,7 @@ static void group_packet(rtc_bwe_t *b, const rtc_bwe_packet_t *p) {
     }
     b->prev = b->cur;
     b->have_prev = true;
-    b->cur = (group_t){p->send_time, p->send_time, p->arrival, p->size};
+    b->cur = (group_t){p->send_time, p->send_time, p->arrival, p->arrival, p->size};
 }
 
 /* ---- AIMD rate control ---------------------------------------------------------------- */
