@@ -85,6 +85,10 @@ e2e_fail() {
     echo "--- $f log (last warnings and errors)"
     grep -E '"level":"(warn|error)"' "$E2E_TMP/$f.log" | tail -n 25
   done
+  # Who is who in those lines (participant ids to the names the checks use).
+  [ -f "$E2E_TMP/sfu.log" ] && { echo "--- participants"; grep -oE 'PA_[A-Za-z0-9_]+ \([^)]*\) joined' "$E2E_TMP/sfu.log" | tail -n 12; }
+  # aiortc's own view (aioice logs consent loss and ICE/DTLS failures at info level).
+  [ -f "$E2E_TMP/aio.err" ] && { echo "--- aiortc (last notable lines)"; grep -iE 'consent|fail|clos|error|except|Traceback' "$E2E_TMP/aio.err" | tail -n 12; }
   exit 1
 }
 
