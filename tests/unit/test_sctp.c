@@ -529,10 +529,30 @@ static void send_into_dead_path(uint64_t seed, const char *label, const char *ms
     ck_assert_int_eq(rtc_dc_send(a, msg, strlen(msg), true), RTC_OK);
 }
 
+/* The warnings logged (module sctp), to see that an ABORT we send says why. */
+static char g_sctp_warn[2048];
+static void capture_warn(rtc_log_level_t level, const char *module, const char *msg, void *user) {
+    (void)user;
+    if (level >= RTC_LOG_WARN && !strcmp(module, "sctp") && strlen(g_sctp_warn) + strlen(msg) + 2 < sizeof g_sctp_warn) {
+        strcat(g_sctp_warn, msg);
+        strcat(g_sctp_warn, "\n");
+    }
+}
+
 START_TEST(test_silent_peer_times_out_and_channels_error) {
     send_into_dead_path(18, "doomed", "lost");
-    ck_assert(tp_run(&P, RTC_SEC(1800), client_closed));
+    g_sctp_warn[0] = 0;
+    rtc_log_level_t was = rtc_log_get_level();
+    if (was > RTC_LOG_WARN) rtc_log_set_level(RTC_LOG_WARN);
+    rtc_log_set_callback(capture_warn, NULL);
+    bool closed = tp_run(&P, RTC_SEC(1800), client_closed);
+    rtc_log_set_callback(NULL, NULL);
+    rtc_log_set_level(was);
+    ck_assert(closed);
     ck_assert_int_eq(P.c.close_reason, RTC_ERR_TIMEOUT);
+    /* usrsctp's reason travels in the ABORT (Protocol Violation cause) and in our log. */
+    ck_assert_msg(strstr(g_sctp_warn, "sending ABORT to the peer: error cause 13: Association error counter exceeded"),
+                  "warnings: %s", g_sctp_warn);
     tchan_t *c = tp_find(&P.c, 0);
     ck_assert(c->closed);
     ck_assert_int_eq(c->last_error, RTC_ERR_CLOSED);

@@ -48,6 +48,27 @@ static rtc_sctp_t *lookup_locked(uintptr_t id) {
     return s->gen == gen ? s->a : NULL;
 }
 
+/* An ABORT we send ends the association, and the notification we get for it looks like a
+ * timeout (COMM_LOST without the peer's chunk): say why, from the chunk's first error cause
+ * (RFC 9260 §3.3.10; usrsctp writes a text into Protocol Violation causes). */
+static void log_outgoing_abort(const uint8_t *p, size_t n) {
+    if (n < 16 || p[12] != 6 /* ABORT */) return;
+    size_t chunk = (size_t)p[14] << 8 | p[15];
+    if (chunk > n - 12) chunk = n - 12;
+    unsigned cause = 0;
+    char text[128] = "";
+    if (chunk >= 8) {
+        cause = (unsigned)p[16] << 8 | p[17];
+        size_t clen = (size_t)p[18] << 8 | p[19];
+        if (clen > chunk - 4) clen = chunk - 4;
+        size_t k = 0;
+        for (size_t i = 4; i < clen && k + 1 < sizeof text; i++)
+            text[k++] = p[16 + i] >= 32 && p[16 + i] < 127 ? (char)p[16 + i] : '.';
+        text[k] = 0;
+    }
+    RTC_LOGW("sctp", "sending ABORT to the peer: error cause %u%s%s", cause, text[0] ? ": " : "", text);
+}
+
 /* usrsctp's output path. May run on any thread that is inside usrsctp (a timer run started by
  * another association's call), so it only copies the packet into the owner's queue. */
 static int conn_output(void *addr, void *buffer, size_t length, uint8_t tos, uint8_t set_df) {
@@ -79,6 +100,7 @@ static int conn_output(void *addr, void *buffer, size_t length, uint8_t tos, uin
     a->out_tail = pkt;
     atomic_fetch_add(&a->out_count, 1);
     pthread_mutex_unlock(&a->out_lock);
+    log_outgoing_abort(buffer, length); /* a live association's only: not our own close */
     return 0;
 }
 
@@ -102,6 +124,18 @@ static void stack_init(void) {
      * max_timer_backoff_duration); so do we. With 10 retransmissions allowed, a dead path
      * still ends the association after ~30 s, about when ICE consent gives up too. */
     usrsctp_sysctl_set_sctp_rto_max_default(3000);
+    /* No limit on how often one chunk is retransmitted (default 30). A peer that keeps
+     * acknowledging other data is alive; Chromium's dcSCTP, with its reassembly queue over
+     * its watermark, drops every chunk that does not advance its cumulative TSN while it acks
+     * the rest, and usrsctp fast-retransmits the one it lacks again and again: 30 copies in
+     * 0.4 s ended the association mid-transfer. A dead path still ends it by the association
+     * limit above. */
+    usrsctp_sysctl_set_sctp_max_retran_chunk(0);
+    /* usrsctp explains its own aborts ("Association error counter exceeded", ...) in an error
+     * cause with this code, and leaves the cause out while it is 0 (the default): the ABORT
+     * and our log would say nothing. 13 is Protocol Violation (RFC 9260 §3.3.10.13), whose
+     * text peers log. */
+    usrsctp_sysctl_set_sctp_diag_info_code(13);
     atomic_store(&g_timer_now, -1);
     g_inited = true;
 }
