@@ -550,9 +550,8 @@ START_TEST(test_silent_peer_times_out_and_channels_error) {
     rtc_log_set_level(was);
     ck_assert(closed);
     ck_assert_int_eq(P.c.close_reason, RTC_ERR_TIMEOUT);
-    /* usrsctp's reason travels in the ABORT (Protocol Violation cause) and in our log. */
-    ck_assert_msg(strstr(g_sctp_warn, "sending ABORT to the peer: error cause 13: Association error counter exceeded"),
-                  "warnings: %s", g_sctp_warn);
+    /* The ABORT usrsctp sent for it is in our log (its close reports "timed out" either way). */
+    ck_assert_msg(strstr(g_sctp_warn, "sending ABORT to the peer"), "warnings: %s", g_sctp_warn);
     tchan_t *c = tp_find(&P.c, 0);
     ck_assert(c->closed);
     ck_assert_int_eq(c->last_error, RTC_ERR_CLOSED);
